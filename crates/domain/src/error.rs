@@ -1,0 +1,57 @@
+//! Business-rule refusals shared by every face. Each face maps them to its own wire codes.
+
+use serde::{Deserialize, Serialize};
+
+/// Why the ledger refused a command. These are the refusals a client can cause and correct;
+/// storage failures are not domain errors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum DomainError {
+    #[error("voucher not found")]
+    VoucherNotFound,
+    #[error("reservation not found")]
+    ReservationNotFound,
+    #[error("charge not found")]
+    ChargeNotFound,
+    #[error("client not found")]
+    ClientNotFound,
+    #[error("client group not found")]
+    ClientGroupNotFound,
+    #[error("tenant not found")]
+    TenantNotFound,
+    #[error("voucher is inactive")]
+    VoucherInactive,
+    #[error("voucher validity has passed")]
+    VoucherExpired,
+    #[error("available balance is too low")]
+    InsufficientBalance,
+    #[error("currency does not match the voucher")]
+    CurrencyMismatch,
+    #[error("reservation is no longer live")]
+    ReservationExpired,
+    #[error("reservation was already charged")]
+    ReservationAlreadyCharged,
+    #[error("refunds would exceed the charge")]
+    RefundExceedsCharge,
+    #[error("only charges can be refunded")]
+    ChargeNotRefundable,
+    #[error("voucher has ledger activity or a live reservation")]
+    VoucherNotDeletable,
+    #[error("balance would exceed the maximum")]
+    BalanceLimitExceeded,
+    #[error("voucher id already taken")]
+    VoucherIdTaken,
+    #[error("voucher code already taken")]
+    VoucherCodeTaken,
+    #[error("voucher id and code already taken")]
+    VoucherIdAndCodeTaken,
+    #[error("tenant id already taken")]
+    TenantIdTaken,
+    #[error("connection pin unknown, used or expired")]
+    PinInvalid,
+    #[error("client credentials are invalid")]
+    ClientCredentialsInvalid,
+    #[error("requested scope exceeds the client group")]
+    ScopeNotAllowed,
+    #[error("could not generate a unique value from the pattern")]
+    PatternExhausted,
+}

@@ -1,0 +1,256 @@
+//! The scale-out store: PostgreSQL shared by several stateless voucherd nodes.
+//!
+//! Commands run in READ COMMITTED transactions that lock the rows they change with
+//! `SELECT ... FOR UPDATE`, voucher row first, so commands on one voucher are serialised across
+//! all nodes while commands on different vouchers run in parallel. Serialization failures,
+//! deadlocks and lost uniqueness races surface as retryable errors, and the shared store
+//! retries the whole command a bounded number of times. This crate owns only the connection,
+//! binding, error mapping and migrations; the ledger is the shared SQL of `voucherd-store`.
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Column, Postgres, Row as _, Transaction, TypeInfo, ValueRef};
+use voucherd_store::StoreError;
+use voucherd_store::sql::{Backend, Dialect, Migration, Row, SqlExec, SqlStore, Value, migrate};
+
+/// Connections per node.
+const CONNECTIONS_MAX: u32 = 16;
+/// How long a request waits for a pooled connection before the store reports it unavailable.
+const ACQUIRE_TIMEOUT_SECONDS: u64 = 5;
+/// A statement that runs longer than this is cancelled by the server.
+const STATEMENT_TIMEOUT_MILLISECONDS: u64 = 10_000;
+/// Keeps nodes that migrate at the same time apart (an arbitrary, fixed key).
+const MIGRATION_LOCK: &str = "SELECT pg_advisory_xact_lock(7413902211)";
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "ledger",
+    script: include_str!("../migrations/0001_ledger.sql"),
+}];
+
+/// The PostgreSQL [`Backend`].
+pub struct PgBackend {
+    pool: PgPool,
+}
+
+/// The store on PostgreSQL.
+pub type PgStore = SqlStore<PgBackend>;
+
+/// Connects to and migrates the database at `url` (`postgres://user@host/db`).
+pub async fn open(url: &str) -> Result<PgStore, StoreError> {
+    let options: PgConnectOptions = url
+        .parse()
+        .map_err(|e| StoreError::Other(format!("invalid PostgreSQL URL: {e}")))?;
+    let options = options.options([(
+        "statement_timeout",
+        STATEMENT_TIMEOUT_MILLISECONDS.to_string(),
+    )]);
+    let pool = PgPoolOptions::new()
+        .max_connections(CONNECTIONS_MAX)
+        .acquire_timeout(Duration::from_secs(ACQUIRE_TIMEOUT_SECONDS))
+        .connect_with(options)
+        .await
+        .map_err(map_error)?;
+    let backend = PgBackend { pool };
+    migrate(&backend, MIGRATIONS, MIGRATION_LOCK).await?;
+    Ok(SqlStore::new(backend))
+}
+
+impl PgBackend {
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// An open PostgreSQL transaction.
+pub struct PgTx(Transaction<'static, Postgres>);
+
+fn bind_all<'q>(
+    mut query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    params: Vec<Value>,
+) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+    for param in params {
+        query = match param {
+            Value::Null => query.bind(None::<String>),
+            Value::NullInt => query.bind(None::<i64>),
+            Value::Int(v) => query.bind(v),
+            Value::Text(v) => query.bind(v),
+            Value::Bool(v) => query.bind(v),
+        };
+    }
+    query
+}
+
+fn decode_row(row: &sqlx::postgres::PgRow) -> Result<Row, StoreError> {
+    let mut values = Vec::with_capacity(row.columns().len());
+    for column in row.columns() {
+        let i = column.ordinal();
+        let raw = row.try_get_raw(i).map_err(map_error)?;
+        let value = if raw.is_null() {
+            Value::Null
+        } else {
+            match column.type_info().name() {
+                "INT8" => Value::Int(row.try_get::<i64, _>(i).map_err(map_error)?),
+                "INT4" => Value::Int(i64::from(row.try_get::<i32, _>(i).map_err(map_error)?)),
+                "BOOL" => Value::Bool(row.try_get::<bool, _>(i).map_err(map_error)?),
+                "TEXT" | "VARCHAR" => Value::Text(row.try_get::<String, _>(i).map_err(map_error)?),
+                other => {
+                    return Err(StoreError::Other(format!(
+                        "unexpected PostgreSQL type {other}"
+                    )));
+                }
+            }
+        };
+        values.push(value);
+    }
+    Ok(Row(values))
+}
+
+impl SqlExec for PgTx {
+    async fn execute(&mut self, sql: &str, params: Vec<Value>) -> Result<u64, StoreError> {
+        let done = bind_all(sqlx::query(sql), params)
+            .execute(&mut *self.0)
+            .await
+            .map_err(map_error)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn fetch(&mut self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, StoreError> {
+        let rows = bind_all(sqlx::query(sql), params)
+            .fetch_all(&mut *self.0)
+            .await
+            .map_err(map_error)?;
+        rows.iter().map(decode_row).collect()
+    }
+
+    async fn execute_script(&mut self, sql: &str) -> Result<(), StoreError> {
+        // A plain string runs through the simple protocol, which accepts several statements.
+        sqlx::Executor::execute(&mut *self.0, sql)
+            .await
+            .map_err(map_error)?;
+        Ok(())
+    }
+}
+
+impl Backend for PgBackend {
+    type Tx = PgTx;
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    async fn begin_write(&self) -> Result<PgTx, StoreError> {
+        self.pool.begin().await.map(PgTx).map_err(map_error)
+    }
+
+    async fn begin_read(&self) -> Result<PgTx, StoreError> {
+        self.pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+            .map(PgTx)
+            .map_err(map_error)
+    }
+
+    async fn commit(tx: PgTx) -> Result<(), StoreError> {
+        tx.0.commit().await.map_err(map_error)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(map_error)
+    }
+}
+
+/// serialization_failure and deadlock_detected: the transaction may simply be run again.
+const RETRYABLE_CODES: [&str; 2] = ["40001", "40P01"];
+
+fn map_error(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| c.to_string()).unwrap_or_default();
+            if db.is_unique_violation() {
+                StoreError::Conflict(db.message().to_string())
+            } else if RETRYABLE_CODES.contains(&code.as_str()) {
+                StoreError::Retryable(db.message().to_string())
+            } else if code.starts_with("08") || code.starts_with("57P") {
+                // connection exceptions; the server shutting down or restarting
+                StoreError::Unavailable(db.message().to_string())
+            } else {
+                StoreError::Other(error.to_string())
+            }
+        }
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error.to_string()),
+        _ => StoreError::Other(error.to_string()),
+    }
+}
+
+pub mod testing {
+    //! Fresh, empty databases for tests, created on the server named by
+    //! `VOUCHERD_TEST_DATABASE_URL` (any database of it, e.g. `postgres://postgres@127.0.0.1/postgres`).
+
+    use sqlx::Connection;
+    use sqlx::postgres::PgConnection;
+
+    /// The variable that enables the PostgreSQL tests.
+    pub const TEST_DATABASE_URL_VAR: &str = "VOUCHERD_TEST_DATABASE_URL";
+    /// Databases made by earlier runs are dropped once they are this old.
+    const STALE_AFTER_SECONDS: u64 = 3_600;
+    const PREFIX: &str = "voucherd_t_";
+
+    /// The URL of a new, empty database, or `None` (with the reason printed) when
+    /// `VOUCHERD_TEST_DATABASE_URL` is not set. A set but unreachable server fails the test:
+    /// PostgreSQL tests are never skipped because the server is down.
+    pub async fn fresh_database_url() -> Option<String> {
+        let Ok(base) = std::env::var(TEST_DATABASE_URL_VAR) else {
+            eprintln!("skipping PostgreSQL test: {TEST_DATABASE_URL_VAR} is not set");
+            return None;
+        };
+        let mut admin = PgConnection::connect(&base).await.unwrap_or_else(|e| {
+            panic!("{TEST_DATABASE_URL_VAR}={base} is set but PostgreSQL does not answer: {e}")
+        });
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        drop_stale(&mut admin, now).await;
+        let name = format!(
+            "{PREFIX}{now}_{}",
+            voucherd_domain::secret::random_string(b"abcdefghijklmnopqrstuvwxyz0123456789", 10)
+        );
+        sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {name}").as_str())
+            .await
+            .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+        let (head, _) = base.rsplit_once('/').unwrap_or((&base, ""));
+        let head = head.to_string();
+        Some(format!("{head}/{name}"))
+    }
+
+    async fn drop_stale(admin: &mut PgConnection, now: u64) {
+        let names: Vec<(String,)> =
+            sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'voucherd_t_%'")
+                .fetch_all(&mut *admin)
+                .await
+                .unwrap_or_default();
+        for (name,) in names {
+            let created = name
+                .trim_start_matches(PREFIX)
+                .split('_')
+                .next()
+                .and_then(|s| s.parse::<u64>().ok())
+                .unwrap_or(now);
+            if now.saturating_sub(created) > STALE_AFTER_SECONDS {
+                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                let _ = sqlx::Executor::execute(&mut *admin, sql.as_str()).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! The embedded default store: one SQLite file, no setup.
+//!
+//! Durability and ordering: WAL journal, `synchronous=FULL` (a commit is on disk before it is
+//! acknowledged), one writer connection whose transactions start with `BEGIN IMMEDIATE` (so
+//! every write transaction holds the write lock from its first statement and commands on one
+//! voucher are strictly serialised), and a pool of reader connections that see committed
+//! snapshots. This crate owns only the connection, the dialect's binding and error mapping,
+//! and the migrations; the ledger itself is the shared SQL of `voucherd-store`.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Column, Row as _, Sqlite, Transaction, TypeInfo, ValueRef};
+use voucherd_store::StoreError;
+use voucherd_store::sql::{Backend, Dialect, Migration, Row, SqlExec, SqlStore, Value, migrate};
+
+/// How long a connection waits for a lock held by another process before giving up.
+const BUSY_TIMEOUT_SECONDS: u64 = 5;
+/// Reader connections; WAL lets them read while the writer writes.
+const READ_CONNECTIONS_MAX: u32 = 8;
+/// How long a request waits for a pooled connection.
+const ACQUIRE_TIMEOUT_SECONDS: u64 = 10;
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "ledger",
+    script: include_str!("../migrations/0001_ledger.sql"),
+}];
+
+/// The SQLite [`Backend`].
+pub struct SqliteBackend {
+    writer: SqlitePool,
+    readers: SqlitePool,
+}
+
+/// The store on SQLite.
+pub type SqliteStore = SqlStore<SqliteBackend>;
+
+/// Opens (creating the file and its folder if needed) and migrates the database at `url`
+/// (`sqlite://path/to/file.db`).
+pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(|e| StoreError::Other(format!("invalid SQLite URL: {e}")))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(BUSY_TIMEOUT_SECONDS));
+    if let Some(folder) = options.get_filename().parent() {
+        if !folder.as_os_str().is_empty() {
+            std::fs::create_dir_all(folder).map_err(|e| {
+                StoreError::Other(format!("cannot create {}: {e}", folder.display()))
+            })?;
+        }
+    }
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(ACQUIRE_TIMEOUT_SECONDS))
+        .connect_with(options.clone())
+        .await
+        .map_err(map_error)?;
+    let readers = SqlitePoolOptions::new()
+        .max_connections(READ_CONNECTIONS_MAX)
+        .acquire_timeout(Duration::from_secs(ACQUIRE_TIMEOUT_SECONDS))
+        .connect_with(options.read_only(true))
+        .await
+        .map_err(map_error)?;
+    let backend = SqliteBackend { writer, readers };
+    migrate(&backend, MIGRATIONS, "").await?;
+    Ok(SqlStore::new(backend))
+}
+
+impl SqliteBackend {
+    /// Writes a consistent copy of the database to `path` while it stays in use.
+    pub async fn backup_to(&self, path: &str) -> Result<(), StoreError> {
+        sqlx::query("VACUUM INTO $1")
+            .bind(path)
+            .execute(&self.readers)
+            .await
+            .map_err(map_error)?;
+        Ok(())
+    }
+
+    /// Closes both pools, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.readers.close().await;
+    }
+}
+
+/// An open SQLite transaction.
+pub struct SqliteTx(Transaction<'static, Sqlite>);
+
+fn bind_all<'q>(
+    mut query: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    params: Vec<Value>,
+) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    for param in params {
+        query = match param {
+            Value::Null => query.bind(None::<String>),
+            Value::NullInt => query.bind(None::<i64>),
+            Value::Int(v) => query.bind(v),
+            Value::Text(v) => query.bind(v),
+            Value::Bool(v) => query.bind(v),
+        };
+    }
+    query
+}
+
+fn decode_row(row: &sqlx::sqlite::SqliteRow) -> Result<Row, StoreError> {
+    let mut values = Vec::with_capacity(row.columns().len());
+    for column in row.columns() {
+        let i = column.ordinal();
+        let raw = row.try_get_raw(i).map_err(map_error)?;
+        let value = if raw.is_null() {
+            Value::Null
+        } else {
+            match raw.type_info().name() {
+                "INTEGER" | "BOOLEAN" => Value::Int(row.try_get::<i64, _>(i).map_err(map_error)?),
+                "TEXT" => Value::Text(row.try_get::<String, _>(i).map_err(map_error)?),
+                other => return Err(StoreError::Other(format!("unexpected SQLite type {other}"))),
+            }
+        };
+        values.push(value);
+    }
+    Ok(Row(values))
+}
+
+impl SqlExec for SqliteTx {
+    async fn execute(&mut self, sql: &str, params: Vec<Value>) -> Result<u64, StoreError> {
+        let done = bind_all(sqlx::query(sql), params)
+            .execute(&mut *self.0)
+            .await
+            .map_err(map_error)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn fetch(&mut self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, StoreError> {
+        let rows = bind_all(sqlx::query(sql), params)
+            .fetch_all(&mut *self.0)
+            .await
+            .map_err(map_error)?;
+        rows.iter().map(decode_row).collect()
+    }
+
+    async fn execute_script(&mut self, sql: &str) -> Result<(), StoreError> {
+        // A plain string runs through the simple protocol, which accepts several statements.
+        sqlx::Executor::execute(&mut *self.0, sql)
+            .await
+            .map_err(map_error)?;
+        Ok(())
+    }
+}
+
+impl Backend for SqliteBackend {
+    type Tx = SqliteTx;
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    async fn begin_write(&self) -> Result<SqliteTx, StoreError> {
+        self.writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map(SqliteTx)
+            .map_err(map_error)
+    }
+
+    async fn begin_read(&self) -> Result<SqliteTx, StoreError> {
+        self.readers.begin().await.map(SqliteTx).map_err(map_error)
+    }
+
+    async fn commit(tx: SqliteTx) -> Result<(), StoreError> {
+        tx.0.commit().await.map_err(map_error)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.readers)
+            .await
+            .map(|_| ())
+            .map_err(map_error)
+    }
+}
+
+/// SQLite's result codes for a lock held elsewhere: BUSY, LOCKED and their extended forms.
+const BUSY_CODES: [&str; 5] = ["5", "6", "261", "262", "517"];
+
+fn map_error(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) => {
+            if db.is_unique_violation() {
+                StoreError::Conflict(db.message().to_string())
+            } else if db
+                .code()
+                .is_some_and(|code| BUSY_CODES.contains(&code.as_ref()))
+            {
+                StoreError::Retryable(db.message().to_string())
+            } else {
+                StoreError::Other(error.to_string())
+            }
+        }
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
+            StoreError::Unavailable(error.to_string())
+        }
+        _ => StoreError::Other(error.to_string()),
+    }
+}

@@ -1,0 +1,290 @@
+//! The write side of the store: every change is a [`Command`] submitted with its
+//! [`CommandContext`], executed in one transaction, answered with one [`Outcome`] or one
+//! [`DomainError`]. Because commands are plain data, a writer can later batch many of them
+//! into one transaction without the faces noticing.
+
+use time::OffsetDateTime;
+use voucherd_domain::{Currency, DomainError, Scope, Validity, VoucherKind, VoucherStatus};
+
+use crate::model::{Client, ClientGroup, EntryView, HoldView, Tenant, TenantSettings, VoucherView};
+
+/// Who asked for a change, recorded in the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// An API client of the tenant.
+    Client(String),
+    /// The operator, through the admin API, CLI or console.
+    Admin(String),
+    /// voucherd itself (sweeps, bootstrap).
+    System,
+    /// Not yet known: a client connecting with a pin.
+    Anonymous,
+}
+
+impl Actor {
+    /// The kind name used in the audit log.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Actor::Client(_) => "client",
+            Actor::Admin(_) => "admin",
+            Actor::System => "system",
+            Actor::Anonymous => "anonymous",
+        }
+    }
+
+    /// The actor's id, empty for system and anonymous actors.
+    pub fn id(&self) -> &str {
+        match self {
+            Actor::Client(id) | Actor::Admin(id) => id,
+            Actor::System | Actor::Anonymous => "",
+        }
+    }
+
+    /// The client id to record on vouchers, holds and entries.
+    pub fn client_id(&self) -> Option<String> {
+        match self {
+            Actor::Client(id) => Some(id.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// Who, where, when and under which request a command runs.
+#[derive(Debug, Clone)]
+pub struct CommandContext {
+    /// The tenant the command acts in. Commands that find their tenant themselves
+    /// (connecting with a pin, creating a tenant) say so on their variant.
+    pub tenant_id: String,
+    pub actor: Actor,
+    pub request_id: String,
+    /// The time the command runs at; the store never reads a clock.
+    pub now: OffsetDateTime,
+}
+
+/// The fields of a new voucher. Missing id, code and PIN are generated from the tenant's
+/// patterns; missing validity from the tenant's default.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewVoucher {
+    pub id: Option<String>,
+    pub code: Option<String>,
+    pub pin: Option<String>,
+    pub sku: Option<String>,
+    pub batch: Option<String>,
+    pub amount_minor: i64,
+    pub currency: Currency,
+    pub validity: Option<Validity>,
+    pub status: VoucherStatus,
+    pub kind: VoucherKind,
+    pub taxable: bool,
+    pub tax_rate: Option<String>,
+    pub order_number: Option<String>,
+    pub data: Option<String>,
+    /// Only with `status: Active` (imports of sold cards); else computed at activation.
+    pub valid_until: Option<OffsetDateTime>,
+}
+
+/// How a command names a voucher.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VoucherRef {
+    Id(String),
+    Code(String),
+    /// Both given: they must name the same voucher.
+    Both {
+        id: String,
+        code: String,
+    },
+}
+
+/// Every change the store can make.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Creates a tenant with default settings; acts in the new tenant.
+    CreateTenant {
+        id: Option<String>,
+        name: String,
+    },
+    UpdateSettings(TenantSettings),
+    CreateClientGroup {
+        name: String,
+        scopes: Vec<Scope>,
+    },
+    CreateClient {
+        name: String,
+        client_group_id: String,
+        client_type: String,
+    },
+    /// A fresh 30-minute connection pin for a client; earlier unused pins stay valid until
+    /// they expire.
+    IssueConnectionPin {
+        client_id: String,
+    },
+    /// Exchanges a pin for client credentials. The tenant is the pin's, not the context's.
+    ConnectClient {
+        pin: String,
+    },
+    /// Client credentials grant. `scopes: None` asks for all scopes of the client's group.
+    IssueToken {
+        client_id: String,
+        secret: String,
+        scopes: Option<Vec<Scope>>,
+        client_type: Option<String>,
+    },
+    /// Revokes the client's secret and every token at once.
+    DisconnectClient {
+        client_id: String,
+    },
+    CreateMerchantToken {
+        name: String,
+    },
+    CreateVoucher(NewVoucher),
+    /// `None`: unchanged; `Some(None)`: cleared.
+    UpdateVoucher {
+        id: String,
+        sku: Option<Option<String>>,
+        batch: Option<Option<String>>,
+    },
+    SetVoucherStatus {
+        id: String,
+        status: VoucherStatus,
+        comment: Option<String>,
+    },
+    DeleteVoucher {
+        id: String,
+        comment: String,
+    },
+    /// Holds an amount on the voucher with this code, superseding its live reservation.
+    Reserve {
+        code: String,
+        pin: Option<String>,
+        amount_minor: i64,
+        currency: Currency,
+    },
+    ChargeReservation {
+        reservation_id: String,
+        order_number: String,
+    },
+    ReleaseReservation {
+        reservation_id: String,
+    },
+    Refund {
+        charge_id: String,
+        amount_minor: i64,
+        currency: Currency,
+    },
+    Recharge {
+        voucher: VoucherRef,
+        amount_minor: i64,
+        currency: Currency,
+        order_number: String,
+    },
+}
+
+impl Command {
+    /// The audit action name.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Command::CreateTenant { .. } => "tenant.create",
+            Command::UpdateSettings(_) => "settings.update",
+            Command::CreateClientGroup { .. } => "client_group.create",
+            Command::CreateClient { .. } => "client.create",
+            Command::IssueConnectionPin { .. } => "client.pin",
+            Command::ConnectClient { .. } => "client.connect",
+            Command::IssueToken { .. } => "token.issue",
+            Command::DisconnectClient { .. } => "client.disconnect",
+            Command::CreateMerchantToken { .. } => "merchant_token.create",
+            Command::CreateVoucher(_) => "voucher.create",
+            Command::UpdateVoucher { .. } => "voucher.update",
+            Command::SetVoucherStatus { .. } => "voucher.status",
+            Command::DeleteVoucher { .. } => "voucher.delete",
+            Command::Reserve { .. } => "hold.reserve",
+            Command::ChargeReservation { .. } => "hold.charge",
+            Command::ReleaseReservation { .. } => "hold.release",
+            Command::Refund { .. } => "entry.refund",
+            Command::Recharge { .. } => "entry.recharge",
+        }
+    }
+}
+
+/// What a command produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Tenant(Tenant),
+    Settings(TenantSettings),
+    ClientGroup(ClientGroup),
+    Client(Client),
+    ConnectionPin {
+        pin: String,
+        expires_at: OffsetDateTime,
+    },
+    /// The client and its new secret, shown this once.
+    Connected {
+        tenant_id: String,
+        client: Client,
+        secret: String,
+    },
+    Token {
+        token: String,
+        scopes: Vec<Scope>,
+        expires_at: OffsetDateTime,
+    },
+    Disconnected,
+    MerchantToken {
+        id: String,
+        name: String,
+        token: String,
+    },
+    Voucher(VoucherView),
+    VoucherDeleted,
+    Reservation(HoldView),
+    Released,
+    /// `first_time: false` when the reservation was already charged with the same order
+    /// number and this is that charge again.
+    Charge {
+        entry: EntryView,
+        first_time: bool,
+    },
+    Refund(EntryView),
+    Recharge(EntryView),
+}
+
+/// The answer of one command: an outcome or a business refusal.
+pub type CommandResult = Result<Outcome, DomainError>;
+
+/// A response as a face rendered it, stored for idempotent replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: String,
+}
+
+/// Renders a command's result the way the calling face answers it, so that the store can keep
+/// the exact first response in the same transaction as the change.
+pub type Renderer = Box<dyn Fn(&CommandResult) -> StoredResponse + Send + Sync>;
+
+/// An `Idempotency-Key` and what it must be checked against.
+pub struct IdempotencyRequest {
+    /// Who used the key (a client id, `admin`, ...); keys are scoped per tenant and caller.
+    pub caller: String,
+    pub key: String,
+    /// A digest of method, path and body: the same key with another request is refused.
+    pub request_digest: String,
+    pub render: Renderer,
+}
+
+/// A command with everything needed to run it.
+pub struct CommandRequest {
+    pub context: CommandContext,
+    pub command: Command,
+    pub idempotency: Option<IdempotencyRequest>,
+}
+
+/// How a submitted command ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Execution {
+    /// The command ran now.
+    Done(CommandResult),
+    /// The key was seen before with the same request: here is the first response.
+    Replayed(StoredResponse),
+    /// The key was seen before with a different request.
+    KeyReused,
+}

@@ -1,0 +1,829 @@
+//! The conformance suite: every store backend must pass each of these stories. A backend's
+//! test binary calls [`conformance_tests!`](crate::conformance_tests) with an expression that
+//! opens a fresh, empty store, and gets one test per story.
+//!
+//! The stories talk only to the [`Store`] trait, with time moved by hand, never by sleeping.
+
+use std::sync::Arc;
+
+use time::{Duration, OffsetDateTime, macros::datetime};
+use voucherd_domain::{Currency, DomainError, HoldState, Scope, VoucherKind, VoucherStatus};
+
+use crate::command::{NewVoucher, VoucherRef};
+use crate::model::{AuditFilter, EntryFilter, PageRequest, VoucherFilter};
+use crate::{
+    Actor, Command, CommandContext, CommandRequest, CommandResult, Execution, IdempotencyRequest,
+    Outcome, Store, StoredResponse,
+};
+
+/// The time the stories start at.
+pub const T0: OffsetDateTime = datetime!(2026-03-01 09:00 UTC);
+
+/// Generates one `#[tokio::test]` per story for a backend. `$open` is an async expression
+/// returning `Option<Arc<dyn Store>>`; `None` skips (the backend printed why).
+#[macro_export]
+macro_rules! conformance_tests {
+    ($open:expr) => {
+        $crate::conformance_tests!(@each $open;
+            full_ledger_flow_balances,
+            a_new_reservation_supersedes_the_live_one,
+            reservations_expire_with_the_clock,
+            charging_again_with_the_same_order_number_returns_the_same_charge,
+            refunds_are_limited_to_the_charge,
+            idempotent_replay_changes_nothing,
+            tenants_are_isolated,
+            connection_pins_are_single_use_and_expire,
+            tokens_are_revoked_on_disconnect,
+            only_untouched_vouchers_can_be_deleted,
+            concurrent_reserve_and_charge_never_overdraw,
+            lists_filter_and_paginate,
+        );
+    };
+    (@each $open:expr; $($story:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $story() {
+                if let Some(store) = $open.await {
+                    $crate::conformance::$story(store).await;
+                }
+            }
+        )+
+    };
+}
+
+fn eur() -> Currency {
+    Currency::parse("EUR").expect("EUR is a currency")
+}
+
+/// A client of one tenant, acting at a settable time.
+pub struct Caller {
+    store: Arc<dyn Store>,
+    tenant_id: String,
+    actor: Actor,
+}
+
+impl Caller {
+    fn new(store: &Arc<dyn Store>, tenant_id: &str, actor: Actor) -> Self {
+        Caller {
+            store: store.clone(),
+            tenant_id: tenant_id.into(),
+            actor,
+        }
+    }
+
+    async fn run_at(&self, now: OffsetDateTime, command: Command) -> CommandResult {
+        match self.submit(now, command, None).await {
+            Execution::Done(result) => result,
+            other => panic!("no idempotency key was sent, got {other:?}"),
+        }
+    }
+
+    async fn submit(
+        &self,
+        now: OffsetDateTime,
+        command: Command,
+        idempotency: Option<IdempotencyRequest>,
+    ) -> Execution {
+        self.store
+            .execute(CommandRequest {
+                context: CommandContext {
+                    tenant_id: self.tenant_id.clone(),
+                    actor: self.actor.clone(),
+                    request_id: "conformance".into(),
+                    now,
+                },
+                command,
+                idempotency,
+            })
+            .await
+            .expect("the store answers")
+    }
+
+    async fn run(&self, command: Command) -> CommandResult {
+        self.run_at(T0, command).await
+    }
+
+    async fn voucher(&self, amount_minor: i64, code: &str) -> String {
+        let new = NewVoucher {
+            id: None,
+            code: Some(code.into()),
+            pin: None,
+            sku: None,
+            batch: None,
+            amount_minor,
+            currency: eur(),
+            validity: None,
+            status: VoucherStatus::Active,
+            kind: VoucherKind::Digital,
+            taxable: false,
+            tax_rate: None,
+            order_number: None,
+            data: None,
+            valid_until: None,
+        };
+        match self.run(Command::CreateVoucher(new)).await {
+            Ok(Outcome::Voucher(v)) => v.id,
+            other => panic!("voucher not created: {other:?}"),
+        }
+    }
+
+    async fn reserve_at(
+        &self,
+        now: OffsetDateTime,
+        code: &str,
+        amount_minor: i64,
+    ) -> CommandResult {
+        self.run_at(
+            now,
+            Command::Reserve {
+                code: code.into(),
+                pin: None,
+                amount_minor,
+                currency: eur(),
+            },
+        )
+        .await
+    }
+
+    async fn reservation(&self, code: &str, amount_minor: i64) -> String {
+        match self.reserve_at(T0, code, amount_minor).await {
+            Ok(Outcome::Reservation(h)) => h.id,
+            other => panic!("reservation refused: {other:?}"),
+        }
+    }
+
+    async fn charge_at(
+        &self,
+        now: OffsetDateTime,
+        reservation_id: &str,
+        order: &str,
+    ) -> CommandResult {
+        self.run_at(
+            now,
+            Command::ChargeReservation {
+                reservation_id: reservation_id.into(),
+                order_number: order.into(),
+            },
+        )
+        .await
+    }
+
+    async fn remaining(&self, voucher_id: &str) -> (i64, i64) {
+        let v = self
+            .store
+            .voucher(&self.tenant_id, voucher_id, T0)
+            .await
+            .expect("read")
+            .expect("voucher exists");
+        (v.remaining_minor, v.held_minor)
+    }
+
+    async fn assert_integrity(&self, now: OffsetDateTime) {
+        let report = self
+            .store
+            .integrity(&self.tenant_id, now)
+            .await
+            .expect("check");
+        assert!(report.violations.is_empty(), "{:?}", report.violations);
+        assert!(report.vouchers_checked > 0);
+    }
+}
+
+async fn tenant(store: &Arc<dyn Store>, id: &str) -> Caller {
+    store.bootstrap(T0).await.expect("bootstrap");
+    if id != crate::model::DEFAULT_TENANT_ID {
+        let admin = Caller::new(store, id, Actor::Admin("test".into()));
+        admin
+            .run(Command::CreateTenant {
+                id: Some(id.into()),
+                name: id.into(),
+            })
+            .await
+            .expect("tenant created");
+    }
+    Caller::new(store, id, Actor::Client("till-1".into()))
+}
+
+pub async fn full_ledger_flow_balances(store: Arc<dyn Store>) {
+    let till = tenant(&store, "default").await;
+    let voucher_id = till.voucher(10_000, "FLOW-CODE").await;
+    let reservation = till.reservation("FLOW-CODE", 2_500).await;
+    assert_eq!(till.remaining(&voucher_id).await, (10_000, 2_500));
+    let charge = match till.charge_at(T0, &reservation, "ORDER-1").await {
+        Ok(Outcome::Charge {
+            entry,
+            first_time: true,
+        }) => entry,
+        other => panic!("charge refused: {other:?}"),
+    };
+    assert_eq!(charge.amount_minor, 2_500);
+    assert_eq!(till.remaining(&voucher_id).await, (7_500, 0));
+    let refund = till
+        .run(Command::Refund {
+            charge_id: charge.id.clone(),
+            amount_minor: 1_000,
+            currency: eur(),
+        })
+        .await;
+    assert!(
+        matches!(&refund, Ok(Outcome::Refund(e)) if e.order_number.as_deref() == Some("ORDER-1")),
+        "{refund:?}"
+    );
+    let recharge = till
+        .run(Command::Recharge {
+            voucher: VoucherRef::Code("FLOW-CODE".into()),
+            amount_minor: 500,
+            currency: eur(),
+            order_number: "TOPUP-1".into(),
+        })
+        .await;
+    assert!(matches!(recharge, Ok(Outcome::Recharge(_))), "{recharge:?}");
+    assert_eq!(till.remaining(&voucher_id).await, (9_000, 0));
+    let entries = store
+        .entries(
+            "default",
+            &voucher_id,
+            &EntryFilter::default(),
+            PageRequest {
+                page: 1,
+                per_page: 10,
+            },
+        )
+        .await
+        .expect("read")
+        .expect("voucher exists");
+    let kinds: Vec<_> = entries.items.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["charge", "refund", "recharge"]);
+    let audit = store
+        .audit(
+            "default",
+            &AuditFilter::default(),
+            PageRequest {
+                page: 1,
+                per_page: 50,
+            },
+        )
+        .await
+        .expect("audit");
+    assert!(
+        audit
+            .items
+            .iter()
+            .any(|e| e.action == "hold.charge" && e.request_id == "conformance")
+    );
+    till.assert_integrity(T0).await;
+}
+
+pub async fn a_new_reservation_supersedes_the_live_one(store: Arc<dyn Store>) {
+    let till = tenant(&store, "default").await;
+    let other_till = Caller::new(&store, "default", Actor::Client("till-2".into()));
+    let voucher_id = till.voucher(1_000, "SUPERSEDE").await;
+    let first = till.reservation("SUPERSEDE", 800).await;
+    // The replacing reservation may use the whole balance: the first one no longer holds it.
+    let second = other_till.reservation("SUPERSEDE", 1_000).await;
+    assert_eq!(till.remaining(&voucher_id).await, (1_000, 1_000));
+    assert_eq!(
+        till.charge_at(T0, &first, "A").await,
+        Err(DomainError::ReservationExpired)
+    );
+    let read = store
+        .reservation("default", &first, T0)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(read.state, HoldState::Superseded);
+    // A refused reservation leaves the live one in place.
+    assert_eq!(
+        till.reserve_at(T0, "SUPERSEDE", 1_001).await.err(),
+        Some(DomainError::InsufficientBalance)
+    );
+    assert!(matches!(
+        till.charge_at(T0, &second, "B").await,
+        Ok(Outcome::Charge { .. })
+    ));
+    till.assert_integrity(T0).await;
+}
+
+pub async fn reservations_expire_with_the_clock(store: Arc<dyn Store>) {
+    let till = tenant(&store, "default").await;
+    let voucher_id = till.voucher(1_000, "EXPIRY").await;
+    let reservation = till.reservation("EXPIRY", 600).await;
+    let later = T0 + Duration::minutes(30);
+    assert_eq!(
+        till.charge_at(later, &reservation, "LATE").await,
+        Err(DomainError::ReservationExpired)
+    );
+    let v = store
+        .voucher("default", &voucher_id, later)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!((v.remaining_minor, v.held_minor), (1_000, 0));
+    let swept = store.sweep(later).await.expect("sweep");
+    assert_eq!(swept.holds_expired, 1);
+    let read = store
+        .reservation("default", &reservation, later)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(read.state, HoldState::Expired);
+    till.assert_integrity(later).await;
+}
+
+pub async fn charging_again_with_the_same_order_number_returns_the_same_charge(
+    store: Arc<dyn Store>,
+) {
+    let till = tenant(&store, "default").await;
+    let voucher_id = till.voucher(1_000, "RETRY").await;
+    let reservation = till.reservation("RETRY", 300).await;
+    let Ok(Outcome::Charge {
+        entry: first,
+        first_time: true,
+    }) = till.charge_at(T0, &reservation, "O-1").await
+    else {
+        panic!("first charge refused");
+    };
+    let Ok(Outcome::Charge {
+        entry: again,
+        first_time: false,
+    }) = till.charge_at(T0, &reservation, "O-1").await
+    else {
+        panic!("retry refused");
+    };
+    assert_eq!(first, again);
+    assert_eq!(
+        till.charge_at(T0, &reservation, "O-2").await,
+        Err(DomainError::ReservationAlreadyCharged)
+    );
+    assert_eq!(till.remaining(&voucher_id).await, (700, 0));
+}
+
+pub async fn refunds_are_limited_to_the_charge(store: Arc<dyn Store>) {
+    let till = tenant(&store, "default").await;
+    let voucher_id = till.voucher(1_000, "REFUND").await;
+    let reservation = till.reservation("REFUND", 400).await;
+    let Ok(Outcome::Charge { entry, .. }) = till.charge_at(T0, &reservation, "O").await else {
+        panic!("charge refused");
+    };
+    let refund = |amount_minor| Command::Refund {
+        charge_id: entry.id.clone(),
+        amount_minor,
+        currency: eur(),
+    };
+    assert!(till.run(refund(150)).await.is_ok());
+    assert!(till.run(refund(250)).await.is_ok());
+    assert_eq!(
+        till.run(refund(1)).await,
+        Err(DomainError::RefundExceedsCharge)
+    );
+    let Ok(Outcome::Refund(refund_entry)) = till
+        .run(Command::Refund {
+            charge_id: entry.id.clone(),
+            amount_minor: 0,
+            currency: eur(),
+        })
+        .await
+    else {
+        panic!("a zero refund within the limit is the face's to refuse, not the ledger's");
+    };
+    assert_eq!(
+        till.run(Command::Refund {
+            charge_id: refund_entry.id,
+            amount_minor: 1,
+            currency: eur()
+        })
+        .await,
+        Err(DomainError::ChargeNotRefundable)
+    );
+    assert_eq!(
+        till.run(Command::Refund {
+            charge_id: "nope".into(),
+            amount_minor: 1,
+            currency: eur()
+        })
+        .await,
+        Err(DomainError::ChargeNotFound)
+    );
+    // Refunds work on an inactive voucher: returned goods put value back.
+    till.run(Command::SetVoucherStatus {
+        id: voucher_id.clone(),
+        status: VoucherStatus::Inactive,
+        comment: None,
+    })
+    .await
+    .expect("deactivated");
+    assert_eq!(till.remaining(&voucher_id).await, (1_000, 0));
+    till.assert_integrity(T0).await;
+}
+
+fn keyed(key: &str, digest: &str) -> Option<IdempotencyRequest> {
+    Some(IdempotencyRequest {
+        caller: "till-1".into(),
+        key: key.into(),
+        request_digest: digest.into(),
+        render: Box::new(|result| StoredResponse {
+            status: if result.is_ok() { 201 } else { 422 },
+            body: format!("{result:?}"),
+        }),
+    })
+}
+
+pub async fn idempotent_replay_changes_nothing(store: Arc<dyn Store>) {
+    let till = tenant(&store, "default").await;
+    let voucher_id = till.voucher(1_000, "IDEM").await;
+    let recharge = || Command::Recharge {
+        voucher: VoucherRef::Id(voucher_id.clone()),
+        amount_minor: 100,
+        currency: eur(),
+        order_number: "R".into(),
+    };
+    let first = till.submit(T0, recharge(), keyed("k-1", "digest-a")).await;
+    let Execution::Done(Ok(Outcome::Recharge(entry))) = first else {
+        panic!("{first:?}")
+    };
+    let replay = till.submit(T0, recharge(), keyed("k-1", "digest-a")).await;
+    assert_eq!(
+        replay,
+        Execution::Replayed(StoredResponse {
+            status: 201,
+            body: format!("{:?}", Ok::<_, DomainError>(Outcome::Recharge(entry)))
+        })
+    );
+    assert_eq!(
+        till.submit(T0, recharge(), keyed("k-1", "digest-b")).await,
+        Execution::KeyReused
+    );
+    assert_eq!(till.remaining(&voucher_id).await, (1_100, 0));
+    // A refusal is stored too, and replayed even after the cause is gone.
+    let refused = till
+        .submit(
+            T0,
+            Command::Reserve {
+                code: "IDEM".into(),
+                pin: None,
+                amount_minor: 5_000,
+                currency: eur(),
+            },
+            keyed("k-2", "d"),
+        )
+        .await;
+    assert_eq!(
+        refused,
+        Execution::Done(Err(DomainError::InsufficientBalance))
+    );
+    let replayed = till
+        .submit(
+            T0,
+            Command::Reserve {
+                code: "IDEM".into(),
+                pin: None,
+                amount_minor: 5_000,
+                currency: eur(),
+            },
+            keyed("k-2", "d"),
+        )
+        .await;
+    assert!(
+        matches!(
+            replayed,
+            Execution::Replayed(StoredResponse { status: 422, .. })
+        ),
+        "{replayed:?}"
+    );
+    // After 24 hours the key is free again.
+    let day_later = T0 + Duration::hours(24);
+    assert!(matches!(
+        till.submit(day_later, recharge(), keyed("k-1", "digest-b"))
+            .await,
+        Execution::Done(Ok(_))
+    ));
+}
+
+pub async fn tenants_are_isolated(store: Arc<dyn Store>) {
+    let a = tenant(&store, "default").await;
+    let b = tenant(&store, "tenant-b").await;
+    let voucher_id = a.voucher(1_000, "SHARED-CODE").await;
+    assert_eq!(
+        store
+            .voucher("tenant-b", &voucher_id, T0)
+            .await
+            .expect("read"),
+        None
+    );
+    assert_eq!(
+        b.reserve_at(T0, "SHARED-CODE", 100).await.err(),
+        Some(DomainError::VoucherNotFound)
+    );
+    // The same code may exist in both tenants, each its own voucher.
+    let b_voucher = b.voucher(500, "SHARED-CODE").await;
+    let reservation = a.reservation("SHARED-CODE", 100).await;
+    assert_eq!(
+        b.charge_at(T0, &reservation, "X").await.err(),
+        Some(DomainError::ReservationNotFound)
+    );
+    let listed = store
+        .vouchers(
+            "tenant-b",
+            &VoucherFilter::default(),
+            PageRequest {
+                page: 1,
+                per_page: 10,
+            },
+            T0,
+        )
+        .await
+        .expect("list");
+    assert_eq!(
+        listed
+            .items
+            .iter()
+            .map(|v| v.id.clone())
+            .collect::<Vec<_>>(),
+        [b_voucher]
+    );
+    a.assert_integrity(T0).await;
+}
+
+async fn connected_client(store: &Arc<dyn Store>, scopes: Vec<Scope>) -> (Caller, String, String) {
+    let admin = Caller::new(store, "default", Actor::Admin("test".into()));
+    store.bootstrap(T0).await.expect("bootstrap");
+    let Ok(Outcome::ClientGroup(group)) = admin
+        .run(Command::CreateClientGroup {
+            name: "Shops".into(),
+            scopes,
+        })
+        .await
+    else {
+        panic!("group");
+    };
+    let Ok(Outcome::Client(client)) = admin
+        .run(Command::CreateClient {
+            name: "Till".into(),
+            client_group_id: group.id,
+            client_type: "pos".into(),
+        })
+        .await
+    else {
+        panic!("client");
+    };
+    let Ok(Outcome::ConnectionPin { pin, .. }) = admin
+        .run(Command::IssueConnectionPin {
+            client_id: client.id.clone(),
+        })
+        .await
+    else {
+        panic!("pin");
+    };
+    (admin, client.id, pin)
+}
+
+pub async fn connection_pins_are_single_use_and_expire(store: Arc<dyn Store>) {
+    let (admin, client_id, pin) = connected_client(&store, vec![Scope::Read]).await;
+    let anonymous = Caller::new(&store, "", Actor::Anonymous);
+    let connected = anonymous
+        .run(Command::ConnectClient { pin: pin.clone() })
+        .await;
+    assert!(
+        matches!(&connected, Ok(Outcome::Connected { tenant_id, .. }) if tenant_id == "default"),
+        "{connected:?}"
+    );
+    assert_eq!(
+        anonymous.run(Command::ConnectClient { pin }).await,
+        Err(DomainError::PinInvalid)
+    );
+    let Ok(Outcome::ConnectionPin { pin: late, .. }) =
+        admin.run(Command::IssueConnectionPin { client_id }).await
+    else {
+        panic!("pin");
+    };
+    assert_eq!(
+        anonymous
+            .run_at(
+                T0 + Duration::minutes(30),
+                Command::ConnectClient { pin: late.clone() }
+            )
+            .await,
+        Err(DomainError::PinInvalid)
+    );
+    assert!(
+        anonymous
+            .run_at(
+                T0 + Duration::minutes(29),
+                Command::ConnectClient { pin: late }
+            )
+            .await
+            .is_ok()
+    );
+}
+
+pub async fn tokens_are_revoked_on_disconnect(store: Arc<dyn Store>) {
+    let (admin, client_id, pin) = connected_client(&store, vec![Scope::Read, Scope::Use]).await;
+    let anonymous = Caller::new(&store, "", Actor::Anonymous);
+    let Ok(Outcome::Connected { secret, .. }) = anonymous.run(Command::ConnectClient { pin }).await
+    else {
+        panic!("connect");
+    };
+    let token_for = |scopes: Option<Vec<Scope>>, secret: &str| Command::IssueToken {
+        client_id: client_id.clone(),
+        secret: secret.into(),
+        scopes,
+        client_type: Some("my_pos".into()),
+    };
+    assert_eq!(
+        anonymous.run(token_for(None, "wrong")).await,
+        Err(DomainError::ClientCredentialsInvalid)
+    );
+    assert_eq!(
+        anonymous
+            .run(token_for(Some(vec![Scope::Manage]), &secret))
+            .await,
+        Err(DomainError::ScopeNotAllowed)
+    );
+    let Ok(Outcome::Token { token, scopes, .. }) = anonymous.run(token_for(None, &secret)).await
+    else {
+        panic!("token");
+    };
+    assert_eq!(scopes, [Scope::Read, Scope::Use]);
+    let digest = voucherd_domain::secret::digest(&token);
+    let grant = store
+        .token_grant(&digest, T0)
+        .await
+        .expect("read")
+        .expect("valid");
+    assert_eq!(
+        (grant.tenant_id.as_str(), grant.client_id.as_str()),
+        ("default", client_id.as_str())
+    );
+    assert_eq!(
+        store
+            .token_grant(&digest, T0 + Duration::hours(1))
+            .await
+            .expect("read"),
+        None
+    );
+    let client = Caller::new(&store, "default", Actor::Client(client_id.clone()));
+    assert_eq!(
+        client
+            .run(Command::DisconnectClient {
+                client_id: client_id.clone()
+            })
+            .await,
+        Ok(Outcome::Disconnected)
+    );
+    assert_eq!(store.token_grant(&digest, T0).await.expect("read"), None);
+    assert_eq!(
+        anonymous.run(token_for(None, &secret)).await,
+        Err(DomainError::ClientCredentialsInvalid)
+    );
+    let _ = admin;
+}
+
+pub async fn only_untouched_vouchers_can_be_deleted(store: Arc<dyn Store>) {
+    let till = tenant(&store, "default").await;
+    let fresh = till.voucher(1_000, "DEL-FRESH").await;
+    let used = till.voucher(1_000, "DEL-USED").await;
+    till.reservation("DEL-USED", 100).await;
+    let delete = |id: &str| Command::DeleteVoucher {
+        id: id.into(),
+        comment: "sold by mistake".into(),
+    };
+    assert_eq!(
+        till.run(delete(&used)).await,
+        Err(DomainError::VoucherNotDeletable)
+    );
+    assert_eq!(till.run(delete(&fresh)).await, Ok(Outcome::VoucherDeleted));
+    assert_eq!(
+        store.voucher("default", &fresh, T0).await.expect("read"),
+        None
+    );
+    // Its id and code stay taken.
+    let again = till
+        .run(Command::CreateVoucher(NewVoucher {
+            id: Some(fresh.clone()),
+            code: Some("DEL-FRESH".into()),
+            pin: None,
+            sku: None,
+            batch: None,
+            amount_minor: 1,
+            currency: eur(),
+            validity: None,
+            status: VoucherStatus::Inactive,
+            kind: VoucherKind::Print,
+            taxable: false,
+            tax_rate: None,
+            order_number: None,
+            data: None,
+            valid_until: None,
+        }))
+        .await;
+    assert_eq!(again, Err(DomainError::VoucherIdAndCodeTaken));
+    till.assert_integrity(T0).await;
+}
+
+/// How many tills race for one voucher in the concurrency story.
+const RACERS: usize = 200;
+
+pub async fn concurrent_reserve_and_charge_never_overdraw(store: Arc<dyn Store>) {
+    let till = Arc::new(tenant(&store, "default").await);
+    // Room for exactly 50 charges of 1.00.
+    let voucher_id = till.voucher(5_000, "RACE").await;
+    let mut tasks = Vec::new();
+    for i in 0..RACERS {
+        let till = till.clone();
+        tasks.push(tokio::spawn(async move {
+            let actor = Caller::new(&till.store, "default", Actor::Client(format!("till-{i}")));
+            match actor.reserve_at(T0, "RACE", 100).await {
+                Ok(Outcome::Reservation(h)) => matches!(
+                    actor.charge_at(T0, &h.id, &format!("O-{i}")).await,
+                    Ok(Outcome::Charge { .. })
+                ),
+                _ => false,
+            }
+        }));
+    }
+    let mut charged = 0;
+    for task in tasks {
+        if task.await.expect("task") {
+            charged += 1;
+        }
+    }
+    let (remaining, held) = till.remaining(&voucher_id).await;
+    assert!(
+        charged <= 50,
+        "{charged} charges of 1.00 on a 50.00 voucher"
+    );
+    assert_eq!(remaining, 5_000 - 100 * charged);
+    assert!(held <= remaining);
+    till.assert_integrity(T0).await;
+}
+
+pub async fn lists_filter_and_paginate(store: Arc<dyn Store>) {
+    let till = tenant(&store, "default").await;
+    for i in 0..7 {
+        let new = NewVoucher {
+            id: Some(format!("LIST-{i}")),
+            code: None,
+            pin: None,
+            sku: None,
+            batch: Some(if i % 2 == 0 {
+                "even".into()
+            } else {
+                "odd".into()
+            }),
+            amount_minor: 100,
+            currency: eur(),
+            validity: None,
+            status: VoucherStatus::Inactive,
+            kind: VoucherKind::Digital,
+            taxable: false,
+            tax_rate: None,
+            order_number: None,
+            data: None,
+            valid_until: None,
+        };
+        till.run_at(T0 + Duration::seconds(i), Command::CreateVoucher(new))
+            .await
+            .expect("created");
+    }
+    let page = |page, per_page| PageRequest { page, per_page };
+    let all = store
+        .vouchers("default", &VoucherFilter::default(), page(2, 3), T0)
+        .await
+        .expect("list");
+    assert_eq!(all.total, 7);
+    assert_eq!(
+        all.items.iter().map(|v| v.id.as_str()).collect::<Vec<_>>(),
+        ["LIST-3", "LIST-4", "LIST-5"]
+    );
+    let even = VoucherFilter {
+        batch: Some("even".into()),
+        ..VoucherFilter::default()
+    };
+    assert_eq!(
+        store
+            .vouchers("default", &even, page(1, 10), T0)
+            .await
+            .expect("list")
+            .total,
+        4
+    );
+    let window = VoucherFilter {
+        created_from: Some(T0 + Duration::seconds(2)),
+        created_to: Some(T0 + Duration::seconds(4)),
+        ..VoucherFilter::default()
+    };
+    assert_eq!(
+        store
+            .vouchers("default", &window, page(1, 10), T0)
+            .await
+            .expect("list")
+            .total,
+        3
+    );
+    let generated = &all.items[0];
+    assert_eq!(
+        generated.code.len(),
+        12,
+        "code generated from the default pattern"
+    );
+}

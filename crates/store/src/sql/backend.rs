@@ -1,0 +1,77 @@
+//! What a database backend provides to the shared SQL: transactions that run statements with
+//! [`Value`] parameters and return [`Row`]s, and the dialect's few differences.
+
+use std::future::Future;
+
+use super::{Row, Value};
+use crate::StoreError;
+
+/// The SQL dialect differences the shared code must know about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// One writer at a time (`BEGIN IMMEDIATE`), so reads inside a write transaction are
+    /// already serialised and need no row locks.
+    Sqlite,
+    /// Many writers; rows read for update are locked with `FOR UPDATE`.
+    Postgres,
+}
+
+impl Dialect {
+    /// The clause that locks the rows a write transaction reads before changing them.
+    pub fn lock_clause(&self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE",
+        }
+    }
+}
+
+/// An open transaction (or connection) that runs statements.
+pub trait SqlExec: Send {
+    /// Runs a statement and returns the number of rows it changed.
+    fn execute(
+        &mut self,
+        sql: &str,
+        params: Vec<Value>,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Runs a query and returns all of its rows.
+    fn fetch(
+        &mut self,
+        sql: &str,
+        params: Vec<Value>,
+    ) -> impl Future<Output = Result<Vec<Row>, StoreError>> + Send;
+
+    /// Runs a script of several statements without parameters (migrations).
+    fn execute_script(&mut self, sql: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Runs a query that returns at most one row.
+    fn fetch_optional(
+        &mut self,
+        sql: &str,
+        params: Vec<Value>,
+    ) -> impl Future<Output = Result<Option<Row>, StoreError>> + Send {
+        async move { Ok(self.fetch(sql, params).await?.into_iter().next()) }
+    }
+}
+
+/// A database the shared SQL can run on.
+pub trait Backend: Send + Sync + 'static {
+    /// A transaction; dropping it without [`Backend::commit`] rolls it back.
+    type Tx: SqlExec;
+
+    /// Which dialect the statements must be written in.
+    fn dialect(&self) -> Dialect;
+
+    /// Opens a transaction that will write. On SQLite this takes the write lock at once.
+    fn begin_write(&self) -> impl Future<Output = Result<Self::Tx, StoreError>> + Send;
+
+    /// Opens a transaction that only reads, for a consistent view across several queries.
+    fn begin_read(&self) -> impl Future<Output = Result<Self::Tx, StoreError>> + Send;
+
+    /// Makes a transaction durable.
+    fn commit(tx: Self::Tx) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Answers whether the database is reachable.
+    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+}

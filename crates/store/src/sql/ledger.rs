@@ -1,0 +1,1209 @@
+//! Command execution: for each [`Command`], load what it needs inside the open write
+//! transaction (locking the voucher row on PostgreSQL), let the domain decide, then write.
+//! Refusals are decided before anything is written, so a refused command leaves no trace.
+
+use serde_json::json;
+use time::{Duration, OffsetDateTime};
+use voucherd_domain::ledger::{self, HoldSnapshot, VoucherSnapshot};
+use voucherd_domain::pattern::Pattern;
+use voucherd_domain::secret::{self, ALPHANUMERIC, UNAMBIGUOUS};
+use voucherd_domain::{DomainError, EntryKind, HoldState, Scope, VoucherStatus};
+
+use super::reads::{self, VoucherKey, VoucherRecord};
+use super::{Dialect, SqlExec, Value};
+use crate::StoreError;
+use crate::command::{Command, CommandContext, CommandResult, NewVoucher, Outcome, VoucherRef};
+use crate::model::{CONNECTION_PIN_TTL_SECONDS, Client, ClientGroup, TenantSettings};
+
+/// How often a generator may draw a value that is already taken before giving up.
+const GENERATE_ATTEMPTS_MAX: usize = 16;
+/// The hold purpose of JTL reservations: one live per voucher, superseded by the next.
+pub(super) const PURPOSE_RESERVATION: &str = "reservation";
+/// Length of a connection pin (32-character alphabet: 40 bits).
+const CONNECTION_PIN_CHARS: usize = 8;
+/// Length of a client secret (62-character alphabet: 238 bits), as JTL's secrets.
+const CLIENT_SECRET_CHARS: usize = 40;
+/// Length of an access token or merchant token.
+const TOKEN_CHARS: usize = 48;
+
+/// Either a business refusal, or a storage failure that aborts the transaction.
+type Step<T> = Result<Result<T, DomainError>, StoreError>;
+
+/// Shorthand for a refusal inside a [`Step`].
+fn refuse<T>(error: DomainError) -> Step<T> {
+    Ok(Err(error))
+}
+
+/// Unwraps a [`Step`] inside a function returning a [`Step`].
+macro_rules! decided {
+    ($step:expr) => {
+        match $step? {
+            Ok(value) => value,
+            Err(refusal) => return Ok(Err(refusal)),
+        }
+    };
+}
+
+/// The transaction and everything every command needs.
+struct Run<'a, T: SqlExec> {
+    tx: &'a mut T,
+    dialect: Dialect,
+    ctx: &'a CommandContext,
+}
+
+/// Runs one command inside `tx`. The caller commits on `Ok(Ok(_))` and rolls back otherwise.
+pub(super) async fn apply<T: SqlExec>(
+    tx: &mut T,
+    dialect: Dialect,
+    ctx: &CommandContext,
+    command: &Command,
+) -> Result<CommandResult, StoreError> {
+    let mut run = Run { tx, dialect, ctx };
+    match command {
+        Command::CreateTenant { id, name } => run.create_tenant(id.as_deref(), name).await,
+        Command::UpdateSettings(settings) => run.update_settings(settings).await,
+        Command::CreateClientGroup { name, scopes } => run.create_client_group(name, scopes).await,
+        Command::CreateClient {
+            name,
+            client_group_id,
+            client_type,
+        } => run.create_client(name, client_group_id, client_type).await,
+        Command::IssueConnectionPin { client_id } => run.issue_pin(client_id).await,
+        Command::ConnectClient { pin } => run.connect(pin).await,
+        Command::IssueToken {
+            client_id,
+            secret,
+            scopes,
+            client_type,
+        } => {
+            run.issue_token(client_id, secret, scopes.as_deref(), client_type.as_deref())
+                .await
+        }
+        Command::DisconnectClient { client_id } => run.disconnect(client_id).await,
+        Command::CreateMerchantToken { name } => run.create_merchant_token(name).await,
+        Command::CreateVoucher(new) => run.create_voucher(new).await,
+        Command::UpdateVoucher { id, sku, batch } => run.update_voucher(id, sku, batch).await,
+        Command::SetVoucherStatus {
+            id,
+            status,
+            comment,
+        } => run.set_status(id, *status, comment.as_deref()).await,
+        Command::DeleteVoucher { id, comment } => run.delete_voucher(id, comment).await,
+        Command::Reserve {
+            code,
+            pin,
+            amount_minor,
+            currency,
+        } => {
+            run.reserve(code, pin.as_deref(), *amount_minor, *currency)
+                .await
+        }
+        Command::ChargeReservation {
+            reservation_id,
+            order_number,
+        } => run.charge(reservation_id, order_number).await,
+        Command::ReleaseReservation { reservation_id } => run.release(reservation_id).await,
+        Command::Refund {
+            charge_id,
+            amount_minor,
+            currency,
+        } => run.refund(charge_id, *amount_minor, *currency).await,
+        Command::Recharge {
+            voucher,
+            amount_minor,
+            currency,
+            order_number,
+        } => {
+            run.recharge(voucher, *amount_minor, *currency, order_number)
+                .await
+        }
+    }
+}
+
+impl<T: SqlExec> Run<'_, T> {
+    fn tenant_id(&self) -> &str {
+        &self.ctx.tenant_id
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        self.ctx.now
+    }
+
+    async fn audit(
+        &mut self,
+        tenant_id: &str,
+        action: &str,
+        subject_kind: &str,
+        subject_id: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "INSERT INTO audit_events (tenant_id, at, actor_kind, actor_id, action, \
+                 subject_kind, subject_id, request_id, detail) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                vec![
+                    tenant_id.into(),
+                    self.now().into(),
+                    self.ctx.actor.kind().into(),
+                    self.ctx.actor.id().into(),
+                    action.into(),
+                    subject_kind.into(),
+                    subject_id.into(),
+                    self.ctx.request_id.as_str().into(),
+                    detail.to_string().into(),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn settings(&mut self) -> Step<TenantSettings> {
+        let tenant_id = self.ctx.tenant_id.clone();
+        Ok(reads::tenant(self.tx, &tenant_id)
+            .await?
+            .map(|t| t.settings)
+            .ok_or(DomainError::TenantNotFound))
+    }
+
+    async fn exists(&mut self, sql: &str, params: Vec<Value>) -> Result<bool, StoreError> {
+        Ok(self.tx.fetch_optional(sql, params).await?.is_some())
+    }
+
+    // ------------------------------------------------------------ tenants and clients
+
+    async fn create_tenant(&mut self, id: Option<&str>, name: &str) -> Step<Outcome> {
+        let id = id.map_or_else(
+            || secret::random_string(b"abcdefghijklmnopqrstuvwxyz0123456789", 12),
+            str::to_string,
+        );
+        if self
+            .exists(
+                "SELECT 1 FROM tenants WHERE id = $1",
+                vec![id.as_str().into()],
+            )
+            .await?
+        {
+            return refuse(DomainError::TenantIdTaken);
+        }
+        let s = TenantSettings::default();
+        self.tx
+            .execute(
+                "INSERT INTO tenants (id, name, voucher_id_pattern, code_pattern, pin_pattern, \
+                 default_validity_value, default_validity_interval, reservation_ttl_seconds, \
+                 token_ttl_seconds, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+                vec![
+                    id.as_str().into(),
+                    name.into(),
+                    s.voucher_id_pattern.as_str().into(),
+                    s.code_pattern.as_str().into(),
+                    s.pin_pattern.clone().into(),
+                    s.default_validity.value.into(),
+                    s.default_validity.interval.as_str().into(),
+                    s.reservation_ttl_seconds.into(),
+                    s.token_ttl_seconds.into(),
+                    self.now().into(),
+                ],
+            )
+            .await?;
+        self.audit(&id, "tenant.create", "tenant", &id, json!({ "name": name }))
+            .await?;
+        let tenant = reads::tenant(self.tx, &id)
+            .await?
+            .ok_or_else(|| StoreError::Other("created tenant vanished".into()))?;
+        Ok(Ok(Outcome::Tenant(tenant)))
+    }
+
+    async fn update_settings(&mut self, s: &TenantSettings) -> Step<Outcome> {
+        let changed = self
+            .tx
+            .execute(
+                "UPDATE tenants SET voucher_id_pattern = $2, code_pattern = $3, pin_pattern = $4, \
+                 default_validity_value = $5, default_validity_interval = $6, \
+                 reservation_ttl_seconds = $7, token_ttl_seconds = $8, updated_at = $9 \
+                 WHERE id = $1",
+                vec![
+                    self.tenant_id().into(),
+                    s.voucher_id_pattern.as_str().into(),
+                    s.code_pattern.as_str().into(),
+                    s.pin_pattern.clone().into(),
+                    s.default_validity.value.into(),
+                    s.default_validity.interval.as_str().into(),
+                    s.reservation_ttl_seconds.into(),
+                    s.token_ttl_seconds.into(),
+                    self.now().into(),
+                ],
+            )
+            .await?;
+        if changed == 0 {
+            return refuse(DomainError::TenantNotFound);
+        }
+        let tenant_id = self.ctx.tenant_id.clone();
+        let detail = serde_json::to_value(s).unwrap_or_default();
+        self.audit(&tenant_id, "settings.update", "tenant", &tenant_id, detail)
+            .await?;
+        Ok(Ok(Outcome::Settings(s.clone())))
+    }
+
+    async fn create_client_group(&mut self, name: &str, scopes: &[Scope]) -> Step<Outcome> {
+        let tenant_id = self.ctx.tenant_id.clone();
+        decided!(self.settings().await);
+        let id = secret::opaque_id();
+        let scope_list = Scope::join(scopes);
+        self.tx
+            .execute(
+                "INSERT INTO client_groups (tenant_id, id, name, scopes, created_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+                vec![
+                    tenant_id.as_str().into(),
+                    id.as_str().into(),
+                    name.into(),
+                    scope_list.as_str().into(),
+                    self.now().into(),
+                ],
+            )
+            .await?;
+        self.audit(
+            &tenant_id,
+            "client_group.create",
+            "client_group",
+            &id,
+            json!({ "name": name, "scopes": scope_list }),
+        )
+        .await?;
+        let mut sorted = scopes.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        Ok(Ok(Outcome::ClientGroup(ClientGroup {
+            id,
+            name: name.to_string(),
+            scopes: sorted,
+            created_at: self.now(),
+        })))
+    }
+
+    async fn create_client(
+        &mut self,
+        name: &str,
+        group_id: &str,
+        client_type: &str,
+    ) -> Step<Outcome> {
+        let tenant_id = self.ctx.tenant_id.clone();
+        if !self
+            .exists(
+                "SELECT 1 FROM client_groups WHERE tenant_id = $1 AND id = $2",
+                vec![tenant_id.as_str().into(), group_id.into()],
+            )
+            .await?
+        {
+            return refuse(DomainError::ClientGroupNotFound);
+        }
+        let id = secret::opaque_id();
+        self.tx
+            .execute(
+                "INSERT INTO clients (tenant_id, id, client_group_id, name, type, created_at, \
+                 updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                vec![
+                    tenant_id.as_str().into(),
+                    id.as_str().into(),
+                    group_id.into(),
+                    name.into(),
+                    client_type.into(),
+                    self.now().into(),
+                ],
+            )
+            .await?;
+        self.audit(
+            &tenant_id,
+            "client.create",
+            "client",
+            &id,
+            json!({ "name": name }),
+        )
+        .await?;
+        self.client_outcome(&tenant_id, &id).await
+    }
+
+    async fn client_outcome(&mut self, tenant_id: &str, client_id: &str) -> Step<Outcome> {
+        Ok(reads::client(self.tx, tenant_id, client_id)
+            .await?
+            .map(Outcome::Client)
+            .ok_or(DomainError::ClientNotFound))
+    }
+
+    async fn issue_pin(&mut self, client_id: &str) -> Step<Outcome> {
+        let tenant_id = self.ctx.tenant_id.clone();
+        if reads::client(self.tx, &tenant_id, client_id)
+            .await?
+            .is_none()
+        {
+            return refuse(DomainError::ClientNotFound);
+        }
+        let pin = secret::random_string(UNAMBIGUOUS, CONNECTION_PIN_CHARS);
+        let expires_at = self.now() + Duration::seconds(CONNECTION_PIN_TTL_SECONDS);
+        self.tx
+            .execute(
+                "INSERT INTO connection_pins (pin_digest, tenant_id, client_id, expires_at, \
+                 created_at) VALUES ($1, $2, $3, $4, $5)",
+                vec![
+                    secret::digest(&pin).into(),
+                    tenant_id.as_str().into(),
+                    client_id.into(),
+                    expires_at.into(),
+                    self.now().into(),
+                ],
+            )
+            .await?;
+        self.audit(&tenant_id, "client.pin", "client", client_id, json!({}))
+            .await?;
+        Ok(Ok(Outcome::ConnectionPin { pin, expires_at }))
+    }
+
+    async fn connect(&mut self, pin: &str) -> Step<Outcome> {
+        let sql = format!(
+            "SELECT tenant_id, client_id, expires_at, used_at FROM connection_pins \
+             WHERE pin_digest = $1{}",
+            self.dialect.lock_clause()
+        );
+        let pin_digest = secret::digest(pin);
+        let Some(row) = self
+            .tx
+            .fetch_optional(&sql, vec![pin_digest.as_str().into()])
+            .await?
+        else {
+            return refuse(DomainError::PinInvalid);
+        };
+        let mut r = row.reader();
+        let (tenant_id, client_id, expires_at, used_at) =
+            (r.text()?, r.text()?, r.time()?, r.opt_time()?);
+        if used_at.is_some() || expires_at <= self.now() {
+            return refuse(DomainError::PinInvalid);
+        }
+        let secret = secret::random_string(ALPHANUMERIC, CLIENT_SECRET_CHARS);
+        self.tx
+            .execute(
+                "UPDATE connection_pins SET used_at = $2 WHERE pin_digest = $1",
+                vec![pin_digest.into(), self.now().into()],
+            )
+            .await?;
+        // Connecting again rotates the credentials: earlier tokens stop working.
+        self.tx
+            .execute(
+                "DELETE FROM access_tokens WHERE tenant_id = $1 AND client_id = $2",
+                vec![tenant_id.as_str().into(), client_id.as_str().into()],
+            )
+            .await?;
+        self.tx
+            .execute(
+                "UPDATE clients SET secret_digest = $3, connected_at = $4, updated_at = $4 \
+                 WHERE tenant_id = $1 AND id = $2",
+                vec![
+                    tenant_id.as_str().into(),
+                    client_id.as_str().into(),
+                    secret::digest(&secret).into(),
+                    self.now().into(),
+                ],
+            )
+            .await?;
+        self.audit(
+            &tenant_id,
+            "client.connect",
+            "client",
+            &client_id,
+            json!({}),
+        )
+        .await?;
+        let client = decided!(self.client_outcome(&tenant_id, &client_id).await);
+        let Outcome::Client(client) = client else {
+            return Err(StoreError::Other("client outcome expected".into()));
+        };
+        Ok(Ok(Outcome::Connected {
+            tenant_id,
+            client: Client { ..client },
+            secret,
+        }))
+    }
+
+    async fn issue_token(
+        &mut self,
+        client_id: &str,
+        secret_text: &str,
+        requested: Option<&[Scope]>,
+        client_type: Option<&str>,
+    ) -> Step<Outcome> {
+        let Some(row) = self
+            .tx
+            .fetch_optional(
+                "SELECT c.tenant_id, c.secret_digest, g.scopes, t.token_ttl_seconds \
+                 FROM clients c \
+                 JOIN client_groups g ON g.tenant_id = c.tenant_id AND g.id = c.client_group_id \
+                 JOIN tenants t ON t.id = c.tenant_id WHERE c.id = $1",
+                vec![client_id.into()],
+            )
+            .await?
+        else {
+            return refuse(DomainError::ClientCredentialsInvalid);
+        };
+        let mut r = row.reader();
+        let (tenant_id, stored_digest, group_scopes, ttl) =
+            (r.text()?, r.opt_text()?, r.text()?, r.int()?);
+        let presented = secret::digest(secret_text);
+        if !stored_digest.is_some_and(|d| secret::constant_time_eq(&d, &presented)) {
+            return refuse(DomainError::ClientCredentialsInvalid);
+        }
+        let allowed = Scope::parse_list(&group_scopes)
+            .ok_or_else(|| StoreError::Other("stored scope list invalid".into()))?;
+        let scopes = match requested {
+            None => allowed,
+            Some(asked) if asked.iter().all(|s| allowed.contains(s)) => asked.to_vec(),
+            Some(_) => return refuse(DomainError::ScopeNotAllowed),
+        };
+        let token = secret::random_string(ALPHANUMERIC, TOKEN_CHARS);
+        let expires_at = self.now() + Duration::seconds(ttl);
+        self.tx
+            .execute(
+                "INSERT INTO access_tokens (token_digest, tenant_id, client_id, scopes, \
+                 client_type, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                vec![
+                    secret::digest(&token).into(),
+                    tenant_id.as_str().into(),
+                    client_id.into(),
+                    Scope::join(&scopes).into(),
+                    client_type.into(),
+                    expires_at.into(),
+                    self.now().into(),
+                ],
+            )
+            .await?;
+        Ok(Ok(Outcome::Token {
+            token,
+            scopes,
+            expires_at,
+        }))
+    }
+
+    async fn disconnect(&mut self, client_id: &str) -> Step<Outcome> {
+        let tenant_id = self.ctx.tenant_id.clone();
+        let changed = self
+            .tx
+            .execute(
+                "UPDATE clients SET secret_digest = NULL, connected_at = NULL, updated_at = $3 \
+                 WHERE tenant_id = $1 AND id = $2",
+                vec![
+                    tenant_id.as_str().into(),
+                    client_id.into(),
+                    self.now().into(),
+                ],
+            )
+            .await?;
+        if changed == 0 {
+            return refuse(DomainError::ClientNotFound);
+        }
+        self.tx
+            .execute(
+                "DELETE FROM access_tokens WHERE tenant_id = $1 AND client_id = $2",
+                vec![tenant_id.as_str().into(), client_id.into()],
+            )
+            .await?;
+        self.audit(
+            &tenant_id,
+            "client.disconnect",
+            "client",
+            client_id,
+            json!({}),
+        )
+        .await?;
+        Ok(Ok(Outcome::Disconnected))
+    }
+
+    async fn create_merchant_token(&mut self, name: &str) -> Step<Outcome> {
+        let tenant_id = self.ctx.tenant_id.clone();
+        decided!(self.settings().await);
+        let id = secret::opaque_id();
+        let token = secret::random_string(ALPHANUMERIC, TOKEN_CHARS);
+        self.tx
+            .execute(
+                "INSERT INTO merchant_tokens (tenant_id, id, name, token_digest, created_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+                vec![
+                    tenant_id.as_str().into(),
+                    id.as_str().into(),
+                    name.into(),
+                    secret::digest(&token).into(),
+                    self.now().into(),
+                ],
+            )
+            .await?;
+        self.audit(
+            &tenant_id,
+            "merchant_token.create",
+            "merchant_token",
+            &id,
+            json!({ "name": name }),
+        )
+        .await?;
+        Ok(Ok(Outcome::MerchantToken {
+            id,
+            name: name.to_string(),
+            token,
+        }))
+    }
+
+    // ------------------------------------------------------------ vouchers
+
+    /// A value from `pattern` that no voucher of the tenant has in `column` yet.
+    async fn unique_value(&mut self, pattern: &str, column: &str) -> Step<String> {
+        let pattern = Pattern::parse(pattern)
+            .map_err(|e| StoreError::Other(format!("stored pattern invalid: {e}")))?;
+        let sql = format!("SELECT 1 FROM vouchers WHERE tenant_id = $1 AND {column} = $2");
+        for _ in 0..GENERATE_ATTEMPTS_MAX {
+            let candidate = pattern.generate();
+            if !self
+                .exists(
+                    &sql,
+                    vec![self.tenant_id().into(), candidate.as_str().into()],
+                )
+                .await?
+            {
+                return Ok(Ok(candidate));
+            }
+        }
+        refuse(DomainError::PatternExhausted)
+    }
+
+    async fn taken(&mut self, column: &str, value: &str) -> Result<bool, StoreError> {
+        let sql = format!("SELECT 1 FROM vouchers WHERE tenant_id = $1 AND {column} = $2");
+        self.exists(&sql, vec![self.tenant_id().into(), value.into()])
+            .await
+    }
+
+    async fn create_voucher(&mut self, new: &NewVoucher) -> Step<Outcome> {
+        let settings = decided!(self.settings().await);
+        let id_taken = match &new.id {
+            Some(id) => self.taken("id", id).await?,
+            None => false,
+        };
+        let code_taken = match &new.code {
+            Some(code) => self.taken("code", code).await?,
+            None => false,
+        };
+        match (id_taken, code_taken) {
+            (true, true) => return refuse(DomainError::VoucherIdAndCodeTaken),
+            (true, false) => return refuse(DomainError::VoucherIdTaken),
+            (false, true) => return refuse(DomainError::VoucherCodeTaken),
+            (false, false) => {}
+        }
+        let id = match &new.id {
+            Some(id) => id.clone(),
+            None => decided!(self.unique_value(&settings.voucher_id_pattern, "id").await),
+        };
+        let code = match &new.code {
+            Some(code) => code.clone(),
+            None => decided!(self.unique_value(&settings.code_pattern, "code").await),
+        };
+        let pin = match (&new.pin, &settings.pin_pattern) {
+            (Some(pin), _) => Some(pin.clone()),
+            (None, Some(pattern)) => Some(
+                Pattern::parse(pattern)
+                    .map_err(|e| StoreError::Other(format!("stored pin pattern invalid: {e}")))?
+                    .generate(),
+            ),
+            (None, None) => None,
+        };
+        let validity = new.validity.unwrap_or(settings.default_validity);
+        let valid_until = match new.status {
+            VoucherStatus::Active => Some(
+                new.valid_until
+                    .unwrap_or_else(|| validity.end_from(self.now())),
+            ),
+            VoucherStatus::Inactive => None,
+        };
+        let now = self.now();
+        let row = self
+            .tx
+            .fetch_optional(
+                "INSERT INTO vouchers (tenant_id, id, code, pin, client_id, sku, batch, \
+                 amount_minor, currency, valid_until, validity_value, validity_interval, status, \
+                 type, taxable, tax_rate, order_number, data, remaining_minor, created_at, \
+                 updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+                 $15, $16, $17, $18, $8, $19, $19) RETURNING pk",
+                vec![
+                    self.tenant_id().into(),
+                    id.as_str().into(),
+                    code.as_str().into(),
+                    pin.into(),
+                    self.ctx.actor.client_id().into(),
+                    new.sku.clone().into(),
+                    new.batch.clone().into(),
+                    new.amount_minor.into(),
+                    new.currency.code().into(),
+                    valid_until.into(),
+                    validity.value.into(),
+                    validity.interval.as_str().into(),
+                    new.status.as_str().into(),
+                    new.kind.as_str().into(),
+                    new.taxable.into(),
+                    new.tax_rate.clone().into(),
+                    new.order_number.clone().into(),
+                    new.data.clone().into(),
+                    now.into(),
+                ],
+            )
+            .await?
+            .ok_or_else(|| StoreError::Other("insert returned no key".into()))?;
+        let voucher_pk = row.reader().int()?;
+        self.insert_entry(
+            voucher_pk,
+            EntryKind::Issue,
+            new.amount_minor,
+            &new.currency.code(),
+            new.order_number.as_deref(),
+            None,
+            None,
+        )
+        .await?;
+        let detail = json!({ "amount_minor": new.amount_minor, "currency": new.currency.code(), "status": new.status.as_str() });
+        self.audit_voucher("voucher.create", &id, detail).await?;
+        self.voucher_outcome(voucher_pk).await
+    }
+
+    async fn audit_voucher(
+        &mut self,
+        action: &str,
+        voucher_id: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let tenant_id = self.ctx.tenant_id.clone();
+        self.audit(&tenant_id, action, "voucher", voucher_id, detail)
+            .await
+    }
+
+    async fn voucher_outcome(&mut self, voucher_pk: i64) -> Step<Outcome> {
+        let tenant_id = self.ctx.tenant_id.clone();
+        let record = reads::voucher(self.tx, &tenant_id, VoucherKey::Pk(voucher_pk), self.now())
+            .await?
+            .ok_or_else(|| StoreError::Other("voucher vanished".into()))?;
+        Ok(Ok(Outcome::Voucher(record.view)))
+    }
+
+    /// Loads a live (not deleted) voucher for change, locking its row on PostgreSQL.
+    async fn lock_voucher(
+        &mut self,
+        column: &str,
+        value: Value,
+    ) -> Result<Option<VoucherRecord>, StoreError> {
+        let sql = format!(
+            "SELECT pk FROM vouchers WHERE tenant_id = $1 AND {column} = $2 AND deleted_at IS NULL{}",
+            self.dialect.lock_clause()
+        );
+        let Some(row) = self
+            .tx
+            .fetch_optional(&sql, vec![self.tenant_id().into(), value])
+            .await?
+        else {
+            return Ok(None);
+        };
+        let pk = row.reader().int()?;
+        let tenant_id = self.ctx.tenant_id.clone();
+        reads::voucher(self.tx, &tenant_id, VoucherKey::Pk(pk), self.now()).await
+    }
+
+    async fn live_holds(
+        &mut self,
+        voucher_pk: i64,
+    ) -> Result<Vec<(String, HoldSnapshot)>, StoreError> {
+        let rows = self
+            .tx
+            .fetch(
+                "SELECT purpose, amount_minor, expires_at FROM holds \
+                 WHERE voucher_pk = $1 AND state = 'live'",
+                vec![voucher_pk.into()],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let mut r = row.reader();
+                let purpose = r.text()?;
+                Ok((
+                    purpose,
+                    HoldSnapshot {
+                        amount_minor: r.int()?,
+                        state: HoldState::Live,
+                        expires_at: r.time()?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    /// Ends the live holds of a voucher (of one purpose, or all): those past their expiry
+    /// become `expired`, the others `to`.
+    async fn end_live_holds(
+        &mut self,
+        voucher_pk: i64,
+        purpose: Option<&str>,
+        to: HoldState,
+    ) -> Result<(), StoreError> {
+        let mut sql = String::from(
+            "UPDATE holds SET state = CASE WHEN expires_at > $2 THEN $3 ELSE 'expired' END, \
+             updated_at = $2 WHERE voucher_pk = $1 AND state = 'live'",
+        );
+        let mut params = vec![voucher_pk.into(), self.now().into(), to.as_str().into()];
+        if let Some(purpose) = purpose {
+            sql.push_str(" AND purpose = $4");
+            params.push(purpose.into());
+        }
+        self.tx.execute(&sql, params).await?;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn insert_entry(
+        &mut self,
+        voucher_pk: i64,
+        kind: EntryKind,
+        amount_minor: i64,
+        currency: &str,
+        order_number: Option<&str>,
+        refund_of_pk: Option<i64>,
+        hold_pk: Option<i64>,
+    ) -> Result<i64, StoreError> {
+        let row = self
+            .tx
+            .fetch_optional(
+                "INSERT INTO entries (tenant_id, id, voucher_pk, client_id, kind, amount_minor, \
+                 currency, order_number, refund_of_pk, hold_pk, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING pk",
+                vec![
+                    self.tenant_id().into(),
+                    secret::opaque_id().into(),
+                    voucher_pk.into(),
+                    self.ctx.actor.client_id().into(),
+                    kind.as_str().into(),
+                    amount_minor.into(),
+                    currency.into(),
+                    order_number.into(),
+                    refund_of_pk.into(),
+                    hold_pk.into(),
+                    self.now().into(),
+                ],
+            )
+            .await?
+            .ok_or_else(|| StoreError::Other("insert returned no key".into()))?;
+        if kind != EntryKind::Issue {
+            self.tx
+                .execute(
+                    "UPDATE vouchers SET remaining_minor = remaining_minor + $2, updated_at = $3 \
+                     WHERE pk = $1",
+                    vec![
+                        voucher_pk.into(),
+                        (kind.balance_sign() * amount_minor).into(),
+                        self.now().into(),
+                    ],
+                )
+                .await?;
+        }
+        row.reader().int()
+    }
+
+    async fn update_voucher(
+        &mut self,
+        id: &str,
+        sku: &Option<Option<String>>,
+        batch: &Option<Option<String>>,
+    ) -> Step<Outcome> {
+        let Some(voucher) = self.lock_voucher("id", id.into()).await? else {
+            return refuse(DomainError::VoucherNotFound);
+        };
+        let sku = sku.clone().unwrap_or(voucher.view.sku.clone());
+        let batch = batch.clone().unwrap_or(voucher.view.batch.clone());
+        self.tx
+            .execute(
+                "UPDATE vouchers SET sku = $2, batch = $3, updated_at = $4 WHERE pk = $1",
+                vec![
+                    voucher.pk.into(),
+                    sku.clone().into(),
+                    batch.clone().into(),
+                    self.now().into(),
+                ],
+            )
+            .await?;
+        self.audit_voucher("voucher.update", id, json!({ "sku": sku, "batch": batch }))
+            .await?;
+        self.voucher_outcome(voucher.pk).await
+    }
+
+    async fn set_status(
+        &mut self,
+        id: &str,
+        status: VoucherStatus,
+        comment: Option<&str>,
+    ) -> Step<Outcome> {
+        let Some(voucher) = self.lock_voucher("id", id.into()).await? else {
+            return refuse(DomainError::VoucherNotFound);
+        };
+        if voucher.view.status == status {
+            return Ok(Ok(Outcome::Voucher(voucher.view)));
+        }
+        let valid_until = match status {
+            VoucherStatus::Active => Some(voucher.view.validity.end_from(self.now())),
+            VoucherStatus::Inactive => {
+                self.end_live_holds(voucher.pk, None, HoldState::Released)
+                    .await?;
+                None
+            }
+        };
+        self.tx
+            .execute(
+                "UPDATE vouchers SET status = $2, valid_until = $3, updated_at = $4 WHERE pk = $1",
+                vec![
+                    voucher.pk.into(),
+                    status.as_str().into(),
+                    valid_until.into(),
+                    self.now().into(),
+                ],
+            )
+            .await?;
+        self.audit_voucher(
+            "voucher.status",
+            id,
+            json!({ "status": status.as_str(), "comment": comment }),
+        )
+        .await?;
+        self.voucher_outcome(voucher.pk).await
+    }
+
+    async fn delete_voucher(&mut self, id: &str, comment: &str) -> Step<Outcome> {
+        let Some(voucher) = self.lock_voucher("id", id.into()).await? else {
+            return refuse(DomainError::VoucherNotFound);
+        };
+        if !voucher.view.deletable {
+            return refuse(DomainError::VoucherNotDeletable);
+        }
+        self.tx
+            .execute(
+                "UPDATE vouchers SET deleted_at = $2, delete_comment = $3, updated_at = $2 WHERE pk = $1",
+                vec![voucher.pk.into(), self.now().into(), comment.into()],
+            )
+            .await?;
+        self.audit_voucher("voucher.delete", id, json!({ "comment": comment }))
+            .await?;
+        Ok(Ok(Outcome::VoucherDeleted))
+    }
+
+    // ------------------------------------------------------------ holds and entries
+
+    fn snapshot(voucher: &VoucherRecord) -> VoucherSnapshot {
+        VoucherSnapshot {
+            status: voucher.view.status,
+            currency: voucher.view.currency,
+            valid_until: voucher.view.valid_until,
+            remaining_minor: voucher.view.remaining_minor,
+        }
+    }
+
+    async fn reserve(
+        &mut self,
+        code: &str,
+        pin: Option<&str>,
+        amount_minor: i64,
+        currency: voucherd_domain::Currency,
+    ) -> Step<Outcome> {
+        let settings = decided!(self.settings().await);
+        let Some(voucher) = self.lock_voucher("code", code.into()).await? else {
+            return refuse(DomainError::VoucherNotFound);
+        };
+        if let Some(expected) = &voucher.view.pin {
+            // A wrong PIN answers exactly like an unknown code: no oracle for guessing.
+            if !pin.is_some_and(|given| secret::constant_time_eq(given, expected)) {
+                return refuse(DomainError::VoucherNotFound);
+            }
+        }
+        let others: Vec<HoldSnapshot> = self
+            .live_holds(voucher.pk)
+            .await?
+            .into_iter()
+            .filter(|(purpose, _)| purpose != PURPOSE_RESERVATION)
+            .map(|(_, hold)| hold)
+            .collect();
+        if let Err(refusal) = ledger::decide_reserve(
+            &Self::snapshot(&voucher),
+            &others,
+            amount_minor,
+            currency,
+            self.now(),
+        ) {
+            return refuse(refusal);
+        }
+        self.end_live_holds(voucher.pk, Some(PURPOSE_RESERVATION), HoldState::Superseded)
+            .await?;
+        let hold_id = secret::opaque_id();
+        let expires_at = self.now() + Duration::seconds(settings.reservation_ttl_seconds);
+        self.tx
+            .execute(
+                "INSERT INTO holds (tenant_id, id, voucher_pk, client_id, purpose, amount_minor, \
+                 currency, state, expires_at, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'live', $8, $9, $9)",
+                vec![
+                    self.tenant_id().into(),
+                    hold_id.as_str().into(),
+                    voucher.pk.into(),
+                    self.ctx.actor.client_id().into(),
+                    PURPOSE_RESERVATION.into(),
+                    amount_minor.into(),
+                    currency.code().into(),
+                    expires_at.into(),
+                    self.now().into(),
+                ],
+            )
+            .await?;
+        self.audit(
+            &self.ctx.tenant_id.clone(),
+            "hold.reserve",
+            "reservation",
+            &hold_id,
+            json!({ "voucher_id": voucher.view.id, "amount_minor": amount_minor }),
+        )
+        .await?;
+        self.reservation_outcome(&hold_id).await
+    }
+
+    async fn reservation_outcome(&mut self, hold_id: &str) -> Step<Outcome> {
+        let tenant_id = self.ctx.tenant_id.clone();
+        let hold = reads::hold(
+            self.tx,
+            &tenant_id,
+            hold_id,
+            PURPOSE_RESERVATION,
+            self.now(),
+        )
+        .await?
+        .ok_or_else(|| StoreError::Other("hold vanished".into()))?;
+        Ok(Ok(Outcome::Reservation(hold.view)))
+    }
+
+    /// Finds a reservation, locks its voucher, and reads the reservation again under the lock.
+    async fn lock_reservation(
+        &mut self,
+        hold_id: &str,
+    ) -> Step<(VoucherRecord, reads::HoldRecord)> {
+        let tenant_id = self.ctx.tenant_id.clone();
+        let Some(found) = reads::hold(
+            self.tx,
+            &tenant_id,
+            hold_id,
+            PURPOSE_RESERVATION,
+            self.now(),
+        )
+        .await?
+        else {
+            return refuse(DomainError::ReservationNotFound);
+        };
+        let Some(voucher) = self.lock_voucher("pk", found.voucher_pk.into()).await? else {
+            return refuse(DomainError::ReservationNotFound);
+        };
+        let hold = reads::hold(
+            self.tx,
+            &tenant_id,
+            hold_id,
+            PURPOSE_RESERVATION,
+            self.now(),
+        )
+        .await?
+        .ok_or_else(|| StoreError::Other("hold vanished under lock".into()))?;
+        Ok(Ok((voucher, hold)))
+    }
+
+    async fn charge(&mut self, hold_id: &str, order_number: &str) -> Step<Outcome> {
+        let (voucher, hold) = decided!(self.lock_reservation(hold_id).await);
+        if hold.view.state == HoldState::Charged {
+            let tenant_id = self.ctx.tenant_id.clone();
+            let charge_id = hold.view.charge_id.clone().unwrap_or_default();
+            let entry = reads::entry(self.tx, &tenant_id, &charge_id, None)
+                .await?
+                .ok_or_else(|| StoreError::Other("charged hold without entry".into()))?;
+            return if entry.view.order_number.as_deref() == Some(order_number) {
+                Ok(Ok(Outcome::Charge {
+                    entry: entry.view,
+                    first_time: false,
+                }))
+            } else {
+                refuse(DomainError::ReservationAlreadyCharged)
+            };
+        }
+        let snapshot = HoldSnapshot {
+            amount_minor: hold.view.amount_minor,
+            state: hold.view.state,
+            expires_at: hold.view.expires_at,
+        };
+        if let Err(refusal) =
+            ledger::decide_charge(&Self::snapshot(&voucher), &snapshot, self.now())
+        {
+            return refuse(refusal);
+        }
+        let entry_pk = self
+            .insert_entry(
+                voucher.pk,
+                EntryKind::Charge,
+                hold.view.amount_minor,
+                &hold.view.currency.code(),
+                Some(order_number),
+                None,
+                Some(hold.pk),
+            )
+            .await?;
+        self.tx
+            .execute(
+                "UPDATE holds SET state = 'charged', charge_entry_pk = $2, updated_at = $3 WHERE pk = $1",
+                vec![hold.pk.into(), entry_pk.into(), self.now().into()],
+            )
+            .await?;
+        let tenant_id = self.ctx.tenant_id.clone();
+        let entry = reads::entry_by_pk(self.tx, &tenant_id, entry_pk).await?;
+        self.audit(
+            &tenant_id,
+            "hold.charge",
+            "reservation",
+            hold_id,
+            json!({ "voucher_id": voucher.view.id, "charge_id": entry.id, "amount_minor": entry.amount_minor }),
+        )
+        .await?;
+        Ok(Ok(Outcome::Charge {
+            entry,
+            first_time: true,
+        }))
+    }
+
+    async fn release(&mut self, hold_id: &str) -> Step<Outcome> {
+        let (voucher, hold) = decided!(self.lock_reservation(hold_id).await);
+        match hold.view.state {
+            HoldState::Charged => return refuse(DomainError::ReservationAlreadyCharged),
+            HoldState::Live => {}
+            _ => return refuse(DomainError::ReservationExpired),
+        }
+        self.tx
+            .execute(
+                "UPDATE holds SET state = 'released', updated_at = $2 WHERE pk = $1",
+                vec![hold.pk.into(), self.now().into()],
+            )
+            .await?;
+        self.audit(
+            &self.ctx.tenant_id.clone(),
+            "hold.release",
+            "reservation",
+            hold_id,
+            json!({ "voucher_id": voucher.view.id }),
+        )
+        .await?;
+        Ok(Ok(Outcome::Released))
+    }
+
+    async fn refund(
+        &mut self,
+        charge_id: &str,
+        amount_minor: i64,
+        currency: voucherd_domain::Currency,
+    ) -> Step<Outcome> {
+        let tenant_id = self.ctx.tenant_id.clone();
+        let Some(charge) = reads::entry(self.tx, &tenant_id, charge_id, None).await? else {
+            return refuse(DomainError::ChargeNotFound);
+        };
+        if charge.view.kind != EntryKind::Charge {
+            return refuse(DomainError::ChargeNotRefundable);
+        }
+        let Some(voucher) = self.lock_voucher("pk", charge.voucher_pk.into()).await? else {
+            return refuse(DomainError::ChargeNotFound);
+        };
+        let refunded = self
+            .tx
+            .fetch_optional(
+                "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM entries WHERE refund_of_pk = $1",
+                vec![charge.pk.into()],
+            )
+            .await?
+            .map(|row| row.reader().int())
+            .transpose()?
+            .unwrap_or(0);
+        if let Err(refusal) = ledger::decide_refund(
+            &Self::snapshot(&voucher),
+            charge.view.amount_minor,
+            refunded,
+            amount_minor,
+            currency,
+        ) {
+            return refuse(refusal);
+        }
+        let entry_pk = self
+            .insert_entry(
+                voucher.pk,
+                EntryKind::Refund,
+                amount_minor,
+                &currency.code(),
+                charge.view.order_number.as_deref(),
+                Some(charge.pk),
+                None,
+            )
+            .await?;
+        let entry = reads::entry_by_pk(self.tx, &tenant_id, entry_pk).await?;
+        self.audit(
+            &tenant_id,
+            "entry.refund",
+            "charge",
+            charge_id,
+            json!({ "voucher_id": voucher.view.id, "refund_id": entry.id, "amount_minor": amount_minor }),
+        )
+        .await?;
+        Ok(Ok(Outcome::Refund(entry)))
+    }
+
+    async fn recharge(
+        &mut self,
+        voucher_ref: &VoucherRef,
+        amount_minor: i64,
+        currency: voucherd_domain::Currency,
+        order_number: &str,
+    ) -> Step<Outcome> {
+        let voucher = match voucher_ref {
+            VoucherRef::Id(id) => self.lock_voucher("id", id.into()).await?,
+            VoucherRef::Code(code) => self.lock_voucher("code", code.into()).await?,
+            VoucherRef::Both { id, code } => self
+                .lock_voucher("id", id.into())
+                .await?
+                .filter(|v| secret::constant_time_eq(&v.view.code, code)),
+        };
+        let Some(voucher) = voucher else {
+            return refuse(DomainError::VoucherNotFound);
+        };
+        if let Err(refusal) = ledger::decide_recharge(
+            &Self::snapshot(&voucher),
+            amount_minor,
+            currency,
+            self.now(),
+        ) {
+            return refuse(refusal);
+        }
+        let entry_pk = self
+            .insert_entry(
+                voucher.pk,
+                EntryKind::Recharge,
+                amount_minor,
+                &currency.code(),
+                Some(order_number),
+                None,
+                None,
+            )
+            .await?;
+        let tenant_id = self.ctx.tenant_id.clone();
+        let entry = reads::entry_by_pk(self.tx, &tenant_id, entry_pk).await?;
+        self.audit(
+            &tenant_id,
+            "entry.recharge",
+            "voucher",
+            &voucher.view.id,
+            json!({ "recharge_id": entry.id, "amount_minor": amount_minor }),
+        )
+        .await?;
+        Ok(Ok(Outcome::Recharge(entry)))
+    }
+}

@@ -1,0 +1,18 @@
+//! The ledger in SQL, written once for both backends. Both dialects accept `$1`-style
+//! placeholders, `RETURNING`, and `ON CONFLICT`; the differences (row locks, the statement that
+//! opens a write transaction, column types in the migrations) live in the backends.
+//!
+//! Times are stored as integer microseconds since the Unix epoch (UTC) so that both databases
+//! compare and order them the same way; money as integer minor units.
+
+mod backend;
+mod ledger;
+mod migrate;
+mod reads;
+mod store_impl;
+mod value;
+
+pub use backend::{Backend, Dialect, SqlExec};
+pub use migrate::{Migration, migrate};
+pub use store_impl::SqlStore;
+pub use value::{Row, RowReader, Value, from_micros, to_micros};

@@ -1,0 +1,518 @@
+//! [`SqlStore`]: the [`Store`] implementation for any [`Backend`]. It owns the transaction
+//! protocol around a command (idempotency, bounded retries on conflicts) and the reads.
+
+use async_trait::async_trait;
+use time::{Duration, OffsetDateTime};
+use voucherd_domain::integrity::{self, VoucherTotals};
+
+use super::ledger::apply;
+use super::reads::{self, VoucherKey};
+use super::{Backend, SqlExec, Value};
+use crate::command::{CommandRequest, Execution, IdempotencyRequest, StoredResponse};
+use crate::model::{
+    AuditEvent, AuditFilter, Client, ClientGroup, DEFAULT_TENANT_ID, EntryFilter, EntryView,
+    HoldView, IDEMPOTENCY_TTL_SECONDS, IntegrityReport, MerchantToken, Page, PageRequest,
+    SweepReport, Tenant, TokenGrant, VoucherFilter, VoucherView,
+};
+use crate::{Actor, Command, CommandContext, Store, StoreError};
+
+/// How many times a command is retried after a serialization failure or a constraint that a
+/// concurrent writer won. Each retry re-reads everything, so the second run sees the winner.
+const COMMAND_ATTEMPTS_MAX: usize = 5;
+/// Vouchers read per query by the integrity check.
+const INTEGRITY_CHUNK_ROWS: i64 = 5_000;
+
+/// The shared-SQL store on one backend.
+pub struct SqlStore<B: Backend> {
+    backend: B,
+}
+
+impl<B: Backend> SqlStore<B> {
+    pub fn new(backend: B) -> Self {
+        SqlStore { backend }
+    }
+
+    /// The backend, for backend-specific operations (backups, closing the pool).
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    async fn stored_response(
+        tx: &mut B::Tx,
+        tenant_id: &str,
+        idem: &IdempotencyRequest,
+        now: OffsetDateTime,
+    ) -> Result<Option<Execution>, StoreError> {
+        let row = tx
+            .fetch_optional(
+                "SELECT request_digest, status, body, created_at FROM idempotency_keys \
+                 WHERE tenant_id = $1 AND caller = $2 AND key = $3",
+                vec![
+                    tenant_id.into(),
+                    idem.caller.as_str().into(),
+                    idem.key.as_str().into(),
+                ],
+            )
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut r = row.reader();
+        let (digest, status, body, created_at) = (r.text()?, r.int()?, r.text()?, r.time()?);
+        if created_at + Duration::seconds(IDEMPOTENCY_TTL_SECONDS) <= now {
+            // Past its lifetime the key is free again; the sweeper may not have reached it.
+            tx.execute(
+                "DELETE FROM idempotency_keys WHERE tenant_id = $1 AND caller = $2 AND key = $3",
+                vec![
+                    tenant_id.into(),
+                    idem.caller.as_str().into(),
+                    idem.key.as_str().into(),
+                ],
+            )
+            .await?;
+            return Ok(None);
+        }
+        if digest != idem.request_digest {
+            return Ok(Some(Execution::KeyReused));
+        }
+        let status = u16::try_from(status)
+            .map_err(|_| StoreError::Other(format!("stored status {status} invalid")))?;
+        Ok(Some(Execution::Replayed(StoredResponse { status, body })))
+    }
+
+    async fn store_response(
+        tx: &mut B::Tx,
+        tenant_id: &str,
+        idem: &IdempotencyRequest,
+        response: &StoredResponse,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        tx.execute(
+            "INSERT INTO idempotency_keys (tenant_id, caller, key, request_digest, status, body, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            vec![
+                tenant_id.into(),
+                idem.caller.as_str().into(),
+                idem.key.as_str().into(),
+                idem.request_digest.as_str().into(),
+                i64::from(response.status).into(),
+                response.body.as_str().into(),
+                now.into(),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn execute_once(&self, request: &CommandRequest) -> Result<Execution, StoreError> {
+        let ctx = &request.context;
+        let mut tx = self.backend.begin_write().await?;
+        if let Some(idem) = &request.idempotency {
+            if let Some(earlier) =
+                Self::stored_response(&mut tx, &ctx.tenant_id, idem, ctx.now).await?
+            {
+                return Ok(earlier);
+            }
+        }
+        let result = apply(&mut tx, self.backend.dialect(), ctx, &request.command).await?;
+        if result.is_err() {
+            // A refusal writes nothing: drop what the command may have touched and, if the
+            // caller sent a key, keep only the rendered refusal.
+            drop(tx);
+            if let Some(idem) = &request.idempotency {
+                let mut tx = self.backend.begin_write().await?;
+                if let Some(earlier) =
+                    Self::stored_response(&mut tx, &ctx.tenant_id, idem, ctx.now).await?
+                {
+                    return Ok(earlier);
+                }
+                Self::store_response(
+                    &mut tx,
+                    &ctx.tenant_id,
+                    idem,
+                    &(idem.render)(&result),
+                    ctx.now,
+                )
+                .await?;
+                B::commit(tx).await?;
+            }
+            return Ok(Execution::Done(result));
+        }
+        if let Some(idem) = &request.idempotency {
+            Self::store_response(
+                &mut tx,
+                &ctx.tenant_id,
+                idem,
+                &(idem.render)(&result),
+                ctx.now,
+            )
+            .await?;
+        }
+        B::commit(tx).await?;
+        Ok(Execution::Done(result))
+    }
+}
+
+/// Runs `$body` with `$tx` bound to a fresh read transaction, then commits it. An early
+/// return through `?` drops the transaction, which rolls it back.
+macro_rules! in_read {
+    ($self:ident, |$tx:ident| $body:expr) => {{
+        let mut owned = $self.backend.begin_read().await?;
+        let result = {
+            let $tx = &mut owned;
+            $body
+        };
+        B::commit(owned).await?;
+        result
+    }};
+}
+
+#[async_trait]
+impl<B: Backend> Store for SqlStore<B> {
+    async fn execute(&self, request: CommandRequest) -> Result<Execution, StoreError> {
+        let mut attempt = 1;
+        loop {
+            match self.execute_once(&request).await {
+                Err(StoreError::Conflict(_) | StoreError::Retryable(_))
+                    if attempt < COMMAND_ATTEMPTS_MAX =>
+                {
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn bootstrap(&self, now: OffsetDateTime) -> Result<(), StoreError> {
+        if self.tenant(DEFAULT_TENANT_ID).await?.is_some() {
+            return Ok(());
+        }
+        let request = CommandRequest {
+            context: CommandContext {
+                tenant_id: DEFAULT_TENANT_ID.into(),
+                actor: Actor::System,
+                request_id: "bootstrap".into(),
+                now,
+            },
+            command: Command::CreateTenant {
+                id: Some(DEFAULT_TENANT_ID.into()),
+                name: "Default".into(),
+            },
+            idempotency: None,
+        };
+        // Two nodes starting at once may both try; the loser sees the tenant taken.
+        self.execute(request).await.map(|_| ())
+    }
+
+    async fn admin_token_digest(&self) -> Result<Option<String>, StoreError> {
+        in_read!(self, |tx| {
+            tx.fetch_optional(
+                "SELECT value FROM meta WHERE key = 'admin_token_digest'",
+                vec![],
+            )
+            .await?
+            .map(|row| row.reader().text())
+            .transpose()
+        })
+    }
+
+    async fn store_admin_token_digest(&self, digest: &str) -> Result<bool, StoreError> {
+        let mut tx = self.backend.begin_write().await?;
+        let inserted = tx
+            .execute(
+                "INSERT INTO meta (key, value) VALUES ('admin_token_digest', $1) \
+                 ON CONFLICT (key) DO NOTHING",
+                vec![digest.into()],
+            )
+            .await?;
+        B::commit(tx).await?;
+        Ok(inserted == 1)
+    }
+
+    async fn tenant(&self, tenant_id: &str) -> Result<Option<Tenant>, StoreError> {
+        in_read!(self, |tx| reads::tenant(tx, &tenant_id).await)
+    }
+
+    async fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        in_read!(self, |tx| {
+            let sql = format!(
+                "SELECT {} FROM tenants ORDER BY created_at, id",
+                reads::TENANT_COLUMNS
+            );
+            tx.fetch(&sql, vec![])
+                .await?
+                .iter()
+                .map(reads::tenant_row)
+                .collect()
+        })
+    }
+
+    async fn client_groups(&self, tenant_id: &str) -> Result<Vec<ClientGroup>, StoreError> {
+        in_read!(self, |tx| reads::client_groups(tx, &tenant_id).await)
+    }
+
+    async fn clients(&self, tenant_id: &str) -> Result<Vec<Client>, StoreError> {
+        in_read!(self, |tx| reads::clients(tx, &tenant_id).await)
+    }
+
+    async fn client(&self, tenant_id: &str, client_id: &str) -> Result<Option<Client>, StoreError> {
+        in_read!(self, |tx| reads::client(tx, &tenant_id, &client_id).await)
+    }
+
+    async fn merchant_tokens(&self, tenant_id: &str) -> Result<Vec<MerchantToken>, StoreError> {
+        in_read!(self, |tx| {
+            let rows = tx
+                .fetch(
+                    "SELECT id, name, created_at FROM merchant_tokens WHERE tenant_id = $1 \
+                     ORDER BY created_at, id",
+                    vec![tenant_id.into()],
+                )
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    let mut r = row.reader();
+                    Ok(MerchantToken {
+                        id: r.text()?,
+                        name: r.text()?,
+                        created_at: r.time()?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    async fn token_grant(
+        &self,
+        token_digest: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<TokenGrant>, StoreError> {
+        in_read!(self, |tx| {
+            let row = tx
+                .fetch_optional(
+                    "SELECT tenant_id, client_id, scopes, expires_at FROM access_tokens \
+                     WHERE token_digest = $1 AND expires_at > $2",
+                    vec![token_digest.into(), now.into()],
+                )
+                .await?;
+            row.map(|row| {
+                let mut r = row.reader();
+                let (tenant_id, client_id, scopes, expires_at) =
+                    (r.text()?, r.text()?, r.text()?, r.time()?);
+                Ok(TokenGrant {
+                    tenant_id,
+                    client_id,
+                    scopes: voucherd_domain::Scope::parse_list(&scopes)
+                        .ok_or_else(|| StoreError::Other("stored token scopes invalid".into()))?,
+                    expires_at,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    async fn voucher(
+        &self,
+        tenant_id: &str,
+        voucher_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<VoucherView>, StoreError> {
+        in_read!(self, |tx| {
+            Ok(
+                reads::voucher(tx, &tenant_id, VoucherKey::Id(&voucher_id), now)
+                    .await?
+                    .map(|r| r.view),
+            )
+        })
+    }
+
+    async fn vouchers(
+        &self,
+        tenant_id: &str,
+        filter: &VoucherFilter,
+        page: PageRequest,
+        now: OffsetDateTime,
+    ) -> Result<Page<VoucherView>, StoreError> {
+        in_read!(self, |tx| reads::vouchers(
+            tx, &tenant_id, &filter, page, now
+        )
+        .await)
+    }
+
+    async fn entries(
+        &self,
+        tenant_id: &str,
+        voucher_id: &str,
+        filter: &EntryFilter,
+        page: PageRequest,
+    ) -> Result<Option<Page<EntryView>>, StoreError> {
+        in_read!(self, |tx| {
+            // The time only matters for the held amount, which a list of entries does not show.
+            let epoch = OffsetDateTime::UNIX_EPOCH;
+            let Some(voucher) =
+                reads::voucher(tx, &tenant_id, VoucherKey::Id(&voucher_id), epoch).await?
+            else {
+                return Ok(None);
+            };
+            Ok(Some(
+                reads::entries(tx, &tenant_id, voucher.pk, &filter, page).await?,
+            ))
+        })
+    }
+
+    async fn entry(
+        &self,
+        tenant_id: &str,
+        voucher_id: &str,
+        entry_id: &str,
+    ) -> Result<Option<EntryView>, StoreError> {
+        in_read!(self, |tx| {
+            Ok(reads::entry(tx, &tenant_id, &entry_id, Some(&voucher_id))
+                .await?
+                .map(|r| r.view)
+                .filter(|e| e.kind != voucherd_domain::EntryKind::Issue))
+        })
+    }
+
+    async fn reservation(
+        &self,
+        tenant_id: &str,
+        reservation_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<HoldView>, StoreError> {
+        in_read!(self, |tx| {
+            Ok(reads::hold(
+                tx,
+                &tenant_id,
+                &reservation_id,
+                super::ledger::PURPOSE_RESERVATION,
+                now,
+            )
+            .await?
+            .map(|r| r.view))
+        })
+    }
+
+    async fn voucher_holds(
+        &self,
+        tenant_id: &str,
+        voucher_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<HoldView>, StoreError> {
+        in_read!(self, |tx| {
+            let Some(voucher) =
+                reads::voucher(tx, &tenant_id, VoucherKey::Id(&voucher_id), now).await?
+            else {
+                return Ok(Vec::new());
+            };
+            reads::voucher_holds(tx, &tenant_id, voucher.pk, now).await
+        })
+    }
+
+    async fn audit(
+        &self,
+        tenant_id: &str,
+        filter: &AuditFilter,
+        page: PageRequest,
+    ) -> Result<Page<AuditEvent>, StoreError> {
+        in_read!(self, |tx| reads::audit(tx, &tenant_id, &filter, page).await)
+    }
+
+    async fn integrity(
+        &self,
+        tenant_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<IntegrityReport, StoreError> {
+        in_read!(self, |tx| {
+            let mut report = IntegrityReport {
+                vouchers_checked: 0,
+                violations: Vec::new(),
+            };
+            let mut after_pk = 0_i64;
+            loop {
+                let rows = tx
+                    .fetch(
+                        "SELECT v.pk, v.id, v.remaining_minor, \
+                         CAST(COALESCE((SELECT SUM(CASE WHEN e.kind = 'charge' THEN -e.amount_minor \
+                            ELSE e.amount_minor END) FROM entries e WHERE e.voucher_pk = v.pk), 0) AS BIGINT), \
+                         CAST(COALESCE((SELECT SUM(h.amount_minor) FROM holds h WHERE h.voucher_pk = v.pk \
+                            AND h.state = 'live' AND h.expires_at > $3), 0) AS BIGINT) \
+                         FROM vouchers v WHERE v.tenant_id = $1 AND v.pk > $2 ORDER BY v.pk LIMIT $4",
+                        vec![tenant_id.into(), after_pk.into(), now.into(), INTEGRITY_CHUNK_ROWS.into()],
+                    )
+                    .await?;
+                if rows.is_empty() {
+                    break;
+                }
+                for row in &rows {
+                    let mut r = row.reader();
+                    after_pk = r.int()?;
+                    let totals = VoucherTotals {
+                        voucher_id: r.text()?,
+                        recorded_remaining_minor: r.int()?,
+                        ledger_remaining_minor: r.int()?,
+                        held_minor: r.int()?,
+                    };
+                    report.vouchers_checked += 1;
+                    report.violations.extend(integrity::check_voucher(&totals));
+                }
+            }
+            let over_refunded = tx
+                .fetch(
+                    "SELECT v.id, c.id, c.amount_minor, CAST(SUM(r.amount_minor) AS BIGINT) \
+                     FROM entries r JOIN entries c ON c.pk = r.refund_of_pk \
+                     JOIN vouchers v ON v.pk = c.voucher_pk \
+                     WHERE r.tenant_id = $1 AND r.kind = 'refund' \
+                     GROUP BY v.id, c.id, c.amount_minor HAVING SUM(r.amount_minor) > c.amount_minor",
+                    vec![tenant_id.into()],
+                )
+                .await?;
+            for row in &over_refunded {
+                let mut r = row.reader();
+                let (voucher_id, charge_id, charge, refunded) =
+                    (r.text()?, r.text()?, r.int()?, r.int()?);
+                report.violations.extend(integrity::check_refunds(
+                    &voucher_id,
+                    &charge_id,
+                    charge,
+                    refunded,
+                ));
+            }
+            Ok(report)
+        })
+    }
+
+    async fn sweep(&self, now: OffsetDateTime) -> Result<SweepReport, StoreError> {
+        let mut tx = self.backend.begin_write().await?;
+        let holds_expired = tx
+            .execute(
+                "UPDATE holds SET state = 'expired', updated_at = $1 WHERE state = 'live' AND expires_at <= $1",
+                vec![now.into()],
+            )
+            .await?;
+        let idempotency_keys_dropped = tx
+            .execute(
+                "DELETE FROM idempotency_keys WHERE created_at <= $1",
+                vec![(now - Duration::seconds(IDEMPOTENCY_TTL_SECONDS)).into()],
+            )
+            .await?;
+        let tokens_dropped = tx
+            .execute(
+                "DELETE FROM access_tokens WHERE expires_at <= $1",
+                vec![now.into()],
+            )
+            .await?;
+        tx.execute(
+            "DELETE FROM connection_pins WHERE expires_at <= $1",
+            vec![Value::from(now)],
+        )
+        .await?;
+        B::commit(tx).await?;
+        Ok(SweepReport {
+            holds_expired,
+            idempotency_keys_dropped,
+            tokens_dropped,
+        })
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.backend.ping().await
+    }
+}

@@ -1,0 +1,112 @@
+//! The interface the server holds: one write entry point and the reads the faces need.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::model::{
+    AuditEvent, AuditFilter, Client, ClientGroup, EntryFilter, EntryView, HoldView,
+    IntegrityReport, MerchantToken, Page, PageRequest, SweepReport, Tenant, TokenGrant,
+    VoucherFilter, VoucherView,
+};
+use crate::{CommandRequest, Execution, StoreError};
+
+/// A voucherd database. Every method is one transaction; every read is scoped to a tenant.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Runs one command in one transaction, with idempotency if the request carries a key.
+    async fn execute(&self, request: CommandRequest) -> Result<Execution, StoreError>;
+
+    /// Creates the default tenant if it does not exist yet.
+    async fn bootstrap(&self, now: OffsetDateTime) -> Result<(), StoreError>;
+
+    /// The digest of the stored admin token, if one was generated earlier.
+    async fn admin_token_digest(&self) -> Result<Option<String>, StoreError>;
+
+    /// Stores an admin token digest unless one exists; answers whether it was stored.
+    async fn store_admin_token_digest(&self, digest: &str) -> Result<bool, StoreError>;
+
+    async fn tenant(&self, tenant_id: &str) -> Result<Option<Tenant>, StoreError>;
+    async fn tenants(&self) -> Result<Vec<Tenant>, StoreError>;
+    async fn client_groups(&self, tenant_id: &str) -> Result<Vec<ClientGroup>, StoreError>;
+    async fn clients(&self, tenant_id: &str) -> Result<Vec<Client>, StoreError>;
+    async fn client(&self, tenant_id: &str, client_id: &str) -> Result<Option<Client>, StoreError>;
+    async fn merchant_tokens(&self, tenant_id: &str) -> Result<Vec<MerchantToken>, StoreError>;
+
+    /// What an access token grants, if it is known, unexpired and not revoked.
+    async fn token_grant(
+        &self,
+        token_digest: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<TokenGrant>, StoreError>;
+
+    /// A voucher by its public id; deleted vouchers are not found.
+    async fn voucher(
+        &self,
+        tenant_id: &str,
+        voucher_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<VoucherView>, StoreError>;
+
+    /// A page of vouchers ordered by creation time, then insertion order.
+    async fn vouchers(
+        &self,
+        tenant_id: &str,
+        filter: &VoucherFilter,
+        page: PageRequest,
+        now: OffsetDateTime,
+    ) -> Result<Page<VoucherView>, StoreError>;
+
+    /// A page of a voucher's entries, or `None` if the voucher does not exist.
+    async fn entries(
+        &self,
+        tenant_id: &str,
+        voucher_id: &str,
+        filter: &EntryFilter,
+        page: PageRequest,
+    ) -> Result<Option<Page<EntryView>>, StoreError>;
+
+    /// One entry of one voucher.
+    async fn entry(
+        &self,
+        tenant_id: &str,
+        voucher_id: &str,
+        entry_id: &str,
+    ) -> Result<Option<EntryView>, StoreError>;
+
+    /// A reservation (a hold) by id, with its state as of `now`.
+    async fn reservation(
+        &self,
+        tenant_id: &str,
+        reservation_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<HoldView>, StoreError>;
+
+    /// Every hold ever placed on a voucher, newest first.
+    async fn voucher_holds(
+        &self,
+        tenant_id: &str,
+        voucher_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<HoldView>, StoreError>;
+
+    /// A page of audit events, newest first.
+    async fn audit(
+        &self,
+        tenant_id: &str,
+        filter: &AuditFilter,
+        page: PageRequest,
+    ) -> Result<Page<AuditEvent>, StoreError>;
+
+    /// Recomputes every voucher of the tenant from its entries.
+    async fn integrity(
+        &self,
+        tenant_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<IntegrityReport, StoreError>;
+
+    /// Marks expired holds, drops stale idempotency keys, tokens and pins.
+    async fn sweep(&self, now: OffsetDateTime) -> Result<SweepReport, StoreError>;
+
+    /// Answers whether the database is reachable.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
