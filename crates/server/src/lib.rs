@@ -1,1 +1,122 @@
-//! placeholder
+//! The voucherd service.
+//!
+//! Layout:
+//! - [`run`] serves [`app`] on a listener until a shutdown signal; `main` and the tests call it.
+//! - [`jtl`] speaks the JTL Voucher Cloud API v1.8 (`/v1`, `/oauth/token`).
+//! - [`admin`] is the operator's API (`/admin/api/v1`).
+//! - [`ops`] answers `/healthz`, `/readyz`, `/metrics`, `/openapi.json` and `/docs`.
+//! - [`submit`] runs a command through the store with idempotency, for every face.
+//! - [`observe`] gives every request an id, a log line and metrics.
+//! - [`clock`], [`config`], [`state`], [`throttle`], [`sweeper`], [`cli`] support them.
+//!
+//! A face parses its wire format into a store command, submits it, and formats the outcome in
+//! its own envelope; no face talks SQL and no store knows which face called.
+
+pub mod admin;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod jtl;
+pub mod observe;
+pub mod openapi;
+pub mod ops;
+pub mod state;
+pub mod submit;
+pub mod sweeper;
+pub mod throttle;
+mod wire;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+pub use config::Config;
+pub use state::AppState;
+
+/// The whole HTTP application over a prepared state.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .merge(jtl::router())
+        .merge(admin::router())
+        .merge(ops::router())
+        .fallback(ops::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::layer,
+        ))
+        .with_state(state)
+}
+
+/// Serves voucherd on `listener` until `shutdown` completes, then finishes the requests in
+/// flight. The background sweeper stops with it.
+pub async fn run(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let sweeper = tokio::spawn(sweeper::run(state.store.clone(), state.clock.clone()));
+    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, service)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    sweeper.abort();
+    served
+}
+
+/// Opens the store named by a database URL: `sqlite://...` or `postgres://...`.
+pub async fn open_store(database_url: &str) -> anyhow::Result<Arc<dyn voucherd_store::Store>> {
+    if database_url.starts_with("sqlite:") {
+        Ok(Arc::new(voucherd_store_sqlite::open(database_url).await?))
+    } else if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        Ok(Arc::new(voucherd_store_postgres::open(database_url).await?))
+    } else {
+        anyhow::bail!("the database URL must start with sqlite:// or postgres://")
+    }
+}
+
+/// The state for `config`: the store opened, migrated and bootstrapped, and the admin token
+/// resolved. When no token is configured or stored, one is generated and returned (once) so
+/// that the caller can show it.
+pub async fn prepare(
+    config: &Config,
+    clock: Arc<dyn clock::Clock>,
+) -> anyhow::Result<(AppState, Option<String>)> {
+    let store = open_store(&config.database_url).await?;
+    store.bootstrap(clock.now()).await?;
+    let (digest, generated) =
+        resolve_admin_token(store.as_ref(), config.admin_token.as_deref()).await?;
+    let state = AppState::new(store, clock, digest, config.public_url.clone());
+    Ok((state, generated))
+}
+
+/// Length of a generated admin token.
+const ADMIN_TOKEN_CHARS: usize = 40;
+
+async fn resolve_admin_token(
+    store: &dyn voucherd_store::Store,
+    configured: Option<&str>,
+) -> anyhow::Result<(String, Option<String>)> {
+    use voucherd_domain::secret;
+    if let Some(token) = configured.filter(|t| !t.is_empty()) {
+        return Ok((secret::digest(token), None));
+    }
+    if let Some(digest) = store.admin_token_digest().await? {
+        return Ok((digest, None));
+    }
+    let token = secret::random_string(secret::ALPHANUMERIC, ADMIN_TOKEN_CHARS);
+    if store
+        .store_admin_token_digest(&secret::digest(&token))
+        .await?
+    {
+        return Ok((secret::digest(&token), Some(token)));
+    }
+    // Another node stored one first: use that one; its node printed it.
+    let digest = store
+        .admin_token_digest()
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("admin token vanished"))?;
+    Ok((digest, None))
+}

@@ -1,1 +1,100 @@
-fn main() {}
+//! The `voucherd` binary: parses the command line and hands over to the library.
+
+use std::sync::Arc;
+
+use clap::Parser;
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+use voucherd_server::cli::{Cli, Top};
+use voucherd_server::clock::SystemClock;
+
+fn init_logging(json: bool) {
+    let filter = EnvFilter::try_from_env("VOUCHERD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Top::Serve(config) => {
+            init_logging(config.log_format == "json");
+            let (state, generated) =
+                voucherd_server::prepare(&config, Arc::new(SystemClock)).await?;
+            if let Some(token) = generated {
+                println!(
+                    "voucherd: generated the admin token (shown only now, stored hashed):\n\n    {token}\n"
+                );
+            }
+            let listener = TcpListener::bind(&config.listen).await?;
+            tracing::info!(listen = %listener.local_addr()?, database = %redacted(&config.database_url), "voucherd serving");
+            voucherd_server::run(state, listener, shutdown_signal()).await?;
+        }
+        Top::Migrate { database_url } => {
+            init_logging(false);
+            voucherd_server::open_store(&database_url).await?;
+            println!(
+                "voucherd: the database at {} is up to date",
+                redacted(&database_url)
+            );
+        }
+        Top::Openapi => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&voucherd_server::openapi::document())?
+            );
+        }
+        Top::Admin {
+            database_url,
+            tenant,
+            task,
+        } => {
+            voucherd_server::cli::admin(&database_url, &tenant, task).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A database URL without its password, for logs.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}

@@ -1,0 +1,290 @@
+//! The command line: `voucherd serve | migrate | openapi | admin ...`. The admin subcommands
+//! submit the same store commands as the admin API, acting as the operator `cli`.
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use serde_json::json;
+use voucherd_domain::pattern::Pattern;
+use voucherd_domain::{Scope, ValidityInterval};
+use voucherd_store::model::{DEFAULT_TENANT_ID, TenantSettings};
+use voucherd_store::{Actor, Command, CommandContext, CommandRequest, Execution, Outcome, Store};
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, DATABASE_URL_DEFAULT};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "voucherd",
+    version,
+    about = "Stored-value vouchers with reservations over an exact ledger"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Top,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Top {
+    /// Runs the service.
+    Serve(Config),
+    /// Creates or upgrades the database schema, then exits.
+    Migrate {
+        #[arg(long, env = "VOUCHERD_DATABASE_URL", default_value = DATABASE_URL_DEFAULT)]
+        database_url: String,
+    },
+    /// Prints the OpenAPI document.
+    Openapi,
+    /// Operator tasks on the database, as the admin API offers them.
+    Admin {
+        #[arg(long, env = "VOUCHERD_DATABASE_URL", default_value = DATABASE_URL_DEFAULT)]
+        database_url: String,
+        /// The tenant to act in.
+        #[arg(long, default_value = DEFAULT_TENANT_ID)]
+        tenant: String,
+        #[command(subcommand)]
+        task: AdminTask,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminTask {
+    /// Lists tenants.
+    Tenants,
+    /// Creates a tenant.
+    CreateTenant {
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long)]
+        name: String,
+    },
+    /// Shows the tenant's settings.
+    Settings,
+    /// Changes some of the tenant's settings.
+    SetSettings {
+        #[arg(long)]
+        voucher_id_pattern: Option<String>,
+        #[arg(long)]
+        code_pattern: Option<String>,
+        /// A pattern, or `none` for no generated PINs.
+        #[arg(long)]
+        pin_pattern: Option<String>,
+        #[arg(long)]
+        default_validity_value: Option<i64>,
+        #[arg(long)]
+        default_validity_interval: Option<String>,
+        #[arg(long)]
+        reservation_ttl_seconds: Option<i64>,
+        #[arg(long)]
+        token_ttl_seconds: Option<i64>,
+    },
+    /// Lists client groups.
+    Groups,
+    /// Creates a client group with space-separated scopes.
+    CreateGroup {
+        #[arg(long)]
+        name: String,
+        #[arg(
+            long,
+            default_value = "read read-lists read-secrets use manage update recharge"
+        )]
+        scopes: String,
+    },
+    /// Lists clients.
+    Clients,
+    /// Creates a client in a group.
+    CreateClient {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        group: String,
+        #[arg(long, default_value = "pos")]
+        client_type: String,
+    },
+    /// Issues a 30-minute connection pin for a client.
+    Pin {
+        #[arg(long)]
+        client: String,
+    },
+    /// Creates a merchant API token (shown once).
+    CreateMerchantToken {
+        #[arg(long)]
+        name: String,
+    },
+    /// Recomputes every voucher of the tenant from its entries.
+    Integrity,
+}
+
+async fn execute(store: &dyn Store, tenant: &str, command: Command) -> anyhow::Result<Outcome> {
+    let request = CommandRequest {
+        context: CommandContext {
+            tenant_id: tenant.to_string(),
+            actor: Actor::Admin("cli".into()),
+            request_id: format!("cli-{}", voucherd_domain::secret::opaque_id()),
+            now: SystemClock.now(),
+        },
+        command,
+        idempotency: None,
+    };
+    match store.execute(request).await? {
+        Execution::Done(Ok(outcome)) => Ok(outcome),
+        Execution::Done(Err(refusal)) => bail!("refused: {refusal}"),
+        other => bail!("unexpected answer {other:?}"),
+    }
+}
+
+fn print(value: serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&value).unwrap_or_default()
+    );
+}
+
+/// Runs an admin task.
+pub async fn admin(database_url: &str, tenant: &str, task: AdminTask) -> anyhow::Result<()> {
+    let store: Arc<dyn Store> = crate::open_store(database_url).await?;
+    store.bootstrap(SystemClock.now()).await?;
+    let settings = || async {
+        store
+            .tenant(tenant)
+            .await?
+            .map(|t| t.settings)
+            .with_context(|| format!("tenant {tenant} does not exist"))
+    };
+    let done = |outcome: Outcome| print(json!(format!("{outcome:?}")));
+    match task {
+        AdminTask::Tenants => {
+            for t in store.tenants().await? {
+                print(json!({ "id": t.id, "name": t.name }));
+            }
+        }
+        AdminTask::CreateTenant { id, name } => {
+            done(execute(store.as_ref(), tenant, Command::CreateTenant { id, name }).await?)
+        }
+        AdminTask::Settings => print(json!(settings().await?)),
+        AdminTask::SetSettings {
+            voucher_id_pattern,
+            code_pattern,
+            pin_pattern,
+            default_validity_value,
+            default_validity_interval,
+            reservation_ttl_seconds,
+            token_ttl_seconds,
+        } => {
+            let current: TenantSettings = settings().await?;
+            let mut next = current.clone();
+            for pattern in [&voucher_id_pattern, &code_pattern].into_iter().flatten() {
+                Pattern::parse(pattern).with_context(|| format!("pattern {pattern:?}"))?;
+            }
+            if let Some(p) = voucher_id_pattern {
+                next.voucher_id_pattern = p;
+            }
+            if let Some(p) = code_pattern {
+                next.code_pattern = p;
+            }
+            if let Some(p) = pin_pattern {
+                next.pin_pattern = (p != "none").then_some(p);
+            }
+            if let Some(p) = &next.pin_pattern {
+                Pattern::parse(p).with_context(|| format!("pattern {p:?}"))?;
+            }
+            if let Some(v) = default_validity_value {
+                next.default_validity.value = v;
+            }
+            if let Some(i) = default_validity_interval {
+                next.default_validity.interval = ValidityInterval::parse(&i)
+                    .context("interval must be days, weeks, months or years")?;
+            }
+            if let Some(v) = reservation_ttl_seconds {
+                next.reservation_ttl_seconds = v;
+            }
+            if let Some(v) = token_ttl_seconds {
+                next.token_ttl_seconds = v;
+            }
+            done(execute(store.as_ref(), tenant, Command::UpdateSettings(next)).await?);
+        }
+        AdminTask::Groups => {
+            for g in store.client_groups(tenant).await? {
+                print(json!({ "id": g.id, "name": g.name, "scopes": Scope::join(&g.scopes) }));
+            }
+        }
+        AdminTask::CreateGroup { name, scopes } => {
+            let scopes = Scope::parse_list(&scopes).context("unknown scope")?;
+            match execute(
+                store.as_ref(),
+                tenant,
+                Command::CreateClientGroup { name, scopes },
+            )
+            .await?
+            {
+                Outcome::ClientGroup(g) => {
+                    print(json!({ "id": g.id, "name": g.name, "scopes": Scope::join(&g.scopes) }))
+                }
+                other => done(other),
+            }
+        }
+        AdminTask::Clients => {
+            for c in store.clients(tenant).await? {
+                print(
+                    json!({ "id": c.id, "name": c.name, "group": c.client_group_id, "connected": c.connected }),
+                );
+            }
+        }
+        AdminTask::CreateClient {
+            name,
+            group,
+            client_type,
+        } => {
+            match execute(
+                store.as_ref(),
+                tenant,
+                Command::CreateClient {
+                    name,
+                    client_group_id: group,
+                    client_type,
+                },
+            )
+            .await?
+            {
+                Outcome::Client(c) => {
+                    print(json!({ "id": c.id, "name": c.name, "group": c.client_group_id }))
+                }
+                other => done(other),
+            }
+        }
+        AdminTask::Pin { client } => match execute(
+            store.as_ref(),
+            tenant,
+            Command::IssueConnectionPin { client_id: client },
+        )
+        .await?
+        {
+            Outcome::ConnectionPin { pin, expires_at } => {
+                print(json!({ "pin": pin, "expires_at": crate::wire::timestamp(expires_at) }))
+            }
+            other => done(other),
+        },
+        AdminTask::CreateMerchantToken { name } => match execute(
+            store.as_ref(),
+            tenant,
+            Command::CreateMerchantToken { name },
+        )
+        .await?
+        {
+            Outcome::MerchantToken { id, name, token } => {
+                print(json!({ "id": id, "name": name, "token": token }))
+            }
+            other => done(other),
+        },
+        AdminTask::Integrity => {
+            let report = store.integrity(tenant, SystemClock.now()).await?;
+            let clean = report.violations.is_empty();
+            print(json!(report));
+            if !clean {
+                bail!("the ledger has violations");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,59 @@
+//! Bearer tokens of the JTL face: who is calling, in which tenant, with which scopes.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use voucherd_domain::{Scope, secret};
+
+use super::error::JtlError;
+use crate::AppState;
+
+/// An authenticated API client.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub scopes: Vec<Scope>,
+}
+
+impl Caller {
+    /// Refuses with 403 `"Forbidden"` unless the token carries `scope`.
+    pub fn require(&self, scope: Scope) -> Result<(), JtlError> {
+        if self.scopes.contains(&scope) {
+            Ok(())
+        } else {
+            Err(JtlError::Forbidden)
+        }
+    }
+
+    pub fn may_read_secrets(&self) -> bool {
+        self.scopes.contains(&Scope::ReadSecrets)
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+pub fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = JtlError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, JtlError> {
+        let token = bearer(parts).ok_or(JtlError::Unauthenticated)?;
+        let grant = state
+            .store
+            .token_grant(&secret::digest(token), state.clock.now())
+            .await
+            .map_err(|e| JtlError::from_store(&e))?
+            .ok_or(JtlError::Unauthenticated)?;
+        Ok(Caller {
+            tenant_id: grant.tenant_id,
+            client_id: grant.client_id,
+            scopes: grant.scopes,
+        })
+    }
+}

@@ -1,0 +1,63 @@
+//! What every request handler shares.
+
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use voucherd_domain::secret;
+use voucherd_store::Store;
+
+use crate::clock::Clock;
+use crate::throttle::Throttle;
+
+/// Misses (unknown codes or wrong PINs) a client may make per window before it is throttled.
+pub const CODE_MISSES_PER_WINDOW_MAX: u32 = 20;
+/// Connection attempts one address may make per window on `/v1/clients/connect`.
+pub const CONNECT_ATTEMPTS_PER_WINDOW_MAX: u32 = 10;
+/// The window of both limits.
+pub const THROTTLE_WINDOW_SECONDS: i64 = 60;
+
+/// The shared state of the application.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    /// The SHA-256 digest of the admin token.
+    pub admin_token_digest: Arc<String>,
+    pub public_url: Option<Arc<String>>,
+    pub metrics: PrometheusHandle,
+    /// Unknown voucher codes and wrong PINs, per client.
+    pub code_misses: Arc<Throttle>,
+    /// Connection pin attempts, per remote address.
+    pub connect_attempts: Arc<Throttle>,
+}
+
+impl AppState {
+    /// Builds the state; `admin_token` is the plain admin token.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        admin_token_digest: String,
+        public_url: Option<String>,
+    ) -> Self {
+        AppState {
+            store,
+            clock,
+            admin_token_digest: Arc::new(admin_token_digest),
+            public_url: public_url.map(|u| Arc::new(u.trim_end_matches('/').to_string())),
+            metrics: crate::observe::metrics_handle(),
+            code_misses: Arc::new(Throttle::new(
+                CODE_MISSES_PER_WINDOW_MAX,
+                THROTTLE_WINDOW_SECONDS,
+            )),
+            connect_attempts: Arc::new(Throttle::new(
+                CONNECT_ATTEMPTS_PER_WINDOW_MAX,
+                THROTTLE_WINDOW_SECONDS,
+            )),
+        }
+    }
+
+    /// Whether `token` is the admin token (compared in constant time over digests).
+    pub fn is_admin_token(&self, token: &str) -> bool {
+        secret::constant_time_eq(&secret::digest(token), &self.admin_token_digest)
+    }
+}

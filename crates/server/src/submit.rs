@@ -1,0 +1,84 @@
+//! Submitting a command for any face: build the context, attach the idempotency key with the
+//! face's renderer (so the store keeps the exact first response in the same transaction),
+//! execute, and count the outcome.
+
+use std::sync::Arc;
+
+use voucherd_store::{
+    Actor, Command, CommandContext, CommandRequest, CommandResult, Execution, IdempotencyRequest,
+    StoreError, StoredResponse,
+};
+
+use crate::AppState;
+
+/// A face's renderer: the same function answers the live request and is stored for replays.
+pub type Render = Arc<dyn Fn(&CommandResult) -> StoredResponse + Send + Sync>;
+
+/// How a submission ended.
+pub enum Answer {
+    /// The command ran now; this is its rendered response.
+    Fresh(StoredResponse),
+    /// A retry of an earlier request with the same key and body.
+    Replayed(StoredResponse),
+    /// The key was used before with a different request.
+    KeyReused,
+    /// The store failed; nothing was changed.
+    Failed(StoreError),
+}
+
+/// An idempotency key and the digest of the request it came with.
+pub struct Keyed {
+    pub caller: String,
+    pub key: String,
+    pub request_digest: String,
+}
+
+/// Runs `command` for `actor` in `tenant_id`.
+pub async fn submit(
+    state: &AppState,
+    tenant_id: &str,
+    actor: Actor,
+    request_id: &str,
+    command: Command,
+    keyed: Option<Keyed>,
+    render: Render,
+) -> Answer {
+    let action = command.action();
+    let idempotency = keyed.map(|k| {
+        let render = render.clone();
+        IdempotencyRequest {
+            caller: k.caller,
+            key: k.key,
+            request_digest: k.request_digest,
+            render: Box::new(move |result| render(result)),
+        }
+    });
+    let request = CommandRequest {
+        context: CommandContext {
+            tenant_id: tenant_id.to_string(),
+            actor,
+            request_id: request_id.to_string(),
+            now: state.clock.now(),
+        },
+        command,
+        idempotency,
+    };
+    let (answer, outcome) = match state.store.execute(request).await {
+        Ok(Execution::Done(result)) => {
+            let outcome = match &result {
+                Ok(_) => "ok".to_string(),
+                Err(refusal) => format!("refused:{refusal:?}"),
+            };
+            (Answer::Fresh(render(&result)), outcome)
+        }
+        Ok(Execution::Replayed(stored)) => (Answer::Replayed(stored), "replayed".into()),
+        Ok(Execution::KeyReused) => (Answer::KeyReused, "key_reused".into()),
+        Err(error) => {
+            tracing::error!(request_id, action, %error, "store failed");
+            (Answer::Failed(error), "store_error".into())
+        }
+    };
+    metrics::counter!("voucherd_ledger_commands_total", "action" => action, "outcome" => outcome)
+        .increment(1);
+    answer
+}

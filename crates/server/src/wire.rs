@@ -1,0 +1,99 @@
+//! Wire helpers every face shares: reading a bounded body, the `Idempotency-Key` header, the
+//! request digest, and the one timestamp format.
+
+use axum::body::{Body, Bytes};
+use axum::http::HeaderMap;
+use sha2::Digest;
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+/// The largest request body accepted, on every face.
+pub const REQUEST_BODY_BYTES_MAX: usize = 64 * 1024;
+/// The longest `Idempotency-Key`.
+pub const IDEMPOTENCY_KEY_CHARS_MAX: usize = 255;
+
+/// Why a body could not be read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BodyError {
+    TooLarge,
+    Unreadable,
+}
+
+/// Reads the whole body, refusing more than [`REQUEST_BODY_BYTES_MAX`].
+pub async fn read_body(body: Body) -> Result<Bytes, BodyError> {
+    axum::body::to_bytes(body, REQUEST_BODY_BYTES_MAX)
+        .await
+        .map_err(|e| {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                BodyError::TooLarge
+            } else {
+                BodyError::Unreadable
+            }
+        })
+}
+
+/// The `Idempotency-Key` header: absent, valid (1–255 visible ASCII characters), or invalid.
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ()> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let bytes = value.as_bytes();
+    if bytes.is_empty()
+        || bytes.len() > IDEMPOTENCY_KEY_CHARS_MAX
+        || !bytes.iter().all(|b| (0x21..=0x7e).contains(b))
+    {
+        return Err(());
+    }
+    Ok(Some(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+/// What makes two requests "the same" for idempotency: method, path and body.
+pub fn request_digest(method: &str, path: &str, body: &[u8]) -> String {
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(method.as_bytes());
+    hasher.update(b" ");
+    hasher.update(path.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(body);
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `YYYY-MM-DDTHH:MM:SS+00:00`, in UTC, as the JTL documents show every time.
+pub fn timestamp(at: OffsetDateTime) -> String {
+    let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]+00:00");
+    at.to_offset(time::UtcOffset::UTC)
+        .format(&format)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn timestamps_are_utc_with_a_numeric_offset() {
+        assert_eq!(
+            timestamp(datetime!(2017-07-21 19:32:28.9 +02:00)),
+            "2017-07-21T17:32:28+00:00"
+        );
+    }
+
+    #[test]
+    fn idempotency_keys_must_be_visible_ascii() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(idempotency_key(&headers), Ok(None));
+        headers.insert("idempotency-key", "abc-123".parse().expect("header"));
+        assert_eq!(idempotency_key(&headers), Ok(Some("abc-123".into())));
+        headers.insert("idempotency-key", "has space".parse().expect("header"));
+        assert_eq!(idempotency_key(&headers), Err(()));
+        headers.insert("idempotency-key", "k".repeat(256).parse().expect("header"));
+        assert_eq!(idempotency_key(&headers), Err(()));
+    }
+}
