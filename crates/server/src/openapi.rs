@@ -133,9 +133,9 @@ impl Op {
             "parameters": self.params,
             "responses": if self.tag == "Admin" { admin_errors(responses) } else { jtl_errors(responses, self.not_found) },
         });
-        op["parameters"]
-            .as_array_mut()
-            .map(|p| p.push(json!({ "$ref": "#/components/parameters/IdempotencyKey" })));
+        if let Some(p) = op["parameters"].as_array_mut() {
+            p.push(json!({ "$ref": "#/components/parameters/IdempotencyKey" }))
+        }
         if let Some(body) = self.body {
             op["requestBody"] = json!({ "required": true, "content": json_content(body) });
         }

@@ -49,12 +49,11 @@ pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(BUSY_TIMEOUT_SECONDS));
-    if let Some(folder) = options.get_filename().parent() {
-        if !folder.as_os_str().is_empty() {
-            std::fs::create_dir_all(folder).map_err(|e| {
-                StoreError::Other(format!("cannot create {}: {e}", folder.display()))
-            })?;
-        }
+    if let Some(folder) = options.get_filename().parent()
+        && !folder.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(folder)
+            .map_err(|e| StoreError::Other(format!("cannot create {}: {e}", folder.display())))?;
     }
     let writer = SqlitePoolOptions::new()
         .max_connections(1)

@@ -6,10 +6,9 @@
 mod present;
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, RawQuery, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -180,58 +179,62 @@ struct AdminBody<T> {
     request_id: String,
 }
 
-async fn admin_body<T: DeserializeOwned>(
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    request_id: &str,
-    body: Body,
-) -> Result<AdminBody<T>, AdminError> {
-    let key = wire::idempotency_key(headers).map_err(|()| {
-        AdminError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_idempotency_key",
-            "Idempotency-Key must be 1 to 255 visible ASCII characters",
-        )
-    })?;
-    let bytes = wire::read_body(body).await.map_err(|e| match e {
-        BodyError::TooLarge => AdminError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            "the body may not exceed 64 KiB",
-        ),
-        BodyError::Unreadable => AdminError::new(
-            StatusCode::BAD_REQUEST,
-            "unreadable",
-            "the body could not be read",
-        ),
-    })?;
-    let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        &bytes
-    };
-    let value = serde_json::from_slice::<T>(text).map_err(|e| {
-        if e.is_syntax() || e.is_eof() {
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for AdminBody<T> {
+    type Rejection = AdminError;
+
+    async fn from_request(request: Request, _state: &AppState) -> Result<Self, AdminError> {
+        let (parts, body) = request.into_parts();
+        let request_id = parts
+            .extensions
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default();
+        let key = wire::idempotency_key(&parts.headers).map_err(|()| {
             AdminError::new(
                 StatusCode::BAD_REQUEST,
-                "malformed_json",
-                "the body is not valid JSON",
+                "invalid_idempotency_key",
+                "Idempotency-Key must be 1 to 255 visible ASCII characters",
             )
+        })?;
+        let bytes = wire::read_body(body).await.map_err(|e| match e {
+            BodyError::TooLarge => AdminError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "the body may not exceed 64 KiB",
+            ),
+            BodyError::Unreadable => AdminError::new(
+                StatusCode::BAD_REQUEST,
+                "unreadable",
+                "the body could not be read",
+            ),
+        })?;
+        let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
         } else {
-            AdminError::invalid(e.to_string())
-        }
-    })?;
-    let keyed = key.map(|key| Keyed {
-        caller: "admin".into(),
-        key,
-        request_digest: wire::request_digest(method.as_str(), uri.path(), &bytes),
-    });
-    Ok(AdminBody {
-        value,
-        keyed,
-        request_id: request_id.to_string(),
-    })
+            &bytes
+        };
+        let value = serde_json::from_slice::<T>(text).map_err(|e| {
+            if e.is_syntax() || e.is_eof() {
+                AdminError::new(
+                    StatusCode::BAD_REQUEST,
+                    "malformed_json",
+                    "the body is not valid JSON",
+                )
+            } else {
+                AdminError::invalid(e.to_string())
+            }
+        })?;
+        let keyed = key.map(|key| Keyed {
+            caller: "admin".into(),
+            key,
+            request_digest: wire::request_digest(parts.method.as_str(), parts.uri.path(), &bytes),
+        });
+        Ok(AdminBody {
+            value,
+            keyed,
+            request_id,
+        })
+    }
 }
 
 fn json_response(status: StatusCode, value: &Value) -> Response {
@@ -317,10 +320,6 @@ async fn existing_tenant(
         .ok_or_else(|| AdminError::not_found("tenant"))
 }
 
-fn request_id(id: Option<axum::Extension<RequestId>>) -> String {
-    id.map(|r| r.0.0.clone()).unwrap_or_default()
-}
-
 // ------------------------------------------------------------------ tenants and settings
 
 #[derive(Deserialize)]
@@ -352,14 +351,8 @@ async fn list_tenants(_: Admin, State(state): State<AppState>) -> Result<Respons
 async fn create_tenant(
     _: Admin,
     State(state): State<AppState>,
-    rid: Option<axum::Extension<RequestId>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    body: AdminBody<NewTenant>,
 ) -> Result<Response, AdminError> {
-    let body: AdminBody<NewTenant> =
-        admin_body(&method, &uri, &headers, &request_id(rid), body).await?;
     let NewTenant { id, name } = body.value;
     if id.as_deref().is_some_and(|id| !valid_tenant_id(id)) {
         return Err(AdminError::invalid(
@@ -456,14 +449,8 @@ async fn put_settings(
     _: Admin,
     State(state): State<AppState>,
     Path(tenant): Path<String>,
-    rid: Option<axum::Extension<RequestId>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    body: AdminBody<SettingsBody>,
 ) -> Result<Response, AdminError> {
-    let body: AdminBody<SettingsBody> =
-        admin_body(&method, &uri, &headers, &request_id(rid), body).await?;
     let settings = checked_settings(body.value)?;
     let render = renderer(StatusCode::OK, |o| match o {
         voucherd_store::Outcome::Settings(s) => present::settings(s),
@@ -490,15 +477,9 @@ async fn preview_pattern(
     _: Admin,
     State(state): State<AppState>,
     Path(tenant): Path<String>,
-    rid: Option<axum::Extension<RequestId>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    body: AdminBody<PreviewBody>,
 ) -> Result<Response, AdminError> {
     existing_tenant(&state, &tenant).await?;
-    let body: AdminBody<PreviewBody> =
-        admin_body(&method, &uri, &headers, &request_id(rid), body).await?;
     let pattern =
         Pattern::parse(&body.value.pattern).map_err(|e| AdminError::invalid(e.to_string()))?;
     let count = body.value.count.unwrap_or(5).clamp(1, PREVIEW_SAMPLES_MAX);
@@ -539,14 +520,8 @@ async fn create_group(
     _: Admin,
     State(state): State<AppState>,
     Path(tenant): Path<String>,
-    rid: Option<axum::Extension<RequestId>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    body: AdminBody<NewGroup>,
 ) -> Result<Response, AdminError> {
-    let body: AdminBody<NewGroup> =
-        admin_body(&method, &uri, &headers, &request_id(rid), body).await?;
     let NewGroup { name, scopes } = body.value;
     if name.trim().is_empty() || name.chars().count() > NAME_CHARS_MAX {
         return Err(AdminError::invalid("name must be 1 to 255 characters"));
@@ -599,14 +574,8 @@ async fn create_client(
     _: Admin,
     State(state): State<AppState>,
     Path(tenant): Path<String>,
-    rid: Option<axum::Extension<RequestId>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    body: AdminBody<NewClient>,
 ) -> Result<Response, AdminError> {
-    let body: AdminBody<NewClient> =
-        admin_body(&method, &uri, &headers, &request_id(rid), body).await?;
     let NewClient {
         name,
         client_group_id,
@@ -644,14 +613,8 @@ async fn issue_pin(
     _: Admin,
     State(state): State<AppState>,
     Path((tenant, client)): Path<(String, String)>,
-    rid: Option<axum::Extension<RequestId>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    body: AdminBody<Value>,
 ) -> Result<Response, AdminError> {
-    let body: AdminBody<Value> =
-        admin_body(&method, &uri, &headers, &request_id(rid), body).await?;
     let render = renderer(StatusCode::CREATED, |o| match o {
         voucherd_store::Outcome::ConnectionPin { pin, expires_at } => {
             json!({ "pin": pin, "expires_at": crate::wire::timestamp(*expires_at) })
@@ -673,14 +636,8 @@ async fn disconnect_client(
     _: Admin,
     State(state): State<AppState>,
     Path((tenant, client)): Path<(String, String)>,
-    rid: Option<axum::Extension<RequestId>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    body: AdminBody<Value>,
 ) -> Result<Response, AdminError> {
-    let body: AdminBody<Value> =
-        admin_body(&method, &uri, &headers, &request_id(rid), body).await?;
     let render = renderer(StatusCode::OK, |_| json!({ "disconnected": true }));
     Ok(run(
         &state,
@@ -720,14 +677,8 @@ async fn create_merchant_token(
     _: Admin,
     State(state): State<AppState>,
     Path(tenant): Path<String>,
-    rid: Option<axum::Extension<RequestId>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    body: AdminBody<NewMerchantToken>,
 ) -> Result<Response, AdminError> {
-    let body: AdminBody<NewMerchantToken> =
-        admin_body(&method, &uri, &headers, &request_id(rid), body).await?;
     let name = body.value.name;
     if name.trim().is_empty() || name.chars().count() > NAME_CHARS_MAX {
         return Err(AdminError::invalid("name must be 1 to 255 characters"));

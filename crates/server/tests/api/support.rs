@@ -329,14 +329,13 @@ impl Reply {
 }
 
 /// Generates each listed test once per backend.
-#[macro_export]
 macro_rules! on_both_stores {
     ($($name:ident),+ $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name(crate::support::Backend::Sqlite).await;
+                    super::$name($crate::support::Backend::Sqlite).await;
                 }
             )+
         }
@@ -344,7 +343,7 @@ macro_rules! on_both_stores {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name(crate::support::Backend::Postgres).await;
+                    super::$name($crate::support::Backend::Postgres).await;
                 }
             )+
         }

@@ -105,12 +105,11 @@ impl<B: Backend> SqlStore<B> {
     async fn execute_once(&self, request: &CommandRequest) -> Result<Execution, StoreError> {
         let ctx = &request.context;
         let mut tx = self.backend.begin_write().await?;
-        if let Some(idem) = &request.idempotency {
-            if let Some(earlier) =
+        if let Some(idem) = &request.idempotency
+            && let Some(earlier) =
                 Self::stored_response(&mut tx, &ctx.tenant_id, idem, ctx.now).await?
-            {
-                return Ok(earlier);
-            }
+        {
+            return Ok(earlier);
         }
         let result = apply(&mut tx, self.backend.dialect(), ctx, &request.command).await?;
         if result.is_err() {
@@ -228,7 +227,7 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn tenant(&self, tenant_id: &str) -> Result<Option<Tenant>, StoreError> {
-        in_read!(self, |tx| reads::tenant(tx, &tenant_id).await)
+        in_read!(self, |tx| reads::tenant(tx, tenant_id).await)
     }
 
     async fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
@@ -246,15 +245,15 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn client_groups(&self, tenant_id: &str) -> Result<Vec<ClientGroup>, StoreError> {
-        in_read!(self, |tx| reads::client_groups(tx, &tenant_id).await)
+        in_read!(self, |tx| reads::client_groups(tx, tenant_id).await)
     }
 
     async fn clients(&self, tenant_id: &str) -> Result<Vec<Client>, StoreError> {
-        in_read!(self, |tx| reads::clients(tx, &tenant_id).await)
+        in_read!(self, |tx| reads::clients(tx, tenant_id).await)
     }
 
     async fn client(&self, tenant_id: &str, client_id: &str) -> Result<Option<Client>, StoreError> {
-        in_read!(self, |tx| reads::client(tx, &tenant_id, &client_id).await)
+        in_read!(self, |tx| reads::client(tx, tenant_id, client_id).await)
     }
 
     async fn merchant_tokens(&self, tenant_id: &str) -> Result<Vec<MerchantToken>, StoreError> {
@@ -316,7 +315,7 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> Result<Option<VoucherView>, StoreError> {
         in_read!(self, |tx| {
             Ok(
-                reads::voucher(tx, &tenant_id, VoucherKey::Id(&voucher_id), now)
+                reads::voucher(tx, tenant_id, VoucherKey::Id(voucher_id), now)
                     .await?
                     .map(|r| r.view),
             )
@@ -330,10 +329,8 @@ impl<B: Backend> Store for SqlStore<B> {
         page: PageRequest,
         now: OffsetDateTime,
     ) -> Result<Page<VoucherView>, StoreError> {
-        in_read!(self, |tx| reads::vouchers(
-            tx, &tenant_id, &filter, page, now
-        )
-        .await)
+        in_read!(self, |tx| reads::vouchers(tx, tenant_id, filter, page, now)
+            .await)
     }
 
     async fn entries(
@@ -347,12 +344,12 @@ impl<B: Backend> Store for SqlStore<B> {
             // The time only matters for the held amount, which a list of entries does not show.
             let epoch = OffsetDateTime::UNIX_EPOCH;
             let Some(voucher) =
-                reads::voucher(tx, &tenant_id, VoucherKey::Id(&voucher_id), epoch).await?
+                reads::voucher(tx, tenant_id, VoucherKey::Id(voucher_id), epoch).await?
             else {
                 return Ok(None);
             };
             Ok(Some(
-                reads::entries(tx, &tenant_id, voucher.pk, &filter, page).await?,
+                reads::entries(tx, tenant_id, voucher.pk, filter, page).await?,
             ))
         })
     }
@@ -364,7 +361,7 @@ impl<B: Backend> Store for SqlStore<B> {
         entry_id: &str,
     ) -> Result<Option<EntryView>, StoreError> {
         in_read!(self, |tx| {
-            Ok(reads::entry(tx, &tenant_id, &entry_id, Some(&voucher_id))
+            Ok(reads::entry(tx, tenant_id, entry_id, Some(voucher_id))
                 .await?
                 .map(|r| r.view)
                 .filter(|e| e.kind != voucherd_domain::EntryKind::Issue))
@@ -380,8 +377,8 @@ impl<B: Backend> Store for SqlStore<B> {
         in_read!(self, |tx| {
             Ok(reads::hold(
                 tx,
-                &tenant_id,
-                &reservation_id,
+                tenant_id,
+                reservation_id,
                 super::ledger::PURPOSE_RESERVATION,
                 now,
             )
@@ -398,11 +395,11 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> Result<Vec<HoldView>, StoreError> {
         in_read!(self, |tx| {
             let Some(voucher) =
-                reads::voucher(tx, &tenant_id, VoucherKey::Id(&voucher_id), now).await?
+                reads::voucher(tx, tenant_id, VoucherKey::Id(voucher_id), now).await?
             else {
                 return Ok(Vec::new());
             };
-            reads::voucher_holds(tx, &tenant_id, voucher.pk, now).await
+            reads::voucher_holds(tx, tenant_id, voucher.pk, now).await
         })
     }
 
@@ -412,7 +409,7 @@ impl<B: Backend> Store for SqlStore<B> {
         filter: &AuditFilter,
         page: PageRequest,
     ) -> Result<Page<AuditEvent>, StoreError> {
-        in_read!(self, |tx| reads::audit(tx, &tenant_id, &filter, page).await)
+        in_read!(self, |tx| reads::audit(tx, tenant_id, filter, page).await)
     }
 
     async fn integrity(
