@@ -211,6 +211,11 @@ pub mod testing {
     /// PostgreSQL tests are never skipped because the server is down.
     pub async fn fresh_database_url() -> Option<String> {
         let Ok(base) = std::env::var(TEST_DATABASE_URL_VAR) else {
+            // In CI the PostgreSQL half must run: a missing variable is a broken pipeline.
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{TEST_DATABASE_URL_VAR} must be set in CI; PostgreSQL tests are never skipped there"
+            );
             eprintln!("skipping PostgreSQL test: {TEST_DATABASE_URL_VAR} is not set");
             return None;
         };
