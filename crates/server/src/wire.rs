@@ -2,6 +2,7 @@
 //! request digest, and the one timestamp format.
 
 use axum::body::{Body, Bytes};
+use axum::extract::Request;
 use axum::http::HeaderMap;
 use sha2::Digest;
 use time::OffsetDateTime;
@@ -32,6 +33,42 @@ pub async fn read_body(body: Body) -> Result<Bytes, BodyError> {
                 BodyError::Unreadable
             }
         })
+}
+
+/// A write request's body and what idempotency needs of it, before any face parses it.
+pub struct WriteRequest {
+    pub bytes: Bytes,
+    pub request_id: String,
+    /// The `Idempotency-Key` and the digest of the request it came with.
+    pub idempotency: Option<(String, String)>,
+}
+
+/// Why a write request could not be read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum WriteRequestError {
+    KeyInvalid,
+    Body(BodyError),
+}
+
+/// Reads a write request: its `Idempotency-Key`, its bounded body, its request id.
+pub async fn read_write_request(request: Request) -> Result<WriteRequest, WriteRequestError> {
+    let (parts, body) = request.into_parts();
+    let request_id = parts
+        .extensions
+        .get::<crate::observe::RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    let key = idempotency_key(&parts.headers).map_err(|()| WriteRequestError::KeyInvalid)?;
+    let bytes = read_body(body).await.map_err(WriteRequestError::Body)?;
+    let idempotency = key.map(|key| {
+        let digest = request_digest(parts.method.as_str(), parts.uri.path(), &bytes);
+        (key, digest)
+    });
+    Ok(WriteRequest {
+        bytes,
+        request_id,
+        idempotency,
+    })
 }
 
 /// The `Idempotency-Key` header: absent, valid (1–255 visible ASCII characters), or invalid.

@@ -23,9 +23,8 @@ use voucherd_store::model::{
 use voucherd_store::{Actor, Command, CommandResult, StoreError, StoredResponse};
 
 use crate::AppState;
-use crate::observe::RequestId;
 use crate::submit::{Answer, Keyed, Render, submit};
-use crate::wire::{self, BodyError};
+use crate::wire::{self, BodyError, WriteRequestError};
 
 /// Codes generated from a pattern with less randomness than this are too easy to guess.
 pub const CODE_PATTERN_ENTROPY_BITS_MIN: f64 = 40.0;
@@ -35,6 +34,8 @@ const PREVIEW_SAMPLES_MAX: usize = 50;
 const ADMIN_PAGE_SIZE_MAX: i64 = 500;
 /// Longest names.
 const NAME_CHARS_MAX: usize = 255;
+/// Longest client type (`pos`, `shop`, ...).
+const CLIENT_TYPE_CHARS_MAX: usize = 32;
 
 /// The routes.
 pub fn router() -> Router<AppState> {
@@ -183,35 +184,29 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for AdminBody<T> {
     type Rejection = AdminError;
 
     async fn from_request(request: Request, _state: &AppState) -> Result<Self, AdminError> {
-        let (parts, body) = request.into_parts();
-        let request_id = parts
-            .extensions
-            .get::<RequestId>()
-            .map(|r| r.0.clone())
-            .unwrap_or_default();
-        let key = wire::idempotency_key(&parts.headers).map_err(|()| {
-            AdminError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_idempotency_key",
-                "Idempotency-Key must be 1 to 255 visible ASCII characters",
-            )
-        })?;
-        let bytes = wire::read_body(body).await.map_err(|e| match e {
-            BodyError::TooLarge => AdminError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                "the body may not exceed 64 KiB",
-            ),
-            BodyError::Unreadable => AdminError::new(
-                StatusCode::BAD_REQUEST,
-                "unreadable",
-                "the body could not be read",
-            ),
-        })?;
-        let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        let raw = wire::read_write_request(request)
+            .await
+            .map_err(|e| match e {
+                WriteRequestError::KeyInvalid => AdminError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_idempotency_key",
+                    "Idempotency-Key must be 1 to 255 visible ASCII characters",
+                ),
+                WriteRequestError::Body(BodyError::TooLarge) => AdminError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    "the body may not exceed 64 KiB",
+                ),
+                WriteRequestError::Body(BodyError::Unreadable) => AdminError::new(
+                    StatusCode::BAD_REQUEST,
+                    "unreadable",
+                    "the body could not be read",
+                ),
+            })?;
+        let text: &[u8] = if raw.bytes.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else {
-            &bytes
+            &raw.bytes
         };
         let value = serde_json::from_slice::<T>(text).map_err(|e| {
             if e.is_syntax() || e.is_eof() {
@@ -224,17 +219,25 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for AdminBody<T> {
                 AdminError::invalid(e.to_string())
             }
         })?;
-        let keyed = key.map(|key| Keyed {
+        let keyed = raw.idempotency.map(|(key, request_digest)| Keyed {
             caller: "admin".into(),
             key,
-            request_digest: wire::request_digest(parts.method.as_str(), parts.uri.path(), &bytes),
+            request_digest,
         });
         Ok(AdminBody {
             value,
             keyed,
-            request_id,
+            request_id: raw.request_id,
         })
     }
+}
+
+/// Names of tenants, groups, clients and tokens: 1 to 255 characters, not blank.
+fn check_name(name: &str) -> Result<(), AdminError> {
+    if name.trim().is_empty() || name.chars().count() > NAME_CHARS_MAX {
+        return Err(AdminError::invalid("name must be 1 to 255 characters"));
+    }
+    Ok(())
 }
 
 fn json_response(status: StatusCode, value: &Value) -> Response {
@@ -359,9 +362,7 @@ async fn create_tenant(
             "id must be 1 to 64 lower-case letters, digits, '-' or '_'",
         ));
     }
-    if name.trim().is_empty() || name.chars().count() > NAME_CHARS_MAX {
-        return Err(AdminError::invalid("name must be 1 to 255 characters"));
-    }
+    check_name(&name)?;
     let render = renderer(StatusCode::CREATED, |o| match o {
         voucherd_store::Outcome::Tenant(t) => present::tenant(t),
         _ => Value::Null,
@@ -523,9 +524,7 @@ async fn create_group(
     body: AdminBody<NewGroup>,
 ) -> Result<Response, AdminError> {
     let NewGroup { name, scopes } = body.value;
-    if name.trim().is_empty() || name.chars().count() > NAME_CHARS_MAX {
-        return Err(AdminError::invalid("name must be 1 to 255 characters"));
-    }
+    check_name(&name)?;
     let scopes = scopes
         .iter()
         .map(|s| Scope::parse(s).ok_or_else(|| AdminError::invalid(format!("unknown scope {s:?}"))))
@@ -582,14 +581,9 @@ async fn create_client(
         client_type,
     } = body.value;
     let client_type = client_type.unwrap_or_else(|| "pos".into());
-    if name.trim().is_empty()
-        || name.chars().count() > NAME_CHARS_MAX
-        || client_type.is_empty()
-        || client_type.chars().count() > 32
-    {
-        return Err(AdminError::invalid(
-            "name must be 1 to 255 characters and type 1 to 32",
-        ));
+    check_name(&name)?;
+    if client_type.is_empty() || client_type.chars().count() > CLIENT_TYPE_CHARS_MAX {
+        return Err(AdminError::invalid("type must be 1 to 32 characters"));
     }
     let render = renderer(StatusCode::CREATED, |o| match o {
         voucherd_store::Outcome::Client(c) => present::client(c),
@@ -680,9 +674,7 @@ async fn create_merchant_token(
     body: AdminBody<NewMerchantToken>,
 ) -> Result<Response, AdminError> {
     let name = body.value.name;
-    if name.trim().is_empty() || name.chars().count() > NAME_CHARS_MAX {
-        return Err(AdminError::invalid("name must be 1 to 255 characters"));
-    }
+    check_name(&name)?;
     let render = renderer(StatusCode::CREATED, |o| match o {
         voucherd_store::Outcome::MerchantToken { id, name, token } => {
             json!({ "id": id, "name": name, "token": token })

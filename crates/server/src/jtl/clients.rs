@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use voucherd_store::{Actor, Command, Outcome};
 
 use super::auth::Caller;
@@ -63,15 +63,5 @@ pub async fn disconnect(
     let command = Command::DisconnectClient {
         client_id: caller.client_id.clone(),
     };
-    let answer = submit(
-        &state,
-        &caller.tenant_id,
-        Actor::Client(caller.client_id.clone()),
-        &input.request_id,
-        command,
-        input.keyed(&caller.client_id),
-        render,
-    )
-    .await;
-    respond(answer).into_response()
+    super::execute(&state, &caller, &input, command, render).await
 }

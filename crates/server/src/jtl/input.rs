@@ -7,9 +7,8 @@ use serde_json::{Map, Value};
 
 use super::error::JtlError;
 use crate::AppState;
-use crate::observe::RequestId;
 use crate::submit::Keyed;
-use crate::wire::{self, BodyError};
+use crate::wire::{self, BodyError, WriteRequestError};
 
 /// A parsed JTL write request.
 pub struct JtlInput {
@@ -34,28 +33,23 @@ impl FromRequest<AppState> for JtlInput {
     type Rejection = JtlError;
 
     async fn from_request(request: Request, _state: &AppState) -> Result<Self, JtlError> {
-        let (parts, body) = request.into_parts();
-        let request_id = parts
-            .extensions
-            .get::<RequestId>()
-            .map(|r| r.0.clone())
-            .unwrap_or_default();
-        let key = wire::idempotency_key(&parts.headers).map_err(|()| {
-            JtlError::BadRequest(
-                "REQUEST.IDEMPOTENCY_KEY_INVALID",
-                "The Idempotency-Key header must be 1 to 255 visible ASCII characters.",
-            )
-        })?;
-        let bytes = wire::read_body(body).await.map_err(|e| match e {
-            BodyError::TooLarge => JtlError::TooLarge,
-            BodyError::Unreadable => {
-                JtlError::BadRequest("REQUEST.UNREADABLE", "The request body could not be read.")
-            }
-        })?;
-        let fields = if bytes.iter().all(u8::is_ascii_whitespace) {
+        let raw = wire::read_write_request(request)
+            .await
+            .map_err(|e| match e {
+                WriteRequestError::KeyInvalid => JtlError::BadRequest(
+                    "REQUEST.IDEMPOTENCY_KEY_INVALID",
+                    "The Idempotency-Key header must be 1 to 255 visible ASCII characters.",
+                ),
+                WriteRequestError::Body(BodyError::TooLarge) => JtlError::TooLarge,
+                WriteRequestError::Body(BodyError::Unreadable) => JtlError::BadRequest(
+                    "REQUEST.UNREADABLE",
+                    "The request body could not be read.",
+                ),
+            })?;
+        let fields = if raw.bytes.iter().all(u8::is_ascii_whitespace) {
             Map::new()
         } else {
-            match serde_json::from_slice::<Value>(&bytes) {
+            match serde_json::from_slice::<Value>(&raw.bytes) {
                 Ok(Value::Object(map)) => map,
                 Ok(_) => {
                     return Err(JtlError::BadRequest(
@@ -71,14 +65,10 @@ impl FromRequest<AppState> for JtlInput {
                 }
             }
         };
-        let idempotency = key.map(|key| {
-            let digest = wire::request_digest(parts.method.as_str(), parts.uri.path(), &bytes);
-            (key, digest)
-        });
         Ok(JtlInput {
             fields,
-            request_id,
-            idempotency,
+            request_id: raw.request_id,
+            idempotency: raw.idempotency,
         })
     }
 }

@@ -61,15 +61,15 @@ pub fn router() -> Router<AppState> {
         .route("/v1/charges/{id}/refund", post(reservations::refund))
 }
 
-/// Submits a command for an API client and answers in the JTL envelope.
-async fn execute(
+/// Submits a command for the calling API client.
+async fn submit_as(
     state: &AppState,
     caller: &Caller,
     input: &JtlInput,
     command: voucherd_store::Command,
     render: Render,
-) -> Response {
-    let answer = submit(
+) -> Answer {
+    submit(
         state,
         &caller.tenant_id,
         Actor::Client(caller.client_id.clone()),
@@ -78,8 +78,18 @@ async fn execute(
         input.keyed(&caller.client_id),
         render,
     )
-    .await;
-    respond(answer)
+    .await
+}
+
+/// Submits a command for an API client and answers in the JTL envelope.
+async fn execute(
+    state: &AppState,
+    caller: &Caller,
+    input: &JtlInput,
+    command: voucherd_store::Command,
+    render: Render,
+) -> Response {
+    respond(submit_as(state, caller, input, command, render).await)
 }
 
 /// Like [`execute`] for commands that name a voucher by its code: a client that keeps missing
@@ -95,16 +105,7 @@ async fn execute_guarded(
     if let Some(wait) = state.code_misses.blocked_for(&key, state.clock.now()) {
         return JtlError::TooManyRequests(wait).into_response();
     }
-    let answer = submit(
-        state,
-        &caller.tenant_id,
-        Actor::Client(caller.client_id.clone()),
-        &input.request_id,
-        command,
-        input.keyed(&caller.client_id),
-        render,
-    )
-    .await;
+    let answer = submit_as(state, caller, input, command, render).await;
     if matches!(&answer, Answer::Fresh(r) if r.status == 404) {
         state.code_misses.record(&key, state.clock.now());
     }
