@@ -43,6 +43,7 @@ pub fn app(state: AppState) -> Router {
         .merge(admin::router())
         .merge(ops::router())
         .fallback(ops::not_found)
+        .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             observe::layer,

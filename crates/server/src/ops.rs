@@ -93,3 +93,11 @@ pub async fn not_found() -> Response {
         json!({ "status": 404, "code": "ROUTE.NOT_FOUND", "message": "The requested resource could not be found." }).to_string(),
     )
 }
+
+/// A route that exists without the method answers 405 in the same JSON envelope.
+pub async fn method_not_allowed() -> Response {
+    json_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        json!({ "status": 405, "code": "METHOD.NOT_ALLOWED", "message": "The method is not allowed for this path." }).to_string(),
+    )
+}

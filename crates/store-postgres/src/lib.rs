@@ -57,13 +57,6 @@ pub async fn open(url: &str) -> Result<PgStore, StoreError> {
     Ok(SqlStore::new(backend))
 }
 
-impl PgBackend {
-    /// Closes the pool, waiting for connections in use to be returned.
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
-}
-
 /// An open PostgreSQL transaction.
 pub struct PgTx(Transaction<'static, Postgres>);
 

@@ -72,24 +72,6 @@ pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
     Ok(SqlStore::new(backend))
 }
 
-impl SqliteBackend {
-    /// Writes a consistent copy of the database to `path` while it stays in use.
-    pub async fn backup_to(&self, path: &str) -> Result<(), StoreError> {
-        sqlx::query("VACUUM INTO $1")
-            .bind(path)
-            .execute(&self.readers)
-            .await
-            .map_err(map_error)?;
-        Ok(())
-    }
-
-    /// Closes both pools, waiting for connections in use to be returned.
-    pub async fn close(&self) {
-        self.writer.close().await;
-        self.readers.close().await;
-    }
-}
-
 /// An open SQLite transaction.
 pub struct SqliteTx(Transaction<'static, Sqlite>);
 

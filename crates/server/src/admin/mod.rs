@@ -232,6 +232,26 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for AdminBody<T> {
     }
 }
 
+/// Path parameters; a segment that is not valid UTF-8 answers in the admin envelope.
+pub struct AdminPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for AdminPath<T> {
+    type Rejection = AdminError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AdminError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| AdminPath(value))
+            .map_err(|_| {
+                AdminError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_path",
+                    "the request path is not valid",
+                )
+            })
+    }
+}
+
 /// Names of tenants, groups, clients and tokens: 1 to 255 characters, not blank.
 fn check_name(name: &str) -> Result<(), AdminError> {
     if name.trim().is_empty() || name.chars().count() > NAME_CHARS_MAX {
@@ -381,7 +401,7 @@ async fn create_tenant(
 async fn get_settings(
     _: Admin,
     State(state): State<AppState>,
-    Path(tenant): Path<String>,
+    AdminPath(tenant): AdminPath<String>,
 ) -> Result<Response, AdminError> {
     let tenant = existing_tenant(&state, &tenant).await?;
     Ok(json_response(
@@ -449,7 +469,7 @@ fn checked_settings(b: SettingsBody) -> Result<TenantSettings, AdminError> {
 async fn put_settings(
     _: Admin,
     State(state): State<AppState>,
-    Path(tenant): Path<String>,
+    AdminPath(tenant): AdminPath<String>,
     body: AdminBody<SettingsBody>,
 ) -> Result<Response, AdminError> {
     let settings = checked_settings(body.value)?;
@@ -477,7 +497,7 @@ struct PreviewBody {
 async fn preview_pattern(
     _: Admin,
     State(state): State<AppState>,
-    Path(tenant): Path<String>,
+    AdminPath(tenant): AdminPath<String>,
     body: AdminBody<PreviewBody>,
 ) -> Result<Response, AdminError> {
     existing_tenant(&state, &tenant).await?;
@@ -503,7 +523,7 @@ struct NewGroup {
 async fn list_groups(
     _: Admin,
     State(state): State<AppState>,
-    Path(tenant): Path<String>,
+    AdminPath(tenant): AdminPath<String>,
 ) -> Result<Response, AdminError> {
     existing_tenant(&state, &tenant).await?;
     let groups = state
@@ -520,7 +540,7 @@ async fn list_groups(
 async fn create_group(
     _: Admin,
     State(state): State<AppState>,
-    Path(tenant): Path<String>,
+    AdminPath(tenant): AdminPath<String>,
     body: AdminBody<NewGroup>,
 ) -> Result<Response, AdminError> {
     let NewGroup { name, scopes } = body.value;
@@ -555,7 +575,7 @@ struct NewClient {
 async fn list_clients(
     _: Admin,
     State(state): State<AppState>,
-    Path(tenant): Path<String>,
+    AdminPath(tenant): AdminPath<String>,
 ) -> Result<Response, AdminError> {
     existing_tenant(&state, &tenant).await?;
     let clients = state
@@ -572,7 +592,7 @@ async fn list_clients(
 async fn create_client(
     _: Admin,
     State(state): State<AppState>,
-    Path(tenant): Path<String>,
+    AdminPath(tenant): AdminPath<String>,
     body: AdminBody<NewClient>,
 ) -> Result<Response, AdminError> {
     let NewClient {
@@ -606,7 +626,7 @@ async fn create_client(
 async fn issue_pin(
     _: Admin,
     State(state): State<AppState>,
-    Path((tenant, client)): Path<(String, String)>,
+    AdminPath((tenant, client)): AdminPath<(String, String)>,
     body: AdminBody<Value>,
 ) -> Result<Response, AdminError> {
     let render = renderer(StatusCode::CREATED, |o| match o {
@@ -629,7 +649,7 @@ async fn issue_pin(
 async fn disconnect_client(
     _: Admin,
     State(state): State<AppState>,
-    Path((tenant, client)): Path<(String, String)>,
+    AdminPath((tenant, client)): AdminPath<(String, String)>,
     body: AdminBody<Value>,
 ) -> Result<Response, AdminError> {
     let render = renderer(StatusCode::OK, |_| json!({ "disconnected": true }));
@@ -652,7 +672,7 @@ struct NewMerchantToken {
 async fn list_merchant_tokens(
     _: Admin,
     State(state): State<AppState>,
-    Path(tenant): Path<String>,
+    AdminPath(tenant): AdminPath<String>,
 ) -> Result<Response, AdminError> {
     existing_tenant(&state, &tenant).await?;
     let tokens = state
@@ -670,7 +690,7 @@ async fn list_merchant_tokens(
 async fn create_merchant_token(
     _: Admin,
     State(state): State<AppState>,
-    Path(tenant): Path<String>,
+    AdminPath(tenant): AdminPath<String>,
     body: AdminBody<NewMerchantToken>,
 ) -> Result<Response, AdminError> {
     let name = body.value.name;
@@ -719,7 +739,7 @@ fn page_of(pairs: &[(String, String)]) -> Result<PageRequest, AdminError> {
 async fn list_vouchers(
     _: Admin,
     State(state): State<AppState>,
-    Path(tenant): Path<String>,
+    AdminPath(tenant): AdminPath<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AdminError> {
     existing_tenant(&state, &tenant).await?;
@@ -779,7 +799,7 @@ async fn list_vouchers(
 async fn show_voucher(
     _: Admin,
     State(state): State<AppState>,
-    Path((tenant, voucher)): Path<(String, String)>,
+    AdminPath((tenant, voucher)): AdminPath<(String, String)>,
 ) -> Result<Response, AdminError> {
     let now = state.clock.now();
     let store_err = |e: StoreError| AdminError::store(&e);
@@ -827,7 +847,7 @@ async fn show_voucher(
 async fn audit(
     _: Admin,
     State(state): State<AppState>,
-    Path(tenant): Path<String>,
+    AdminPath(tenant): AdminPath<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AdminError> {
     existing_tenant(&state, &tenant).await?;
@@ -862,7 +882,7 @@ async fn audit(
 async fn integrity(
     _: Admin,
     State(state): State<AppState>,
-    Path(tenant): Path<String>,
+    AdminPath(tenant): AdminPath<String>,
 ) -> Result<Response, AdminError> {
     existing_tenant(&state, &tenant).await?;
     let report = state

@@ -2,7 +2,9 @@
 //! `{}` so that missing fields are reported field by field), plus the request's id and its
 //! `Idempotency-Key` with the digest that key is bound to.
 
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::error::JtlError;
@@ -70,5 +72,21 @@ impl FromRequest<AppState> for JtlInput {
             request_id: raw.request_id,
             idempotency: raw.idempotency,
         })
+    }
+}
+
+/// Path parameters; a segment that is not valid UTF-8 answers in the JTL envelope.
+pub struct JtlPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for JtlPath<T> {
+    type Rejection = JtlError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, JtlError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| JtlPath(value))
+            .map_err(|_| {
+                JtlError::BadRequest("REQUEST.INVALID_PATH", "The request path is not valid.")
+            })
     }
 }

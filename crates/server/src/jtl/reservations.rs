@@ -1,7 +1,7 @@
 //! `/v1/reservations...` and `/v1/charges/{id}/refund`: holding, charging, releasing and
 //! refunding.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use voucherd_domain::{DomainError, Scope};
@@ -9,7 +9,7 @@ use voucherd_store::{Command, Outcome};
 
 use super::auth::Caller;
 use super::error::JtlError;
-use super::input::JtlInput;
+use super::input::{JtlInput, JtlPath};
 use super::present;
 use super::respond::{Success, ok_json, renderer};
 use super::validate::{AmountMin, Validator};
@@ -52,7 +52,7 @@ pub async fn create(
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    JtlPath(id): JtlPath<String>,
 ) -> Result<Response, JtlError> {
     caller.require(Scope::Use)?;
     let hold = state
@@ -69,7 +69,7 @@ pub async fn show(
 pub async fn release(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    JtlPath(id): JtlPath<String>,
     input: JtlInput,
 ) -> Result<Response, JtlError> {
     caller.require(Scope::Use)?;
@@ -87,7 +87,7 @@ pub async fn release(
 pub async fn charge(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    JtlPath(id): JtlPath<String>,
     input: JtlInput,
 ) -> Result<Response, JtlError> {
     caller.require(Scope::Use)?;
@@ -117,7 +117,7 @@ pub async fn charge(
 pub async fn refund(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    JtlPath(id): JtlPath<String>,
     input: JtlInput,
 ) -> Result<Response, JtlError> {
     caller.require(Scope::Use)?;

@@ -1,7 +1,7 @@
 //! `/v1/vouchers...`: list, create, read, update, delete, complete, status, recharge, and the
 //! voucher's charges.
 
-use axum::extract::{OriginalUri, Path, RawQuery, State};
+use axum::extract::{OriginalUri, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Map;
@@ -13,7 +13,7 @@ use voucherd_store::{Command, Outcome};
 
 use super::auth::Caller;
 use super::error::JtlError;
-use super::input::JtlInput;
+use super::input::{JtlInput, JtlPath};
 use super::pages::{ListQuery, checked, list_url, paginate};
 use super::present;
 use super::respond::{Success, ok_json, renderer};
@@ -237,7 +237,7 @@ async fn read(
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    JtlPath(id): JtlPath<String>,
 ) -> Result<Response, JtlError> {
     caller.require(Scope::Read)?;
     read(&state, &caller, &id, false).await
@@ -246,7 +246,7 @@ pub async fn show(
 pub async fn complete(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    JtlPath(id): JtlPath<String>,
 ) -> Result<Response, JtlError> {
     caller.require(Scope::ReadSecrets)?;
     read(&state, &caller, &id, true).await
@@ -269,7 +269,7 @@ fn optional_text(
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    JtlPath(id): JtlPath<String>,
     input: JtlInput,
 ) -> Result<Response, JtlError> {
     caller.require(Scope::Update)?;
@@ -291,7 +291,7 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    JtlPath(id): JtlPath<String>,
     input: JtlInput,
 ) -> Result<Response, JtlError> {
     caller.require(Scope::Manage)?;
@@ -313,7 +313,7 @@ pub async fn delete(
 pub async fn set_status(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    JtlPath(id): JtlPath<String>,
     input: JtlInput,
 ) -> Result<Response, JtlError> {
     caller.require(Scope::Use)?;
@@ -400,7 +400,7 @@ pub async fn recharge(
 pub async fn charges(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    JtlPath(id): JtlPath<String>,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
@@ -450,7 +450,7 @@ pub async fn charges(
 pub async fn charge(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, charge_id)): Path<(String, String)>,
+    JtlPath((id, charge_id)): JtlPath<(String, String)>,
 ) -> Result<Response, JtlError> {
     caller.require(Scope::Read)?;
     let found = state

@@ -32,11 +32,6 @@ impl<B: Backend> SqlStore<B> {
         SqlStore { backend }
     }
 
-    /// The backend, for backend-specific operations (backups, closing the pool).
-    pub fn backend(&self) -> &B {
-        &self.backend
-    }
-
     async fn stored_response(
         tx: &mut B::Tx,
         tenant_id: &str,
