@@ -10,9 +10,15 @@ use voucherd_server::clock::SystemClock;
 
 fn init_logging(json: bool) {
     let filter = EnvFilter::try_from_env("VOUCHERD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // Logs go to stderr; stdout carries only what a person asked for (the admin token, the
+    // OpenAPI document, admin task results).
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        // A failed log write is otherwise reported with `eprintln!`, which panics when stderr
+        // itself is gone (a log collector that died) and would take the request down with it.
+        .log_internal_errors(false);
     if json {
         builder.json().init();
     } else {

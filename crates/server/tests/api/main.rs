@@ -7,5 +7,6 @@
 #[macro_use]
 mod support;
 mod admin_ops;
+mod binary;
 mod jtl_errors;
 mod jtl_flow;
