@@ -555,6 +555,22 @@ async fn connection_pins_work_once_and_for_thirty_minutes(backend: Backend) {
     connect(json!(12))
         .await
         .invalid("CLIENT.CONNECT", "CLIENT.CONNECT.PIN.STRING");
+    // Guessing pins is bounded: one address gets a fixed number of attempts per window.
+    let window = Duration::seconds(voucherd_server::state::THROTTLE_WINDOW_SECONDS);
+    app.advance(window);
+    for _ in 0..voucherd_server::state::CONNECT_ATTEMPTS_PER_WINDOW_MAX {
+        connect(json!("GUESSED1"))
+            .await
+            .invalid("CLIENT.CONNECT", "CLIENT.CONNECT.PIN.INVALID");
+    }
+    let limited = connect(json!("GUESSED1"))
+        .await
+        .jtl_error(429, "TOO_MANY_REQUESTS");
+    assert!(limited.headers.contains_key("retry-after"));
+    app.advance(window);
+    connect(json!("GUESSED1"))
+        .await
+        .invalid("CLIENT.CONNECT", "CLIENT.CONNECT.PIN.INVALID");
 }
 
 async fn tokens_expire_and_disconnect_revokes_them(backend: Backend) {
