@@ -1,9 +1,10 @@
 //! The embedded default store: one SQLite file, no setup.
 //!
 //! Durability and ordering: WAL journal, `synchronous=FULL` (a commit is on disk before it is
-//! acknowledged), one writer connection whose transactions start with `BEGIN IMMEDIATE` (so
-//! every write transaction holds the write lock from its first statement and commands on one
-//! voucher are strictly serialised), and a pool of reader connections that see committed
+//! acknowledged), and one writer connection whose transactions start with `BEGIN IMMEDIATE`, so
+//! commands on one voucher are strictly serialised. Commands are group-committed: one writer
+//! task runs every waiting command in one transaction (each behind its own savepoint) and
+//! answers them after the single commit. A pool of reader connections sees committed
 //! snapshots. This crate owns only the connection, the dialect's binding and error mapping,
 //! and the migrations; the ledger itself is the shared SQL of `voucherd-store`.
 
@@ -69,7 +70,8 @@ pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
         .map_err(map_error)?;
     let backend = SqliteBackend { writer, readers };
     migrate(&backend, MIGRATIONS, "").await?;
-    Ok(SqlStore::new(backend))
+    // One writer connection: group commit turns one fsync per command into one per batch.
+    Ok(SqlStore::with_group_commit(backend))
 }
 
 /// An open SQLite transaction.

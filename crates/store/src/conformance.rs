@@ -36,6 +36,7 @@ macro_rules! conformance_tests {
             tokens_are_revoked_on_disconnect,
             only_untouched_vouchers_can_be_deleted,
             concurrent_reserve_and_charge_never_overdraw,
+            concurrent_commands_each_get_their_own_answer,
             lists_filter_and_paginate,
         );
     };
@@ -826,4 +827,55 @@ pub async fn lists_filter_and_paginate(store: Arc<dyn Store>) {
         12,
         "code generated from the default pattern"
     );
+}
+
+/// How many commands race in the mixed-outcome story.
+const MIXED_COMMANDS: usize = 120;
+
+/// Commands submitted together (and so, on a group-committing store, committed together) each
+/// get their own answer: refusals do not disturb accepted commands, and stored answers of
+/// refused commands replay.
+pub async fn concurrent_commands_each_get_their_own_answer(store: Arc<dyn Store>) {
+    let till = Arc::new(tenant(&store, "default").await);
+    let voucher_id = till.voucher(1_000, "MIXED").await;
+    let usd = Currency::parse("USD").expect("USD");
+    let mut tasks = Vec::new();
+    for i in 0..MIXED_COMMANDS {
+        let (till, voucher_id) = (till.clone(), voucher_id.clone());
+        tasks.push(tokio::spawn(async move {
+            let accepted = i % 2 == 0;
+            let command = Command::Recharge {
+                voucher: VoucherRef::Id(voucher_id),
+                amount_minor: 1,
+                currency: if accepted { eur() } else { usd },
+                order_number: format!("R-{i}"),
+            };
+            let key = if i % 3 == 0 {
+                keyed(&format!("mixed-{i}"), "d")
+            } else {
+                None
+            };
+            let first = till.submit(T0, command.clone(), key).await;
+            match (&first, accepted) {
+                (Execution::Done(Ok(Outcome::Recharge(_))), true) => {}
+                (Execution::Done(Err(DomainError::CurrencyMismatch)), false) => {}
+                other => panic!("command {i}: unexpected {other:?}"),
+            }
+            if i % 3 == 0 {
+                let again = till
+                    .submit(T0, command, keyed(&format!("mixed-{i}"), "d"))
+                    .await;
+                assert!(
+                    matches!(again, Execution::Replayed(_)),
+                    "command {i}: {again:?}"
+                );
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+    let accepted = i64::try_from(MIXED_COMMANDS.div_ceil(2)).expect("small");
+    assert_eq!(till.remaining(&voucher_id).await, (1_000 + accepted, 0));
+    till.assert_integrity(T0).await;
 }

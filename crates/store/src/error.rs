@@ -11,6 +11,9 @@ pub enum StoreError {
     /// deadlock, busy database).
     #[error("retryable: {0}")]
     Retryable(String),
+    /// Too many commands are waiting for the writer; retry shortly.
+    #[error("too many commands waiting")]
+    Overloaded,
     /// The database cannot be reached or the pool is exhausted.
     #[error("database unavailable: {0}")]
     Unavailable(String),

@@ -185,9 +185,10 @@ impl JtlError {
     /// The answer to a store failure: retry later, or a bug.
     pub fn from_store(error: &StoreError) -> Self {
         match error {
-            StoreError::Unavailable(_) | StoreError::Retryable(_) | StoreError::Conflict(_) => {
-                JtlError::Unavailable
-            }
+            StoreError::Unavailable(_)
+            | StoreError::Retryable(_)
+            | StoreError::Conflict(_)
+            | StoreError::Overloaded => JtlError::Unavailable,
             StoreError::Other(_) => JtlError::Internal,
         }
     }

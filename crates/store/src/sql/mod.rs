@@ -6,13 +6,17 @@
 //! compare and order them the same way; money as integer minor units.
 
 mod backend;
+mod command_tx;
+mod idempotency;
 mod ledger;
 mod migrate;
 mod reads;
 mod store_impl;
 mod value;
+mod writer;
 
 pub use backend::{Backend, Dialect, SqlExec};
 pub use migrate::{Migration, migrate};
 pub use store_impl::SqlStore;
 pub use value::{Row, RowReader, Value, from_micros, to_micros};
+pub use writer::{BATCH_COMMANDS_MAX, QUEUE_COMMANDS_MAX};

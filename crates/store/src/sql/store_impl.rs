@@ -1,14 +1,18 @@
-//! [`SqlStore`]: the [`Store`] implementation for any [`Backend`]. It owns the transaction
-//! protocol around a command (idempotency, bounded retries on conflicts) and the reads.
+//! [`SqlStore`]: the [`Store`] implementation for any [`Backend`]. It decides how commands
+//! reach the database (group-committed by a writer task, or one transaction each with bounded
+//! retries on conflicts) and serves the reads.
 
 use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 use voucherd_domain::integrity::{self, VoucherTotals};
 
-use super::ledger::apply;
+use std::sync::Arc;
+
+use super::command_tx::run_command;
 use super::reads::{self, VoucherKey};
+use super::writer::Writer;
 use super::{Backend, SqlExec, Value};
-use crate::command::{CommandRequest, Execution, IdempotencyRequest, StoredResponse};
+use crate::command::{CommandRequest, Execution};
 use crate::model::{
     AuditEvent, AuditFilter, Client, ClientGroup, DEFAULT_TENANT_ID, EntryFilter, EntryView,
     HoldView, IDEMPOTENCY_TTL_SECONDS, IntegrityReport, MerchantToken, Page, PageRequest,
@@ -24,124 +28,36 @@ const INTEGRITY_CHUNK_ROWS: i64 = 5_000;
 
 /// The shared-SQL store on one backend.
 pub struct SqlStore<B: Backend> {
-    backend: B,
+    backend: Arc<B>,
+    /// Present when commands are group-committed by one writer task.
+    writer: Option<Writer>,
 }
 
 impl<B: Backend> SqlStore<B> {
+    /// A store that runs each command in its own transaction, as many at once as the backend
+    /// allows (PostgreSQL: row locks serialise commands on the same voucher).
     pub fn new(backend: B) -> Self {
-        SqlStore { backend }
-    }
-
-    async fn stored_response(
-        tx: &mut B::Tx,
-        tenant_id: &str,
-        idem: &IdempotencyRequest,
-        now: OffsetDateTime,
-    ) -> Result<Option<Execution>, StoreError> {
-        let row = tx
-            .fetch_optional(
-                "SELECT request_digest, status, body, created_at FROM idempotency_keys \
-                 WHERE tenant_id = $1 AND caller = $2 AND key = $3",
-                vec![
-                    tenant_id.into(),
-                    idem.caller.as_str().into(),
-                    idem.key.as_str().into(),
-                ],
-            )
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let mut r = row.reader();
-        let (digest, status, body, created_at) = (r.text()?, r.int()?, r.text()?, r.time()?);
-        if created_at + Duration::seconds(IDEMPOTENCY_TTL_SECONDS) <= now {
-            // Past its lifetime the key is free again; the sweeper may not have reached it.
-            tx.execute(
-                "DELETE FROM idempotency_keys WHERE tenant_id = $1 AND caller = $2 AND key = $3",
-                vec![
-                    tenant_id.into(),
-                    idem.caller.as_str().into(),
-                    idem.key.as_str().into(),
-                ],
-            )
-            .await?;
-            return Ok(None);
+        SqlStore {
+            backend: Arc::new(backend),
+            writer: None,
         }
-        if digest != idem.request_digest {
-            return Ok(Some(Execution::KeyReused));
-        }
-        let status = u16::try_from(status)
-            .map_err(|_| StoreError::Other(format!("stored status {status} invalid")))?;
-        Ok(Some(Execution::Replayed(StoredResponse { status, body })))
     }
 
-    async fn store_response(
-        tx: &mut B::Tx,
-        tenant_id: &str,
-        idem: &IdempotencyRequest,
-        response: &StoredResponse,
-        now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        tx.execute(
-            "INSERT INTO idempotency_keys (tenant_id, caller, key, request_digest, status, body, \
-             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            vec![
-                tenant_id.into(),
-                idem.caller.as_str().into(),
-                idem.key.as_str().into(),
-                idem.request_digest.as_str().into(),
-                i64::from(response.status).into(),
-                response.body.as_str().into(),
-                now.into(),
-            ],
-        )
-        .await?;
-        Ok(())
+    /// A store whose commands are group-committed by one writer task (SQLite: one writer
+    /// anyway, so batching turns one fsync per command into one per batch). Must be called
+    /// inside a Tokio runtime.
+    pub fn with_group_commit(backend: B) -> Self {
+        let backend = Arc::new(backend);
+        let writer = Some(Writer::spawn(backend.clone()));
+        SqlStore { backend, writer }
     }
 
-    async fn execute_once(&self, request: &CommandRequest) -> Result<Execution, StoreError> {
-        let ctx = &request.context;
+    /// One command in its own transaction.
+    async fn execute_alone(&self, request: &CommandRequest) -> Result<Execution, StoreError> {
         let mut tx = self.backend.begin_write().await?;
-        if let Some(idem) = &request.idempotency
-            && let Some(earlier) =
-                Self::stored_response(&mut tx, &ctx.tenant_id, idem, ctx.now).await?
-        {
-            return Ok(earlier);
-        }
-        let result = apply(&mut tx, self.backend.dialect(), ctx, &request.command).await?;
-        if result.is_err() {
-            // A refusal writes nothing: drop what the command may have touched and, if the
-            // caller sent a key, keep only the rendered refusal.
-            drop(tx);
-            if let Some(idem) = &request.idempotency {
-                let mut tx = self.backend.begin_write().await?;
-                if let Some(earlier) =
-                    Self::stored_response(&mut tx, &ctx.tenant_id, idem, ctx.now).await?
-                {
-                    return Ok(earlier);
-                }
-                Self::store_response(
-                    &mut tx,
-                    &ctx.tenant_id,
-                    idem,
-                    &(idem.render)(&result),
-                    ctx.now,
-                )
-                .await?;
-                B::commit(tx).await?;
-            }
-            return Ok(Execution::Done(result));
-        }
-        if let Some(idem) = &request.idempotency {
-            Self::store_response(
-                &mut tx,
-                &ctx.tenant_id,
-                idem,
-                &(idem.render)(&result),
-                ctx.now,
-            )
-            .await?;
-        }
+        let execution = run_command(&mut tx, self.backend.dialect(), request).await?;
         B::commit(tx).await?;
-        Ok(Execution::Done(result))
+        Ok(execution)
     }
 }
 
@@ -162,9 +78,12 @@ macro_rules! in_read {
 #[async_trait]
 impl<B: Backend> Store for SqlStore<B> {
     async fn execute(&self, request: CommandRequest) -> Result<Execution, StoreError> {
+        if let Some(writer) = &self.writer {
+            return writer.submit(request).await;
+        }
         let mut attempt = 1;
         loop {
-            match self.execute_once(&request).await {
+            match self.execute_alone(&request).await {
                 Err(StoreError::Conflict(_) | StoreError::Retryable(_))
                     if attempt < COMMAND_ATTEMPTS_MAX =>
                 {

@@ -1,0 +1,54 @@
+//! One command inside an open write transaction, fenced by a savepoint: whatever the command
+//! does is undone alone if it is refused or fails, so it can share a transaction with other
+//! commands (group commit) without ever touching their outcome.
+
+use super::idempotency::{store_response, stored_response};
+use super::ledger::apply;
+use super::{Dialect, SqlExec};
+use crate::StoreError;
+use crate::command::{CommandRequest, Execution};
+
+/// Runs `request` in `tx`. On `Ok` its effects (or, for a refusal, only its stored answer) stay
+/// in the transaction; on `Err` nothing of it does. The caller commits.
+pub(super) async fn run_command<T: SqlExec>(
+    tx: &mut T,
+    dialect: Dialect,
+    request: &CommandRequest,
+) -> Result<Execution, StoreError> {
+    tx.execute("SAVEPOINT command", vec![]).await?;
+    match run_fenced(tx, dialect, request).await {
+        Ok(execution) => {
+            tx.execute("RELEASE SAVEPOINT command", vec![]).await?;
+            Ok(execution)
+        }
+        Err(error) => {
+            // Undo this command alone. If even that fails, the transaction is unusable and the
+            // commit will fail, which fails every command in it: nothing half-applied survives.
+            let _ = tx.execute("ROLLBACK TO SAVEPOINT command", vec![]).await;
+            let _ = tx.execute("RELEASE SAVEPOINT command", vec![]).await;
+            Err(error)
+        }
+    }
+}
+
+async fn run_fenced<T: SqlExec>(
+    tx: &mut T,
+    dialect: Dialect,
+    request: &CommandRequest,
+) -> Result<Execution, StoreError> {
+    let ctx = &request.context;
+    if let Some(idem) = &request.idempotency
+        && let Some(earlier) = stored_response(tx, &ctx.tenant_id, idem, ctx.now).await?
+    {
+        return Ok(earlier);
+    }
+    let result = apply(tx, dialect, ctx, &request.command).await?;
+    if result.is_err() {
+        // A refusal leaves no trace but its stored answer.
+        tx.execute("ROLLBACK TO SAVEPOINT command", vec![]).await?;
+    }
+    if let Some(idem) = &request.idempotency {
+        store_response(tx, &ctx.tenant_id, idem, &(idem.render)(&result), ctx.now).await?;
+    }
+    Ok(Execution::Done(result))
+}
