@@ -24,6 +24,7 @@ pub mod state;
 pub mod submit;
 pub mod sweeper;
 pub mod throttle;
+pub mod token_cache;
 mod wire;
 
 use std::future::Future;

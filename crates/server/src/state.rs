@@ -8,6 +8,7 @@ use voucherd_store::Store;
 
 use crate::clock::Clock;
 use crate::throttle::Throttle;
+use crate::token_cache::TokenCache;
 
 /// Misses (unknown codes or wrong PINs) a client may make per window before it is throttled.
 pub const CODE_MISSES_PER_WINDOW_MAX: u32 = 20;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub code_misses: Arc<Throttle>,
     /// Connection pin attempts, per remote address.
     pub connect_attempts: Arc<Throttle>,
+    /// Recently checked access tokens.
+    pub tokens: Arc<TokenCache>,
 }
 
 impl AppState {
@@ -53,6 +56,7 @@ impl AppState {
                 CONNECT_ATTEMPTS_PER_WINDOW_MAX,
                 THROTTLE_WINDOW_SECONDS,
             )),
+            tokens: Arc::new(TokenCache::default()),
         }
     }
 

@@ -15,9 +15,14 @@ use crate::AppState;
 pub type Render = Arc<dyn Fn(&CommandResult) -> StoredResponse + Send + Sync>;
 
 /// How a submission ended.
+// Built and moved once per request; boxing the result would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum Answer {
-    /// The command ran now; this is its rendered response.
-    Fresh(StoredResponse),
+    /// The command ran now: its result and the response rendered from it.
+    Fresh {
+        result: CommandResult,
+        response: StoredResponse,
+    },
     /// A retry of an earlier request with the same key and body.
     Replayed(StoredResponse),
     /// The key was used before with a different request.
@@ -69,7 +74,8 @@ pub async fn submit(
                 Ok(_) => "ok".to_string(),
                 Err(refusal) => format!("refused:{refusal:?}"),
             };
-            (Answer::Fresh(render(&result)), outcome)
+            let response = render(&result);
+            (Answer::Fresh { result, response }, outcome)
         }
         Ok(Execution::Replayed(stored)) => (Answer::Replayed(stored), "replayed".into()),
         Ok(Execution::KeyReused) => (Answer::KeyReused, "key_reused".into()),

@@ -319,7 +319,7 @@ async fn run(
         response
     };
     match answer {
-        Answer::Fresh(r) => stored(r, false),
+        Answer::Fresh { response, .. } => stored(response, false),
         Answer::Replayed(r) => stored(r, true),
         Answer::KeyReused => AdminError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -653,14 +653,18 @@ async fn disconnect_client(
     body: AdminBody<Value>,
 ) -> Result<Response, AdminError> {
     let render = renderer(StatusCode::OK, |_| json!({ "disconnected": true }));
-    Ok(run(
+    let response = run(
         &state,
         &tenant,
         (body.request_id, body.keyed),
-        Command::DisconnectClient { client_id: client },
+        Command::DisconnectClient {
+            client_id: client.clone(),
+        },
         render,
     )
-    .await)
+    .await;
+    state.tokens.forget_client(&client);
+    Ok(response)
 }
 
 #[derive(Deserialize)]

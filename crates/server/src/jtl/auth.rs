@@ -44,12 +44,21 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, JtlError> {
         let token = bearer(parts).ok_or(JtlError::Unauthenticated)?;
-        let grant = state
-            .store
-            .token_grant(&secret::digest(token), state.clock.now())
-            .await
-            .map_err(|e| JtlError::from_store(&e))?
-            .ok_or(JtlError::Unauthenticated)?;
+        let digest = secret::digest(token);
+        let now = state.clock.now();
+        let grant = match state.tokens.get(&digest, now) {
+            Some(grant) => grant,
+            None => {
+                let grant = state
+                    .store
+                    .token_grant(&digest, now)
+                    .await
+                    .map_err(|e| JtlError::from_store(&e))?
+                    .ok_or(JtlError::Unauthenticated)?;
+                state.tokens.put(&digest, grant.clone(), now);
+                grant
+            }
+        };
         Ok(Caller {
             tenant_id: grant.tenant_id,
             client_id: grant.client_id,

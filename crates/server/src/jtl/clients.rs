@@ -14,7 +14,7 @@ use super::present;
 use super::respond::{Success, renderer, respond};
 use super::validate::Validator;
 use crate::AppState;
-use crate::submit::submit;
+use crate::submit::{Answer, submit};
 
 /// Longest pin accepted.
 const PIN_CHARS_MAX: usize = 255;
@@ -51,6 +51,14 @@ pub async fn connect(
         render,
     )
     .await;
+    // Connecting again rotates the credentials: earlier tokens of the client end here at once.
+    if let Answer::Fresh {
+        result: Ok(Outcome::Connected { client, .. }),
+        ..
+    } = &answer
+    {
+        state.tokens.forget_client(&client.id);
+    }
     Ok(respond(answer))
 }
 
@@ -63,5 +71,7 @@ pub async fn disconnect(
     let command = Command::DisconnectClient {
         client_id: caller.client_id.clone(),
     };
-    super::execute(&state, &caller, &input, command, render).await
+    let response = super::execute(&state, &caller, &input, command, render).await;
+    state.tokens.forget_client(&caller.client_id);
+    response
 }

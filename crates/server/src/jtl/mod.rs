@@ -106,7 +106,7 @@ async fn execute_guarded(
         return JtlError::TooManyRequests(wait).into_response();
     }
     let answer = submit_as(state, caller, input, command, render).await;
-    if matches!(&answer, Answer::Fresh(r) if r.status == 404) {
+    if matches!(&answer, Answer::Fresh { response, .. } if response.status == 404) {
         state.code_misses.record(&key, state.clock.now());
     }
     respond(answer)

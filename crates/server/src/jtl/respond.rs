@@ -71,7 +71,7 @@ fn stored(response: StoredResponse) -> Response {
 /// The response to a submission.
 pub fn respond(answer: Answer) -> Response {
     match answer {
-        Answer::Fresh(response) => stored(response),
+        Answer::Fresh { response, .. } => stored(response),
         Answer::Replayed(response) => {
             let mut r = stored(response);
             r.headers_mut()

@@ -15,6 +15,7 @@ on_both_stores!(
     operations_endpoints_answer,
     every_documented_operation_exists,
     shutdown_finishes_cleanly,
+    a_revocation_reaches_every_node_within_a_second,
 );
 
 async fn the_admin_api_needs_its_token_and_validates_settings(backend: Backend) {
@@ -421,4 +422,40 @@ async fn two_nodes_on_one_postgres_never_overdraw() {
         json!(format!("{}.00", 50 - charged))
     );
     nodes[1].integrity_is_clean("default").await;
+}
+
+async fn a_revocation_reaches_every_node_within_a_second(backend: Backend) {
+    let Some(url) = crate::support::fresh_database(backend).await else {
+        return;
+    };
+    let clock = ManualClock::new(datetime!(2026-03-01 09:00 UTC));
+    let node_a = TestApp::spawn_on(&url, clock.clone()).await;
+    let node_b = TestApp::spawn_on(&url, clock.clone()).await;
+    let c = node_a.client("default", ALL_SCOPES).await;
+    node_b
+        .get("/v1/vouchers", &c.token)
+        .await
+        .expect(StatusCode::OK);
+    node_a
+        .send(
+            Method::POST,
+            "/v1/clients/disconnect",
+            Some(&c.token),
+            None,
+            &[],
+        )
+        .await
+        .expect(StatusCode::NO_CONTENT);
+    // On the node that revoked it, at once; on the other, within the cache's second.
+    node_a
+        .get("/v1/vouchers", &c.token)
+        .await
+        .jtl_error(401, "UNAUTHENTICATED");
+    clock.advance(time::Duration::seconds(
+        voucherd_server::token_cache::TOKEN_CACHE_SECONDS,
+    ));
+    node_b
+        .get("/v1/vouchers", &c.token)
+        .await
+        .jtl_error(401, "UNAUTHENTICATED");
 }
