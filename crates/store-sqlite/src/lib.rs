@@ -16,7 +16,10 @@ use sqlx::sqlite::{
 };
 use sqlx::{Column, Row as _, Sqlite, Transaction, TypeInfo, ValueRef};
 use voucherd_store::StoreError;
+
+mod writer_conn;
 use voucherd_store::sql::{Backend, Dialect, Migration, Row, SqlExec, SqlStore, Value, migrate};
+use writer_conn::{SharedWriter, WriteTx};
 
 /// How long a connection waits for a lock held by another process before giving up.
 const BUSY_TIMEOUT_SECONDS: u64 = 5;
@@ -33,7 +36,7 @@ const MIGRATIONS: &[Migration] = &[Migration {
 
 /// The SQLite [`Backend`].
 pub struct SqliteBackend {
-    writer: SqlitePool,
+    writer: SharedWriter,
     readers: SqlitePool,
 }
 
@@ -45,27 +48,24 @@ pub type SqliteStore = SqlStore<SqliteBackend>;
 pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|e| StoreError::Other(format!("invalid SQLite URL: {e}")))?
-        .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(BUSY_TIMEOUT_SECONDS));
-    if let Some(folder) = options.get_filename().parent()
+        .busy_timeout(Duration::from_secs(BUSY_TIMEOUT_SECONDS))
+        .read_only(true);
+    let path = options.get_filename().to_path_buf();
+    if let Some(folder) = path.parent()
         && !folder.as_os_str().is_empty()
     {
         std::fs::create_dir_all(folder)
             .map_err(|e| StoreError::Other(format!("cannot create {}: {e}", folder.display())))?;
     }
-    let writer = SqlitePoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(Duration::from_secs(ACQUIRE_TIMEOUT_SECONDS))
-        .connect_with(options.clone())
-        .await
-        .map_err(map_error)?;
+    // The writer creates the file; the readers open what it created.
+    let writer = writer_conn::open(&path)?;
     let readers = SqlitePoolOptions::new()
         .max_connections(READ_CONNECTIONS_MAX)
         .acquire_timeout(Duration::from_secs(ACQUIRE_TIMEOUT_SECONDS))
-        .connect_with(options.read_only(true))
+        .connect_with(options)
         .await
         .map_err(map_error)?;
     let backend = SqliteBackend { writer, readers };
@@ -74,8 +74,11 @@ pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
     Ok(SqlStore::with_group_commit(backend))
 }
 
-/// An open SQLite transaction.
-pub struct SqliteTx(Transaction<'static, Sqlite>);
+/// An open SQLite transaction: the writer's, or a reader's snapshot.
+pub enum SqliteTx {
+    Write(WriteTx),
+    Read(Transaction<'static, Sqlite>),
+}
 
 fn bind_all<'q>(
     mut query: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
@@ -114,27 +117,38 @@ fn decode_row(row: &sqlx::sqlite::SqliteRow) -> Result<Row, StoreError> {
 
 impl SqlExec for SqliteTx {
     async fn execute(&mut self, sql: &str, params: Vec<Value>) -> Result<u64, StoreError> {
-        let done = bind_all(sqlx::query(sql), params)
-            .execute(&mut *self.0)
-            .await
-            .map_err(map_error)?;
-        Ok(done.rows_affected())
+        match self {
+            SqliteTx::Write(tx) => tx.execute(sql, params).await,
+            SqliteTx::Read(tx) => {
+                let done = bind_all(sqlx::query(sql), params)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(map_error)?;
+                Ok(done.rows_affected())
+            }
+        }
     }
 
     async fn fetch(&mut self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, StoreError> {
-        let rows = bind_all(sqlx::query(sql), params)
-            .fetch_all(&mut *self.0)
-            .await
-            .map_err(map_error)?;
-        rows.iter().map(decode_row).collect()
+        match self {
+            SqliteTx::Write(tx) => tx.fetch(sql, params).await,
+            SqliteTx::Read(tx) => {
+                let rows = bind_all(sqlx::query(sql), params)
+                    .fetch_all(&mut **tx)
+                    .await
+                    .map_err(map_error)?;
+                rows.iter().map(decode_row).collect()
+            }
+        }
     }
 
     async fn execute_script(&mut self, sql: &str) -> Result<(), StoreError> {
-        // A plain string runs through the simple protocol, which accepts several statements.
-        sqlx::Executor::execute(&mut *self.0, sql)
-            .await
-            .map_err(map_error)?;
-        Ok(())
+        match self {
+            SqliteTx::Write(tx) => tx.execute_script(sql).await,
+            SqliteTx::Read(_) => Err(StoreError::Other(
+                "scripts run in write transactions".into(),
+            )),
+        }
     }
 }
 
@@ -146,19 +160,22 @@ impl Backend for SqliteBackend {
     }
 
     async fn begin_write(&self) -> Result<SqliteTx, StoreError> {
-        self.writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map(SqliteTx)
-            .map_err(map_error)
+        WriteTx::begin(&self.writer).await.map(SqliteTx::Write)
     }
 
     async fn begin_read(&self) -> Result<SqliteTx, StoreError> {
-        self.readers.begin().await.map(SqliteTx).map_err(map_error)
+        self.readers
+            .begin()
+            .await
+            .map(SqliteTx::Read)
+            .map_err(map_error)
     }
 
     async fn commit(tx: SqliteTx) -> Result<(), StoreError> {
-        tx.0.commit().await.map_err(map_error)
+        match tx {
+            SqliteTx::Write(tx) => tx.commit(),
+            SqliteTx::Read(tx) => tx.commit().await.map_err(map_error),
+        }
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
