@@ -1,10 +1,12 @@
 //! The scale-out store: PostgreSQL shared by several stateless voucherd nodes.
 //!
-//! Commands run in READ COMMITTED transactions that lock the rows they change with
-//! `SELECT ... FOR UPDATE`, voucher row first, so commands on one voucher are serialised across
-//! all nodes while commands on different vouchers run in parallel. Serialization failures,
-//! deadlocks and lost uniqueness races surface as retryable errors, and the shared store
-//! retries the whole command a bounded number of times. This crate owns only the connection,
+//! Commands are group-committed by a few writer lanes per node. Each batch runs in one READ
+//! COMMITTED transaction that first locks every voucher the batch changes, in primary-key
+//! order, and then runs its commands, each behind a savepoint, which lock the rows they change
+//! with `SELECT ... FOR UPDATE`. Commands on one voucher are serialised across all nodes, and
+//! batches never deadlock over vouchers. Serialization failures, deadlocks and lost uniqueness
+//! races surface as retryable errors; the shared store runs such a command again, alone, a
+//! bounded number of times. This crate owns only the connection,
 //! binding, error mapping and migrations; the ledger is the shared SQL of `voucherd-store`.
 
 use std::time::Duration;
@@ -12,10 +14,18 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Column, Postgres, Row as _, Transaction, TypeInfo, ValueRef};
 use voucherd_store::StoreError;
-use voucherd_store::sql::{Backend, Dialect, Migration, Row, SqlExec, SqlStore, Value, migrate};
+use voucherd_store::sql::{
+    Backend, Dialect, GroupCommit, Migration, QUEUE_COMMANDS_MAX, Row, SqlExec, SqlStore, Value,
+    migrate,
+};
 
 /// Connections per node.
-const CONNECTIONS_MAX: u32 = 16;
+const CONNECTIONS_MAX: u32 = 24;
+/// Writer lanes per node: each holds one connection while its batch runs and commits, so
+/// lanes run side by side like separate transactions would.
+const WRITER_LANES: usize = 16;
+/// Commands per batch: small, so that waiting commands spread over the lanes.
+const BATCH_COMMANDS_MAX: usize = 4;
 /// How long a request waits for a pooled connection before the store reports it unavailable.
 const ACQUIRE_TIMEOUT_SECONDS: u64 = 5;
 /// A statement that runs longer than this is cancelled by the server.
@@ -54,7 +64,14 @@ pub async fn open(url: &str) -> Result<PgStore, StoreError> {
         .map_err(map_error)?;
     let backend = PgBackend { pool };
     migrate(&backend, MIGRATIONS, MIGRATION_LOCK).await?;
-    Ok(SqlStore::new(backend))
+    Ok(SqlStore::with_group_commit(
+        backend,
+        GroupCommit {
+            lanes: WRITER_LANES,
+            batch_commands_max: BATCH_COMMANDS_MAX,
+            queue_commands_max: QUEUE_COMMANDS_MAX,
+        },
+    ))
 }
 
 /// An open PostgreSQL transaction.

@@ -18,13 +18,18 @@ use sqlx::{Column, Row as _, Sqlite, Transaction, TypeInfo, ValueRef};
 use voucherd_store::StoreError;
 
 mod writer_conn;
-use voucherd_store::sql::{Backend, Dialect, Migration, Row, SqlExec, SqlStore, Value, migrate};
+use voucherd_store::sql::{
+    Backend, Dialect, GroupCommit, Migration, QUEUE_COMMANDS_MAX, Row, SqlExec, SqlStore, Value,
+    migrate,
+};
 use writer_conn::{SharedWriter, WriteTx};
 
 /// How long a connection waits for a lock held by another process before giving up.
 const BUSY_TIMEOUT_SECONDS: u64 = 5;
 /// Reader connections; WAL lets them read while the writer writes.
 const READ_CONNECTIONS_MAX: u32 = 8;
+/// Commands one commit takes at most.
+const BATCH_COMMANDS_MAX: usize = 512;
 /// How long a request waits for a pooled connection.
 const ACQUIRE_TIMEOUT_SECONDS: u64 = 10;
 
@@ -43,9 +48,21 @@ pub struct SqliteBackend {
 /// The store on SQLite.
 pub type SqliteStore = SqlStore<SqliteBackend>;
 
+/// How the SQLite store group-commits: one lane (one writer), large batches.
+pub const GROUP_COMMIT: GroupCommit = GroupCommit {
+    lanes: 1,
+    batch_commands_max: BATCH_COMMANDS_MAX,
+    queue_commands_max: QUEUE_COMMANDS_MAX,
+};
+
 /// Opens (creating the file and its folder if needed) and migrates the database at `url`
 /// (`sqlite://path/to/file.db`).
 pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
+    open_with(url, GROUP_COMMIT).await
+}
+
+/// Like [`open`], with another group-commit configuration (tests use a tiny queue).
+pub async fn open_with(url: &str, group_commit: GroupCommit) -> Result<SqliteStore, StoreError> {
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|e| StoreError::Other(format!("invalid SQLite URL: {e}")))?
         .journal_mode(SqliteJournalMode::Wal)
@@ -71,7 +88,7 @@ pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
     let backend = SqliteBackend { writer, readers };
     migrate(&backend, MIGRATIONS, "").await?;
     // One writer connection: group commit turns one fsync per command into one per batch.
-    Ok(SqlStore::with_group_commit(backend))
+    Ok(SqlStore::with_group_commit(backend, group_commit))
 }
 
 /// An open SQLite transaction: the writer's, or a reader's snapshot.

@@ -280,6 +280,14 @@ mod tests {
     }
 
     #[test]
+    fn a_full_write_queue_answers_503_with_retry_after() {
+        let response = JtlError::from_store(&StoreError::Overloaded).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+    }
+
+    #[test]
     fn a_missing_scope_answers_the_bare_string_forbidden() {
         assert_eq!(JtlError::Forbidden.body(), "\"Forbidden\"");
         assert_eq!(JtlError::Forbidden.status(), StatusCode::FORBIDDEN);

@@ -24,6 +24,15 @@ impl Dialect {
             Dialect::Postgres => " FOR UPDATE",
         }
     }
+
+    /// Like [`Dialect::lock_clause`], locking only the rows of the voucher table aliased `v`
+    /// (a query that also reads other tables in subqueries).
+    pub fn voucher_lock_clause(&self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE OF v",
+        }
+    }
 }
 
 /// An open transaction (or connection) that runs statements.

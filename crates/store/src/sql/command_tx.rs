@@ -4,9 +4,42 @@
 
 use super::idempotency::{store_response, stored_response};
 use super::ledger::apply;
-use super::{Dialect, SqlExec};
+use super::{Backend, Dialect, SqlExec};
 use crate::StoreError;
 use crate::command::{CommandRequest, Execution};
+
+/// How many times a command is tried when a serialization failure, a deadlock or a
+/// constraint that a concurrent writer won stops it. Each try re-reads everything, so the
+/// next one sees the winner.
+const COMMAND_ATTEMPTS_MAX: usize = 5;
+
+/// Answers whether trying the command again, in a new transaction, may succeed.
+pub(super) fn worth_retrying(error: &StoreError) -> bool {
+    matches!(error, StoreError::Conflict(_) | StoreError::Retryable(_))
+}
+
+/// Runs `request` in a transaction of its own, trying again (a bounded number of times) while
+/// it loses to a concurrent writer.
+pub(super) async fn execute_alone<B: Backend>(
+    backend: &B,
+    request: &CommandRequest,
+) -> Result<Execution, StoreError> {
+    let mut attempt = 1;
+    loop {
+        let once = async {
+            let mut tx = backend.begin_write().await?;
+            let execution = run_command(&mut tx, backend.dialect(), request).await?;
+            B::commit(tx).await?;
+            Ok(execution)
+        };
+        match once.await {
+            Err(error) if worth_retrying(&error) && attempt < COMMAND_ATTEMPTS_MAX => {
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
 
 /// Runs `request` in `tx`. On `Ok` its effects (or, for a refusal, only its stored answer) stay
 /// in the transaction; on `Err` nothing of it does. The caller commits.

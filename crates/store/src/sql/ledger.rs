@@ -10,10 +10,12 @@ use voucherd_domain::secret::{self, ALPHANUMERIC, UNAMBIGUOUS};
 use voucherd_domain::{DomainError, EntryKind, HoldState, Scope, VoucherStatus};
 
 use super::reads::{self, VoucherKey, VoucherRecord};
-use super::{Dialect, SqlExec, Value};
+use super::{Dialect, SqlExec, Value, from_micros, to_micros};
 use crate::StoreError;
 use crate::command::{Command, CommandContext, CommandResult, NewVoucher, Outcome, VoucherRef};
-use crate::model::{CONNECTION_PIN_TTL_SECONDS, Client, ClientGroup, TenantSettings};
+use crate::model::{
+    CONNECTION_PIN_TTL_SECONDS, Client, ClientGroup, EntryView, HoldView, TenantSettings,
+};
 
 /// How often a generator may draw a value that is already taken before giving up.
 const GENERATE_ATTEMPTS_MAX: usize = 16;
@@ -42,6 +44,18 @@ macro_rules! decided {
             Err(refusal) => return Ok(Err(refusal)),
         }
     };
+}
+
+/// A ledger entry about to be written.
+struct NewEntry<'a> {
+    kind: EntryKind,
+    amount_minor: i64,
+    currency: voucherd_domain::Currency,
+    order_number: Option<&'a str>,
+    /// For a refund: the refunded charge's key and id.
+    refund_of: Option<(i64, &'a str)>,
+    /// For a charge: the hold it charges.
+    hold_pk: Option<i64>,
 }
 
 /// The transaction and everything every command needs.
@@ -127,6 +141,12 @@ impl<T: SqlExec> Run<'_, T> {
 
     fn now(&self) -> OffsetDateTime {
         self.ctx.now
+    }
+
+    /// The time as the database keeps it (microseconds), for answers built without reading
+    /// back what was written.
+    fn stored_now(&self) -> Result<OffsetDateTime, StoreError> {
+        from_micros(to_micros(self.ctx.now))
     }
 
     async fn audit(
@@ -655,12 +675,15 @@ impl<T: SqlExec> Run<'_, T> {
         let voucher_pk = row.reader().int()?;
         self.insert_entry(
             voucher_pk,
-            EntryKind::Issue,
-            new.amount_minor,
-            &new.currency.code(),
-            new.order_number.as_deref(),
-            None,
-            None,
+            &id,
+            NewEntry {
+                kind: EntryKind::Issue,
+                amount_minor: new.amount_minor,
+                currency: new.currency,
+                order_number: new.order_number.as_deref(),
+                refund_of: None,
+                hold_pk: None,
+            },
         )
         .await?;
         let detail = json!({ "amount_minor": new.amount_minor, "currency": new.currency.code(), "status": new.status.as_str() });
@@ -693,20 +716,31 @@ impl<T: SqlExec> Run<'_, T> {
         column: &str,
         value: Value,
     ) -> Result<Option<VoucherRecord>, StoreError> {
+        self.lock_voucher_where(&format!("v.{column} = $3"), vec![value])
+            .await
+    }
+
+    /// Loads, in one statement, the live voucher of this tenant that `condition` names (its
+    /// parameters are `$3` onwards), locking its row on PostgreSQL.
+    async fn lock_voucher_where(
+        &mut self,
+        condition: &str,
+        params: Vec<Value>,
+    ) -> Result<Option<VoucherRecord>, StoreError> {
         let sql = format!(
-            "SELECT pk FROM vouchers WHERE tenant_id = $1 AND {column} = $2 AND deleted_at IS NULL{}",
-            self.dialect.lock_clause()
+            "SELECT {} FROM vouchers v WHERE v.tenant_id = $2 AND {condition} \
+             AND v.deleted_at IS NULL{}",
+            reads::VOUCHER_COLUMNS,
+            self.dialect.voucher_lock_clause()
         );
-        let Some(row) = self
-            .tx
-            .fetch_optional(&sql, vec![self.tenant_id().into(), value])
+        let mut all = vec![self.now().into(), self.tenant_id().into()];
+        all.extend(params);
+        self.tx
+            .fetch_optional(&sql, all)
             .await?
-        else {
-            return Ok(None);
-        };
-        let pk = row.reader().int()?;
-        let tenant_id = self.ctx.tenant_id.clone();
-        reads::voucher(self.tx, &tenant_id, VoucherKey::Pk(pk), self.now()).await
+            .as_ref()
+            .map(reads::voucher_row)
+            .transpose()
     }
 
     async fn live_holds(
@@ -758,17 +792,23 @@ impl<T: SqlExec> Run<'_, T> {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Writes a ledger entry and moves the voucher's balance by it; answers the entry's key
+    /// and the entry as it was written.
     async fn insert_entry(
         &mut self,
         voucher_pk: i64,
-        kind: EntryKind,
-        amount_minor: i64,
-        currency: &str,
-        order_number: Option<&str>,
-        refund_of_pk: Option<i64>,
-        hold_pk: Option<i64>,
-    ) -> Result<i64, StoreError> {
+        voucher_id: &str,
+        new: NewEntry<'_>,
+    ) -> Result<(i64, EntryView), StoreError> {
+        let NewEntry {
+            kind,
+            amount_minor,
+            currency,
+            order_number,
+            refund_of,
+            hold_pk,
+        } = new;
+        let id = secret::opaque_id();
         let row = self
             .tx
             .fetch_optional(
@@ -777,14 +817,14 @@ impl<T: SqlExec> Run<'_, T> {
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING pk",
                 vec![
                     self.tenant_id().into(),
-                    secret::opaque_id().into(),
+                    id.as_str().into(),
                     voucher_pk.into(),
                     self.ctx.actor.client_id().into(),
                     kind.as_str().into(),
                     amount_minor.into(),
-                    currency.into(),
+                    currency.code().into(),
                     order_number.into(),
-                    refund_of_pk.into(),
+                    refund_of.map(|(pk, _)| pk).into(),
                     hold_pk.into(),
                     self.now().into(),
                 ],
@@ -804,7 +844,18 @@ impl<T: SqlExec> Run<'_, T> {
                 )
                 .await?;
         }
-        row.reader().int()
+        let entry = EntryView {
+            id,
+            voucher_id: voucher_id.to_string(),
+            client_id: self.ctx.actor.client_id(),
+            kind,
+            amount_minor,
+            currency,
+            order_number: order_number.map(str::to_string),
+            refund_of: refund_of.map(|(_, id)| id.to_string()),
+            created_at: self.stored_now()?,
+        };
+        Ok((row.reader().int()?, entry))
     }
 
     async fn update_voucher(
@@ -966,41 +1017,38 @@ impl<T: SqlExec> Run<'_, T> {
             json!({ "voucher_id": voucher.view.id, "amount_minor": amount_minor }),
         )
         .await?;
-        self.reservation_outcome(&hold_id).await
+        let now = self.stored_now()?;
+        Ok(Ok(Outcome::Reservation(HoldView {
+            id: hold_id,
+            voucher_id: voucher.view.id,
+            voucher_taxable: voucher.view.taxable,
+            voucher_tax_rate: voucher.view.tax_rate,
+            client_id: self.ctx.actor.client_id(),
+            purpose: PURPOSE_RESERVATION.into(),
+            amount_minor,
+            currency,
+            state: HoldState::Live,
+            expires_at: from_micros(to_micros(expires_at))?,
+            charge_id: None,
+            created_at: now,
+            updated_at: now,
+        })))
     }
 
-    async fn reservation_outcome(&mut self, hold_id: &str) -> Step<Outcome> {
-        let tenant_id = self.ctx.tenant_id.clone();
-        let hold = reads::hold(
-            self.tx,
-            &tenant_id,
-            hold_id,
-            PURPOSE_RESERVATION,
-            self.now(),
-        )
-        .await?
-        .ok_or_else(|| StoreError::Other("hold vanished".into()))?;
-        Ok(Ok(Outcome::Reservation(hold.view)))
-    }
-
-    /// Finds a reservation, locks its voucher, and reads the reservation again under the lock.
+    /// Locks the voucher of a reservation, then reads the reservation under that lock.
     async fn lock_reservation(
         &mut self,
         hold_id: &str,
     ) -> Step<(VoucherRecord, reads::HoldRecord)> {
         let tenant_id = self.ctx.tenant_id.clone();
-        let Some(found) = reads::hold(
-            self.tx,
-            &tenant_id,
-            hold_id,
-            PURPOSE_RESERVATION,
-            self.now(),
-        )
-        .await?
+        let Some(voucher) = self
+            .lock_voucher_where(
+                "v.pk = (SELECT h.voucher_pk FROM holds h \
+                 WHERE h.tenant_id = $2 AND h.id = $3 AND h.purpose = $4)",
+                vec![hold_id.into(), PURPOSE_RESERVATION.into()],
+            )
+            .await?
         else {
-            return refuse(DomainError::ReservationNotFound);
-        };
-        let Some(voucher) = self.lock_voucher("pk", found.voucher_pk.into()).await? else {
             return refuse(DomainError::ReservationNotFound);
         };
         let hold = reads::hold(
@@ -1042,15 +1090,18 @@ impl<T: SqlExec> Run<'_, T> {
         {
             return refuse(refusal);
         }
-        let entry_pk = self
+        let (entry_pk, entry) = self
             .insert_entry(
                 voucher.pk,
-                EntryKind::Charge,
-                hold.view.amount_minor,
-                &hold.view.currency.code(),
-                Some(order_number),
-                None,
-                Some(hold.pk),
+                &voucher.view.id,
+                NewEntry {
+                    kind: EntryKind::Charge,
+                    amount_minor: hold.view.amount_minor,
+                    currency: hold.view.currency,
+                    order_number: Some(order_number),
+                    refund_of: None,
+                    hold_pk: Some(hold.pk),
+                },
             )
             .await?;
         self.tx
@@ -1060,7 +1111,6 @@ impl<T: SqlExec> Run<'_, T> {
             )
             .await?;
         let tenant_id = self.ctx.tenant_id.clone();
-        let entry = reads::entry_by_pk(self.tx, &tenant_id, entry_pk).await?;
         self.audit(
             &tenant_id,
             "hold.charge",
@@ -1134,18 +1184,20 @@ impl<T: SqlExec> Run<'_, T> {
         ) {
             return refuse(refusal);
         }
-        let entry_pk = self
+        let (_, entry) = self
             .insert_entry(
                 voucher.pk,
-                EntryKind::Refund,
-                amount_minor,
-                &currency.code(),
-                charge.view.order_number.as_deref(),
-                Some(charge.pk),
-                None,
+                &voucher.view.id,
+                NewEntry {
+                    kind: EntryKind::Refund,
+                    amount_minor,
+                    currency,
+                    order_number: charge.view.order_number.as_deref(),
+                    refund_of: Some((charge.pk, charge_id)),
+                    hold_pk: None,
+                },
             )
             .await?;
-        let entry = reads::entry_by_pk(self.tx, &tenant_id, entry_pk).await?;
         self.audit(
             &tenant_id,
             "entry.refund",
@@ -1183,19 +1235,21 @@ impl<T: SqlExec> Run<'_, T> {
         ) {
             return refuse(refusal);
         }
-        let entry_pk = self
+        let (_, entry) = self
             .insert_entry(
                 voucher.pk,
-                EntryKind::Recharge,
-                amount_minor,
-                &currency.code(),
-                Some(order_number),
-                None,
-                None,
+                &voucher.view.id,
+                NewEntry {
+                    kind: EntryKind::Recharge,
+                    amount_minor,
+                    currency,
+                    order_number: Some(order_number),
+                    refund_of: None,
+                    hold_pk: None,
+                },
             )
             .await?;
         let tenant_id = self.ctx.tenant_id.clone();
-        let entry = reads::entry_by_pk(self.tx, &tenant_id, entry_pk).await?;
         self.audit(
             &tenant_id,
             "entry.recharge",

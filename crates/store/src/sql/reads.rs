@@ -196,7 +196,7 @@ pub(super) async fn client<T: SqlExec>(
 // ---------------------------------------------------------------- vouchers
 
 /// Voucher columns; `$1` must be the time the held amount is computed at.
-const VOUCHER_COLUMNS: &str = "v.pk, v.id, v.code, v.pin, v.client_id, v.sku, v.batch, \
+pub(super) const VOUCHER_COLUMNS: &str = "v.pk, v.id, v.code, v.pin, v.client_id, v.sku, v.batch, \
      v.amount_minor, v.currency, v.valid_until, v.validity_value, v.validity_interval, v.status, \
      v.type, v.taxable, v.tax_rate, v.order_number, v.data, v.remaining_minor, v.deleted_at, \
      v.created_at, v.updated_at, \
@@ -210,7 +210,7 @@ pub(super) struct VoucherRecord {
     pub(super) view: VoucherView,
 }
 
-fn voucher_row(row: &Row) -> Result<VoucherRecord, StoreError> {
+pub(super) fn voucher_row(row: &Row) -> Result<VoucherRecord, StoreError> {
     let mut r = row.reader();
     let pk = r.int()?;
     let mut view = VoucherView {
@@ -313,7 +313,7 @@ pub(super) async fn vouchers<T: SqlExec>(
 
 // ---------------------------------------------------------------- holds
 
-const HOLD_SELECT: &str = "SELECT h.pk, h.voucher_pk, h.id, v.id, v.taxable, v.tax_rate, h.client_id, \
+const HOLD_SELECT: &str = "SELECT h.pk, h.id, v.id, v.taxable, v.tax_rate, h.client_id, \
      h.purpose, h.amount_minor, h.currency, h.state, h.expires_at, \
      (SELECT e.id FROM entries e WHERE e.pk = h.charge_entry_pk), h.created_at, h.updated_at \
      FROM holds h JOIN vouchers v ON v.pk = h.voucher_pk WHERE h.tenant_id = $1";
@@ -321,14 +321,12 @@ const HOLD_SELECT: &str = "SELECT h.pk, h.voucher_pk, h.id, v.id, v.taxable, v.t
 /// A hold row with its internal keys.
 pub(super) struct HoldRecord {
     pub(super) pk: i64,
-    pub(super) voucher_pk: i64,
     pub(super) view: HoldView,
 }
 
 fn hold_row(row: &Row, now: OffsetDateTime) -> Result<HoldRecord, StoreError> {
     let mut r = row.reader();
     let pk = r.int()?;
-    let voucher_pk = r.int()?;
     let mut view = HoldView {
         id: r.text()?,
         voucher_id: r.text()?,
@@ -347,11 +345,7 @@ fn hold_row(row: &Row, now: OffsetDateTime) -> Result<HoldRecord, StoreError> {
     if view.state == HoldState::Live && view.expires_at <= now {
         view.state = HoldState::Expired;
     }
-    Ok(HoldRecord {
-        pk,
-        voucher_pk,
-        view,
-    })
+    Ok(HoldRecord { pk, view })
 }
 
 pub(super) async fn hold<T: SqlExec>(
@@ -431,19 +425,6 @@ pub(super) async fn entry<T: SqlExec>(
         .as_ref()
         .map(entry_row)
         .transpose()
-}
-
-pub(super) async fn entry_by_pk<T: SqlExec>(
-    tx: &mut T,
-    tenant_id: &str,
-    entry_pk: i64,
-) -> Result<EntryView, StoreError> {
-    let sql = format!("{ENTRY_SELECT} AND e.pk = $2");
-    let row = tx
-        .fetch_optional(&sql, vec![tenant_id.into(), entry_pk.into()])
-        .await?
-        .ok_or_else(|| StoreError::Other(format!("entry {entry_pk} vanished")))?;
-    Ok(entry_row(&row)?.view)
 }
 
 /// A page of a voucher's entries other than its issue entry, oldest first.

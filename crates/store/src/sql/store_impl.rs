@@ -8,9 +8,9 @@ use voucherd_domain::integrity::{self, VoucherTotals};
 
 use std::sync::Arc;
 
-use super::command_tx::run_command;
+use super::command_tx::execute_alone;
 use super::reads::{self, VoucherKey};
-use super::writer::Writer;
+use super::writer::{GroupCommit, Writer};
 use super::{Backend, SqlExec, Value};
 use crate::command::{CommandRequest, Execution};
 use crate::model::{
@@ -20,9 +20,6 @@ use crate::model::{
 };
 use crate::{Actor, Command, CommandContext, Store, StoreError};
 
-/// How many times a command is retried after a serialization failure or a constraint that a
-/// concurrent writer won. Each retry re-reads everything, so the second run sees the winner.
-const COMMAND_ATTEMPTS_MAX: usize = 5;
 /// Vouchers read per query by the integrity check.
 const INTEGRITY_CHUNK_ROWS: i64 = 5_000;
 
@@ -43,21 +40,13 @@ impl<B: Backend> SqlStore<B> {
         }
     }
 
-    /// A store whose commands are group-committed by one writer task (SQLite: one writer
-    /// anyway, so batching turns one fsync per command into one per batch). Must be called
-    /// inside a Tokio runtime.
-    pub fn with_group_commit(backend: B) -> Self {
+    /// A store whose commands are group-committed by writer lanes, each committing what is
+    /// waiting as one transaction (SQLite: one lane, its single writer; PostgreSQL: several
+    /// lanes per node with small batches). Must be called inside a Tokio runtime.
+    pub fn with_group_commit(backend: B, config: GroupCommit) -> Self {
         let backend = Arc::new(backend);
-        let writer = Some(Writer::spawn(backend.clone()));
+        let writer = Some(Writer::spawn(backend.clone(), config));
         SqlStore { backend, writer }
-    }
-
-    /// One command in its own transaction.
-    async fn execute_alone(&self, request: &CommandRequest) -> Result<Execution, StoreError> {
-        let mut tx = self.backend.begin_write().await?;
-        let execution = run_command(&mut tx, self.backend.dialect(), request).await?;
-        B::commit(tx).await?;
-        Ok(execution)
     }
 }
 
@@ -78,19 +67,9 @@ macro_rules! in_read {
 #[async_trait]
 impl<B: Backend> Store for SqlStore<B> {
     async fn execute(&self, request: CommandRequest) -> Result<Execution, StoreError> {
-        if let Some(writer) = &self.writer {
-            return writer.submit(request).await;
-        }
-        let mut attempt = 1;
-        loop {
-            match self.execute_alone(&request).await {
-                Err(StoreError::Conflict(_) | StoreError::Retryable(_))
-                    if attempt < COMMAND_ATTEMPTS_MAX =>
-                {
-                    attempt += 1;
-                }
-                other => return other,
-            }
+        match &self.writer {
+            Some(writer) => writer.submit(request).await,
+            None => execute_alone(self.backend.as_ref(), &request).await,
         }
     }
 

@@ -1,27 +1,43 @@
-//! Group commit: concurrent commands are queued to one writer task, which runs as many as are
-//! waiting (up to [`BATCH_COMMANDS_MAX`]) in one transaction, each behind its own savepoint,
-//! commits once, and only then answers each of them. One fsync serves the whole batch.
+//! Group commit: concurrent commands are queued to writer lanes. A lane takes as many
+//! commands as are waiting (up to [`GroupCommit::batch_commands_max`]), runs them in one transaction, each
+//! behind its own savepoint, commits once, and only then answers each of them. One fsync serves
+//! the whole batch. SQLite has one lane (one writer); PostgreSQL a few per node, whose batches
+//! lock their vouchers in primary-key order first ([`super::lock_order`]) so that batches of
+//! different lanes and nodes wait for each other but never deadlock over vouchers.
 //!
 //! A refused or failing command is undone alone and answered alone; its batch-mates are not
-//! affected. If the commit itself fails, nothing of the batch is durable and every command in
-//! it is answered with that failure. A request whose caller goes away before the answer is
-//! still executed completely or not at all: the writer, not the request, owns the command.
-//! The queue is bounded; when it is full a command is refused at once with
+//! affected. A command that lost to a concurrent writer (a deadlock, a serialization failure,
+//! a unique value taken meanwhile) is run again after the batch, alone, with bounded retries.
+//! If the commit itself fails, nothing of the batch is durable and every command in it is
+//! answered with that failure. A request whose caller goes away before the answer is still
+//! executed completely or not at all: the writer, not the request, owns the command. The
+//! queue is bounded; when it is full a command is refused at once with
 //! [`StoreError::Overloaded`] instead of waiting.
 
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::Backend;
-use super::command_tx::run_command;
+use super::command_tx::{execute_alone, run_command, worth_retrying};
+use super::lock_order::lock_vouchers_in_order;
+use super::{Backend, Dialect};
 use crate::StoreError;
 use crate::command::{CommandRequest, Execution};
 
 /// Commands waiting for the writer at most; beyond it, commands are refused.
 pub const QUEUE_COMMANDS_MAX: usize = 8_192;
-/// Commands committed together at most.
-pub const BATCH_COMMANDS_MAX: usize = 512;
+
+/// How a store group-commits.
+#[derive(Debug, Clone, Copy)]
+pub struct GroupCommit {
+    /// Writer tasks, each with its own transaction at a time.
+    pub lanes: usize,
+    /// Commands one transaction takes at most. With several lanes a small batch spreads the
+    /// waiting commands over the lanes instead of queueing them behind one long batch.
+    pub batch_commands_max: usize,
+    /// Commands waiting at most; beyond it, commands are refused.
+    pub queue_commands_max: usize,
+}
 
 struct Job {
     request: CommandRequest,
@@ -34,10 +50,17 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer task on the current Tokio runtime.
-    pub(super) fn spawn<B: Backend>(backend: Arc<B>) -> Writer {
-        let (queue, jobs) = mpsc::channel(QUEUE_COMMANDS_MAX);
-        tokio::spawn(run(backend, jobs));
+    /// Starts the writer lanes (at least one) on the current Tokio runtime.
+    pub(super) fn spawn<B: Backend>(backend: Arc<B>, config: GroupCommit) -> Writer {
+        let (queue, jobs) = mpsc::channel(config.queue_commands_max.max(1));
+        let jobs = Arc::new(Mutex::new(jobs));
+        for _ in 0..config.lanes.max(1) {
+            tokio::spawn(run(
+                backend.clone(),
+                jobs.clone(),
+                config.batch_commands_max.max(1),
+            ));
+        }
         Writer { queue }
     }
 
@@ -58,14 +81,23 @@ impl Writer {
     }
 }
 
-async fn run<B: Backend>(backend: Arc<B>, mut jobs: mpsc::Receiver<Job>) {
-    let mut batch = Vec::with_capacity(BATCH_COMMANDS_MAX);
-    while let Some(first) = jobs.recv().await {
-        batch.push(first);
-        while batch.len() < BATCH_COMMANDS_MAX {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+/// One lane: takes what is waiting, commits it, answers it, and again, until every
+/// [`Writer`] handle is gone.
+async fn run<B: Backend>(backend: Arc<B>, jobs: Arc<Mutex<mpsc::Receiver<Job>>>, batch_max: usize) {
+    let mut batch = Vec::with_capacity(batch_max);
+    loop {
+        {
+            // Lanes take turns at the queue; the one holding it waits for the next command.
+            let mut jobs = jobs.lock().await;
+            let Some(first) = jobs.recv().await else {
+                return;
+            };
+            batch.push(first);
+            while batch.len() < batch_max {
+                match jobs.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
             }
         }
         commit_batch(backend.as_ref(), &mut batch).await;
@@ -73,26 +105,36 @@ async fn run<B: Backend>(backend: Arc<B>, mut jobs: mpsc::Receiver<Job>) {
 }
 
 async fn commit_batch<B: Backend>(backend: &B, batch: &mut Vec<Job>) {
-    let mut tx = match backend.begin_write().await {
-        Ok(tx) => tx,
-        Err(error) => {
-            for job in batch.drain(..) {
-                let _ = job.answer.send(Err(error.clone()));
-            }
-            return;
-        }
+    let answers = match run_batch(backend, batch).await {
+        Ok(answers) => answers,
+        // Nothing of the batch is durable: the commands that may succeed on another try get
+        // it below, the others share the failure.
+        Err(error) => batch.iter().map(|_| Err(error.clone())).collect(),
     };
-    let mut answers = Vec::with_capacity(batch.len());
-    for job in batch.iter() {
-        answers.push(run_command(&mut tx, backend.dialect(), &job.request).await);
-    }
-    let committed = B::commit(tx).await;
     for (job, answer) in batch.drain(..).zip(answers) {
-        let answer = match &committed {
-            Ok(()) => answer,
-            Err(error) => Err(error.clone()),
+        let answer = match answer {
+            Err(error) if worth_retrying(&error) => execute_alone(backend, &job.request).await,
+            other => other,
         };
         // The caller may have gone away; its command is committed (or not) all the same.
         let _ = job.answer.send(answer);
     }
+}
+
+/// Runs the batch in one transaction and commits it; answers each command's outcome, which
+/// holds only if the commit succeeded.
+async fn run_batch<B: Backend>(
+    backend: &B,
+    batch: &[Job],
+) -> Result<Vec<Result<Execution, StoreError>>, StoreError> {
+    let mut tx = backend.begin_write().await?;
+    if backend.dialect() == Dialect::Postgres {
+        lock_vouchers_in_order(&mut tx, batch.iter().map(|job| &job.request)).await?;
+    }
+    let mut answers = Vec::with_capacity(batch.len());
+    for job in batch {
+        answers.push(run_command(&mut tx, backend.dialect(), &job.request).await);
+    }
+    B::commit(tx).await?;
+    Ok(answers)
 }
