@@ -56,12 +56,19 @@ pub async fn open(url: &str) -> Result<PgStore, StoreError> {
         "statement_timeout",
         STATEMENT_TIMEOUT_MILLISECONDS.to_string(),
     )]);
-    let pool = PgPoolOptions::new()
-        .max_connections(CONNECTIONS_MAX)
-        .acquire_timeout(Duration::from_secs(ACQUIRE_TIMEOUT_SECONDS))
-        .connect_with(options)
-        .await
-        .map_err(map_error)?;
+    let mut pool = connect(options.clone()).await?;
+    if !autovacuum_runs(&pool).await? {
+        // Cached generic plans are made once per connection, possibly while the tables were
+        // empty and had no statistics, and only a fresh ANALYZE (autovacuum's job) replaces
+        // them: until then they may scan a whole index for what one unique key would find.
+        // Without autovacuum, plan every execution for its values and the tables of the moment.
+        tracing::warn!(
+            "autovacuum is off on this PostgreSQL server: planning every statement afresh, \
+             which costs throughput; turn autovacuum on"
+        );
+        pool.close().await;
+        pool = connect(options.options([("plan_cache_mode", "force_custom_plan")])).await?;
+    }
     let backend = PgBackend { pool };
     migrate(&backend, MIGRATIONS, MIGRATION_LOCK).await?;
     Ok(SqlStore::with_group_commit(
@@ -72,6 +79,24 @@ pub async fn open(url: &str) -> Result<PgStore, StoreError> {
             queue_commands_max: QUEUE_COMMANDS_MAX,
         },
     ))
+}
+
+async fn connect(options: PgConnectOptions) -> Result<PgPool, StoreError> {
+    PgPoolOptions::new()
+        .max_connections(CONNECTIONS_MAX)
+        .acquire_timeout(Duration::from_secs(ACQUIRE_TIMEOUT_SECONDS))
+        .connect_with(options)
+        .await
+        .map_err(map_error)
+}
+
+/// Answers whether the server keeps table statistics fresh on its own.
+async fn autovacuum_runs(pool: &PgPool) -> Result<bool, StoreError> {
+    let setting: String = sqlx::query_scalar("SELECT current_setting('autovacuum')")
+        .fetch_one(pool)
+        .await
+        .map_err(map_error)?;
+    Ok(setting == "on")
 }
 
 /// An open PostgreSQL transaction.

@@ -31,6 +31,7 @@ macro_rules! conformance_tests {
             charging_again_with_the_same_order_number_returns_the_same_charge,
             refunds_are_limited_to_the_charge,
             idempotent_replay_changes_nothing,
+            an_abandoned_command_is_applied_once_and_whole,
             tenants_are_isolated,
             connection_pins_are_single_use_and_expire,
             tokens_are_revoked_on_disconnect,
@@ -498,6 +499,43 @@ pub async fn idempotent_replay_changes_nothing(store: Arc<dyn Store>) {
             .await,
         Execution::Done(Ok(_))
     ));
+}
+
+/// A caller that gives up before its answer (a client that hangs up) neither undoes its command
+/// halfway nor makes a retry apply it twice: the store, not the caller, owns a submitted command.
+pub async fn an_abandoned_command_is_applied_once_and_whole(store: Arc<dyn Store>) {
+    let till = tenant(&store, "default").await;
+    let voucher_id = till.voucher(1_000, "GONE").await;
+    let recharge = || Command::Recharge {
+        voucher: VoucherRef::Id(voucher_id.clone()),
+        amount_minor: 100,
+        currency: eur(),
+        order_number: "R".into(),
+    };
+    let abandoning = Caller::new(&store, "default", Actor::Client("till-1".into()));
+    let abandoned_command = recharge();
+    let abandoned = tokio::spawn(async move {
+        abandoning
+            .submit(T0, abandoned_command, keyed("gone", "d"))
+            .await
+    });
+    // Let the submission get under way, then drop it before it is answered.
+    for _ in 0..3 {
+        tokio::task::yield_now().await;
+    }
+    abandoned.abort();
+    // The caller retries with the same key: whichever of the two runs first applies the
+    // recharge, the other replays it.
+    let again = till.submit(T0, recharge(), keyed("gone", "d")).await;
+    assert!(
+        matches!(
+            again,
+            Execution::Done(Ok(Outcome::Recharge(_))) | Execution::Replayed(_)
+        ),
+        "{again:?}"
+    );
+    assert_eq!(till.remaining(&voucher_id).await, (1_100, 0));
+    till.assert_integrity(T0).await;
 }
 
 pub async fn tenants_are_isolated(store: Arc<dyn Store>) {

@@ -1,5 +1,5 @@
-//! A full write queue: commands beyond it are refused at once with `Overloaded`, never left
-//! waiting, and the commands that were accepted all complete once the writer can go on.
+//! The group-commit writer under faults: a full queue refuses at once and loses nothing, and a
+//! command that fails in the database fails alone while the writer keeps going.
 
 use std::sync::Arc;
 
@@ -8,6 +8,16 @@ use voucherd_store::sql::GroupCommit;
 use voucherd_store::{
     Actor, Command, CommandContext, CommandRequest, Store, StoreError, model::DEFAULT_TENANT_ID,
 };
+
+fn fresh_path() -> std::path::PathBuf {
+    std::env::temp_dir()
+        .join(format!(
+            "voucherd-writer-{}-{}",
+            std::process::id(),
+            voucherd_domain::secret::opaque_id()
+        ))
+        .join("ledger.db")
+}
 
 fn create_group(n: usize) -> CommandRequest {
     CommandRequest {
@@ -27,12 +37,7 @@ fn create_group(n: usize) -> CommandRequest {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_write_queue_refuses_at_once_and_loses_nothing() {
-    let dir = std::env::temp_dir().join(format!(
-        "voucherd-overload-{}-{}",
-        std::process::id(),
-        voucherd_domain::secret::opaque_id()
-    ));
-    let path = dir.join("ledger.db");
+    let path = fresh_path();
     let url = format!("sqlite://{}", path.display());
     // One lane that takes one command at a time, and room for one more in the queue.
     let tiny = GroupCommit {
@@ -96,4 +101,63 @@ async fn a_full_write_queue_refuses_at_once_and_loses_nothing() {
         accepted,
         "every accepted command, and only those, is in the ledger"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_failing_in_the_database_fails_alone_and_the_writer_goes_on() {
+    let path = fresh_path();
+    let url = format!("sqlite://{}", path.display());
+    let store = Arc::new(
+        voucherd_store_sqlite::open(&url)
+            .await
+            .expect("open SQLite"),
+    );
+    store
+        .bootstrap(OffsetDateTime::now_utc())
+        .await
+        .expect("bootstrap");
+    // A fault the ledger cannot foresee: the database itself refuses one particular row.
+    let side = rusqlite::Connection::open(&path).expect("open side connection");
+    side.execute_batch(
+        "CREATE TRIGGER injected_fault BEFORE INSERT ON client_groups \
+         WHEN NEW.name = 'group 3' BEGIN SELECT RAISE(ABORT, 'injected fault'); END;",
+    )
+    .expect("install the fault");
+    // Hold the writer back so that the commands queue up and share batches.
+    side.execute_batch("BEGIN IMMEDIATE")
+        .expect("take the write lock");
+    let submitted = 8;
+    let mut tasks = Vec::new();
+    for n in 0..submitted {
+        let store = store.clone();
+        tasks.push(tokio::spawn(
+            async move { store.execute(create_group(n)).await },
+        ));
+    }
+    for _ in 0..submitted {
+        tokio::task::yield_now().await;
+    }
+    side.execute_batch("ROLLBACK").expect("release the lock");
+    for (n, task) in tasks.into_iter().enumerate() {
+        let answer = task.await.expect("the task ran");
+        if n == 3 {
+            assert!(
+                matches!(answer, Err(StoreError::Other(ref m)) if m.contains("injected fault")),
+                "{answer:?}"
+            );
+        } else {
+            assert!(answer.is_ok(), "command {n}: {answer:?}");
+        }
+    }
+    // The writer is still there.
+    assert!(store.execute(create_group(100)).await.is_ok());
+    let names: Vec<String> = store
+        .client_groups(DEFAULT_TENANT_ID)
+        .await
+        .expect("list groups")
+        .into_iter()
+        .map(|g| g.name)
+        .collect();
+    assert_eq!(names.len(), submitted, "{names:?}");
+    assert!(!names.contains(&"group 3".to_string()));
 }
