@@ -1,7 +1,7 @@
 //! Group commit: concurrent commands are queued to writer lanes. A lane takes as many
-//! commands as are waiting (up to [`GroupCommit::batch_commands_max`]), runs them in one transaction, each
-//! behind its own savepoint, commits once, and only then answers each of them. One fsync serves
-//! the whole batch. SQLite has one lane (one writer); PostgreSQL a few per node, whose batches
+//! commands as are waiting (up to [`GroupCommit::batch_commands_max`]), runs them in one
+//! transaction, each behind its own savepoint, commits once, and only then answers each of
+//! them. One fsync serves the whole batch. SQLite has one lane (one writer); PostgreSQL a few per node, whose batches
 //! lock their vouchers in primary-key order first ([`super::lock_order`]) so that batches of
 //! different lanes and nodes wait for each other but never deadlock over vouchers.
 //!
