@@ -722,6 +722,11 @@ impl<T: SqlExec> Run<'_, T> {
 
     /// Loads, in one statement, the live voucher of this tenant that `condition` names (its
     /// parameters are `$3` onwards), locking its row on PostgreSQL.
+    ///
+    /// The voucher's own columns are its latest version. What the view computes from other
+    /// tables (the amount held, whether it may be deleted) is not, on PostgreSQL, when the lock
+    /// had to wait: those subqueries see the database as it was when the statement began, not
+    /// what the transaction it waited for wrote. A decision on them must read them again.
     async fn lock_voucher_where(
         &mut self,
         condition: &str,
@@ -926,9 +931,14 @@ impl<T: SqlExec> Run<'_, T> {
     }
 
     async fn delete_voucher(&mut self, id: &str, comment: &str) -> Step<Outcome> {
-        let Some(voucher) = self.lock_voucher("id", id.into()).await? else {
+        let Some(locked) = self.lock_voucher("id", id.into()).await? else {
             return refuse(DomainError::VoucherNotFound);
         };
+        // Whether it is deletable depends on other tables: read them again under the lock.
+        let tenant_id = self.ctx.tenant_id.clone();
+        let voucher = reads::voucher(self.tx, &tenant_id, VoucherKey::Pk(locked.pk), self.now())
+            .await?
+            .ok_or_else(|| StoreError::Other("voucher vanished under lock".into()))?;
         if !voucher.view.deletable {
             return refuse(DomainError::VoucherNotDeletable);
         }
