@@ -57,33 +57,20 @@ fn lock_statement<'a>(
     let mut arms: Vec<String> = Vec::new();
     for request in requests {
         for name in voucher_names(&request.command) {
-            let (inner, value) = match name {
-                VoucherName::Id(id) => (
-                    "SELECT pk FROM vouchers WHERE tenant_id = ${t} AND id = ${v}",
-                    id,
-                ),
-                VoucherName::Code(code) => (
-                    "SELECT pk FROM vouchers WHERE tenant_id = ${t} AND code = ${v}",
-                    code,
-                ),
-                VoucherName::Reservation(id) => (
-                    "SELECT voucher_pk FROM holds WHERE tenant_id = ${t} AND id = ${v}",
-                    id,
-                ),
-                VoucherName::Charge(id) => (
-                    "SELECT voucher_pk FROM entries WHERE tenant_id = ${t} AND id = ${v}",
-                    id,
-                ),
+            // Where the voucher key is found, and by which column of that table.
+            let (keys, column, value) = match name {
+                VoucherName::Id(id) => ("SELECT pk FROM vouchers", "id", id),
+                VoucherName::Code(code) => ("SELECT pk FROM vouchers", "code", code),
+                VoucherName::Reservation(id) => ("SELECT voucher_pk FROM holds", "id", id),
+                VoucherName::Charge(id) => ("SELECT voucher_pk FROM entries", "id", id),
             };
             params.push(request.context.tenant_id.as_str().into());
-            let tenant = params.len();
             params.push(value.into());
+            let tenant = params.len() - 1;
             let named = params.len();
-            arms.push(
-                inner
-                    .replace("${t}", &format!("${tenant}"))
-                    .replace("${v}", &format!("${named}")),
-            );
+            arms.push(format!(
+                "{keys} WHERE tenant_id = ${tenant} AND {column} = ${named}"
+            ));
         }
     }
     if arms.is_empty() {
