@@ -54,4 +54,7 @@ pub enum DomainError {
     ScopeNotAllowed,
     #[error("could not generate a unique value from the pattern")]
     PatternExhausted,
+    /// A refusal of the Front Payment face's reservation rules.
+    #[error("{0}")]
+    Front(crate::front::FrontRefusal),
 }

@@ -272,9 +272,14 @@ pub async fn admin(database_url: &str, tenant: &str, task: AdminTask) -> anyhow:
         )
         .await?
         {
-            Outcome::MerchantToken { id, name, token } => {
-                print(json!({ "id": id, "name": name, "token": token }))
-            }
+            Outcome::MerchantToken {
+                id,
+                name,
+                token,
+                callback_secret,
+            } => print(json!({
+                "id": id, "name": name, "token": token, "callback_secret": callback_secret
+            })),
             other => done(other),
         },
         AdminTask::Integrity => {

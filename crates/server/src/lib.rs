@@ -3,6 +3,8 @@
 //! Layout:
 //! - [`run`] serves [`app`] on a listener until a shutdown signal; `main` and the tests call it.
 //! - [`jtl`] speaks the JTL Voucher Cloud API v1.8 (`/v1`, `/oauth/token`).
+//! - [`front`] speaks Front Payment's "Connect" reservations, with the payment page and
+//!   the status callbacks.
 //! - [`admin`] is the operator's API (`/admin/api/v1`).
 //! - [`ops`] answers `/healthz`, `/readyz`, `/metrics`, `/openapi.json` and `/docs`.
 //! - [`submit`] runs a command through the store with idempotency, for every face.
@@ -16,6 +18,7 @@ pub mod admin;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod front;
 pub mod jtl;
 pub mod observe;
 pub mod openapi;
@@ -41,6 +44,7 @@ pub use state::AppState;
 pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(jtl::router())
+        .merge(front::router())
         .merge(admin::router())
         .merge(ops::router())
         .fallback(ops::not_found)
@@ -60,11 +64,16 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(sweeper::run(state.store.clone(), state.clock.clone()));
+    let callbacks = tokio::spawn(front::callbacks::run(
+        state.store.clone(),
+        state.clock.clone(),
+    ));
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await;
     sweeper.abort();
+    callbacks.abort();
     served
 }
 

@@ -33,11 +33,18 @@ const STATEMENT_TIMEOUT_MILLISECONDS: u64 = 10_000;
 /// Keeps nodes that migrate at the same time apart (an arbitrary, fixed key).
 const MIGRATION_LOCK: &str = "SELECT pg_advisory_xact_lock(7413902211)";
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "ledger",
-    script: include_str!("../migrations/0001_ledger.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "ledger",
+        script: include_str!("../migrations/0001_ledger.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "front",
+        script: include_str!("../migrations/0002_front.sql"),
+    },
+];
 
 /// The PostgreSQL [`Backend`].
 pub struct PgBackend {

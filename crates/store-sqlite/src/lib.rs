@@ -33,11 +33,18 @@ const BATCH_COMMANDS_MAX: usize = 512;
 /// How long a request waits for a pooled connection.
 const ACQUIRE_TIMEOUT_SECONDS: u64 = 10;
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "ledger",
-    script: include_str!("../migrations/0001_ledger.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "ledger",
+        script: include_str!("../migrations/0001_ledger.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "front",
+        script: include_str!("../migrations/0002_front.sql"),
+    },
+];
 
 /// The SQLite [`Backend`].
 pub struct SqliteBackend {

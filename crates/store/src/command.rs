@@ -6,6 +6,9 @@
 use time::OffsetDateTime;
 use voucherd_domain::{Currency, DomainError, Scope, Validity, VoucherKind, VoucherStatus};
 
+use crate::front::{
+    FrontLineInput, FrontReservationView, LineAmount, NewFrontReservation, PostingSource,
+};
 use crate::model::{Client, ClientGroup, EntryView, HoldView, Tenant, TenantSettings, VoucherView};
 
 /// Who asked for a change, recorded in the audit log.
@@ -13,6 +16,8 @@ use crate::model::{Client, ClientGroup, EntryView, HoldView, Tenant, TenantSetti
 pub enum Actor {
     /// An API client of the tenant.
     Client(String),
+    /// A merchant calling the Front Payment face, by merchant token id.
+    Merchant(String),
     /// The operator, through the admin API, CLI or console.
     Admin(String),
     /// voucherd itself (sweeps, bootstrap).
@@ -26,6 +31,7 @@ impl Actor {
     pub fn kind(&self) -> &'static str {
         match self {
             Actor::Client(_) => "client",
+            Actor::Merchant(_) => "merchant",
             Actor::Admin(_) => "admin",
             Actor::System => "system",
             Actor::Anonymous => "anonymous",
@@ -35,7 +41,7 @@ impl Actor {
     /// The actor's id, empty for system and anonymous actors.
     pub fn id(&self) -> &str {
         match self {
-            Actor::Client(id) | Actor::Admin(id) => id,
+            Actor::Client(id) | Actor::Admin(id) | Actor::Merchant(id) => id,
             Actor::System | Actor::Anonymous => "",
         }
     }
@@ -177,6 +183,47 @@ pub enum Command {
         currency: Currency,
         order_number: String,
     },
+    /// A Front Payment reservation waiting for its payment link (`SENT`).
+    FrontSubmit(NewFrontReservation),
+    /// The customer opened the payment page (recorded once).
+    FrontOpenLink {
+        reservation_id: String,
+    },
+    /// The customer pays on the payment page: holds the grand total on the voucher.
+    FrontPay {
+        reservation_id: String,
+        code: String,
+        pin: Option<String>,
+    },
+    FrontCapture {
+        reservation_id: String,
+        lines: Vec<LineAmount>,
+        note: Option<String>,
+    },
+    /// A merchant-initiated charge of new lines on the stored voucher.
+    FrontCharge {
+        reservation_id: String,
+        lines: Vec<FrontLineInput>,
+        note: Option<String>,
+    },
+    FrontCancel {
+        reservation_id: String,
+        note: String,
+    },
+    FrontComplete {
+        reservation_id: String,
+        note: String,
+    },
+    FrontResend {
+        reservation_id: String,
+        sent_to: Option<String>,
+    },
+    FrontRefund {
+        reservation_id: String,
+        source: PostingSource,
+        reference: String,
+        lines: Vec<LineAmount>,
+    },
 }
 
 impl Command {
@@ -201,6 +248,15 @@ impl Command {
             Command::ReleaseReservation { .. } => "hold.release",
             Command::Refund { .. } => "entry.refund",
             Command::Recharge { .. } => "entry.recharge",
+            Command::FrontSubmit(_) => "front.submit",
+            Command::FrontOpenLink { .. } => "front.link_opened",
+            Command::FrontPay { .. } => "front.reserve",
+            Command::FrontCapture { .. } => "front.capture",
+            Command::FrontCharge { .. } => "front.charge",
+            Command::FrontCancel { .. } => "front.cancel",
+            Command::FrontComplete { .. } => "front.complete",
+            Command::FrontResend { .. } => "front.resend",
+            Command::FrontRefund { .. } => "front.refund",
         }
     }
 }
@@ -232,6 +288,8 @@ pub enum Outcome {
         id: String,
         name: String,
         token: String,
+        /// The secret that Front Payment callbacks are checksummed with.
+        callback_secret: String,
     },
     Voucher(VoucherView),
     VoucherDeleted,
@@ -245,6 +303,12 @@ pub enum Outcome {
     },
     Refund(EntryView),
     Recharge(EntryView),
+    FrontReservation(Box<FrontReservationView>),
+    /// A capture or charge, by its `CAP…`/`CHA…` id.
+    FrontPosting {
+        id: String,
+    },
+    FrontDone,
 }
 
 /// The answer of one command: an outcome or a business refusal.

@@ -5,6 +5,7 @@
 //! - [`sql`] holds the ledger's SQL and its command logic, written once against the small
 //!   [`sql::Backend`] interface that the SQLite and PostgreSQL crates implement. A backend
 //!   supplies transactions, migrations and error mapping; it never holds business rules.
+//! - [`front`] holds the Front Payment face's reservations, postings, history and callbacks.
 //! - [`conformance`] is the suite every backend runs to prove it behaves identically.
 //!
 //! Nothing here knows which face called, and nothing above here sees a database error type.
@@ -12,6 +13,7 @@
 pub mod command;
 pub mod conformance;
 pub mod error;
+pub mod front;
 pub mod model;
 pub mod sql;
 mod store;

@@ -3,6 +3,9 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::front::{
+    CallbackAttempt, FrontCallback, FrontEventView, FrontReservationView, MerchantGrant,
+};
 use crate::model::{
     AuditEvent, AuditFilter, Client, ClientGroup, EntryFilter, EntryView, HoldView,
     IntegrityReport, MerchantToken, Page, PageRequest, SweepReport, Tenant, TokenGrant,
@@ -106,6 +109,44 @@ pub trait Store: Send + Sync + 'static {
 
     /// Marks expired holds, drops stale idempotency keys, tokens and pins.
     async fn sweep(&self, now: OffsetDateTime) -> Result<SweepReport, StoreError>;
+
+    /// The tenant and id of a merchant token, if it is known.
+    async fn merchant_grant(&self, token_digest: &str)
+    -> Result<Option<MerchantGrant>, StoreError>;
+
+    /// A Front Payment reservation as of `now`, in `tenant_id`, or in any tenant when `None`
+    /// (the payment page names only the reservation).
+    async fn front_reservation(
+        &self,
+        tenant_id: Option<&str>,
+        reservation_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<FrontReservationView>, StoreError>;
+
+    /// The tenant's Front Payment history events from `since` until before `until`.
+    async fn front_history(
+        &self,
+        tenant_id: &str,
+        since: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Vec<FrontEventView>, StoreError>;
+
+    /// Claims up to `limit` status callbacks due at `now`; no other caller gets them before
+    /// `lease_until`.
+    async fn claim_front_callbacks(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: i64,
+    ) -> Result<Vec<FrontCallback>, StoreError>;
+
+    /// Records how a delivery attempt of a claimed callback ended.
+    async fn record_front_callback(
+        &self,
+        pk: i64,
+        attempt: &CallbackAttempt,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
 
     /// Answers whether the database is reachable.
     async fn ping(&self) -> Result<(), StoreError>;

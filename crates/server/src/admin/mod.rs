@@ -700,8 +700,13 @@ async fn create_merchant_token(
     let name = body.value.name;
     check_name(&name)?;
     let render = renderer(StatusCode::CREATED, |o| match o {
-        voucherd_store::Outcome::MerchantToken { id, name, token } => {
-            json!({ "id": id, "name": name, "token": token })
+        voucherd_store::Outcome::MerchantToken {
+            id,
+            name,
+            token,
+            callback_secret,
+        } => {
+            json!({ "id": id, "name": name, "token": token, "callback_secret": callback_secret })
         }
         _ => Value::Null,
     });

@@ -176,7 +176,8 @@ impl JtlError {
                 "The selected pin is invalid.".into(),
             ),
             D::PatternExhausted => JtlError::Unavailable,
-            D::TenantIdTaken | D::ClientCredentialsInvalid | D::ScopeNotAllowed => {
+            // Refusals of other faces' commands, which this face never submits.
+            D::TenantIdTaken | D::ClientCredentialsInvalid | D::ScopeNotAllowed | D::Front(_) => {
                 JtlError::Internal
             }
         }

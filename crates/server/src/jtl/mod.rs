@@ -9,7 +9,7 @@ mod clients;
 pub mod error;
 mod input;
 mod oauth;
-mod pages;
+pub(crate) mod pages;
 mod present;
 mod reservations;
 mod respond;

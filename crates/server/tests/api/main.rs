@@ -8,5 +8,6 @@
 mod support;
 mod admin_ops;
 mod binary;
+mod front_flow;
 mod jtl_errors;
 mod jtl_flow;

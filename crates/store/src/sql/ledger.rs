@@ -46,8 +46,12 @@ macro_rules! decided {
     };
 }
 
+mod front;
+
 /// A ledger entry about to be written.
 struct NewEntry<'a> {
+    /// The entry id; `None`: an opaque one is made.
+    id: Option<String>,
     kind: EntryKind,
     amount_minor: i64,
     currency: voucherd_domain::Currency,
@@ -129,6 +133,50 @@ pub(super) async fn apply<T: SqlExec>(
             order_number,
         } => {
             run.recharge(voucher, *amount_minor, *currency, order_number)
+                .await
+        }
+        Command::FrontSubmit(new) => run.front_submit(new).await,
+        Command::FrontOpenLink { reservation_id } => run.front_open_link(reservation_id).await,
+        Command::FrontPay {
+            reservation_id,
+            code,
+            pin,
+        } => run.front_pay(reservation_id, code, pin.as_deref()).await,
+        Command::FrontCapture {
+            reservation_id,
+            lines,
+            note,
+        } => {
+            run.front_capture(reservation_id, lines, note.as_deref())
+                .await
+        }
+        Command::FrontCharge {
+            reservation_id,
+            lines,
+            note,
+        } => {
+            run.front_charge(reservation_id, lines, note.as_deref())
+                .await
+        }
+        Command::FrontCancel {
+            reservation_id,
+            note,
+        } => run.front_cancel(reservation_id, note).await,
+        Command::FrontComplete {
+            reservation_id,
+            note,
+        } => run.front_complete(reservation_id, note).await,
+        Command::FrontResend {
+            reservation_id,
+            sent_to,
+        } => run.front_resend(reservation_id, sent_to.as_deref()).await,
+        Command::FrontRefund {
+            reservation_id,
+            source,
+            reference,
+            lines,
+        } => {
+            run.front_refund(reservation_id, *source, reference, lines)
                 .await
         }
     }
@@ -542,15 +590,17 @@ impl<T: SqlExec> Run<'_, T> {
         decided!(self.settings().await);
         let id = secret::opaque_id();
         let token = secret::random_string(ALPHANUMERIC, TOKEN_CHARS);
+        let callback_secret = secret::random_string(ALPHANUMERIC, TOKEN_CHARS);
         self.tx
             .execute(
-                "INSERT INTO merchant_tokens (tenant_id, id, name, token_digest, created_at) \
-                 VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO merchant_tokens (tenant_id, id, name, token_digest, callback_secret, \
+                 created_at) VALUES ($1, $2, $3, $4, $5, $6)",
                 vec![
                     tenant_id.as_str().into(),
                     id.as_str().into(),
                     name.into(),
                     secret::digest(&token).into(),
+                    callback_secret.as_str().into(),
                     self.now().into(),
                 ],
             )
@@ -567,6 +617,7 @@ impl<T: SqlExec> Run<'_, T> {
             id,
             name: name.to_string(),
             token,
+            callback_secret,
         }))
     }
 
@@ -677,6 +728,7 @@ impl<T: SqlExec> Run<'_, T> {
             voucher_pk,
             &id,
             NewEntry {
+                id: None,
                 kind: EntryKind::Issue,
                 amount_minor: new.amount_minor,
                 currency: new.currency,
@@ -806,6 +858,7 @@ impl<T: SqlExec> Run<'_, T> {
         new: NewEntry<'_>,
     ) -> Result<(i64, EntryView), StoreError> {
         let NewEntry {
+            id,
             kind,
             amount_minor,
             currency,
@@ -813,7 +866,7 @@ impl<T: SqlExec> Run<'_, T> {
             refund_of,
             hold_pk,
         } = new;
-        let id = secret::opaque_id();
+        let id = id.unwrap_or_else(secret::opaque_id);
         let row = self
             .tx
             .fetch_optional(
@@ -1105,6 +1158,7 @@ impl<T: SqlExec> Run<'_, T> {
                 voucher.pk,
                 &voucher.view.id,
                 NewEntry {
+                    id: None,
                     kind: EntryKind::Charge,
                     amount_minor: hold.view.amount_minor,
                     currency: hold.view.currency,
@@ -1199,6 +1253,7 @@ impl<T: SqlExec> Run<'_, T> {
                 voucher.pk,
                 &voucher.view.id,
                 NewEntry {
+                    id: None,
                     kind: EntryKind::Refund,
                     amount_minor,
                     currency,
@@ -1250,6 +1305,7 @@ impl<T: SqlExec> Run<'_, T> {
                 voucher.pk,
                 &voucher.view.id,
                 NewEntry {
+                    id: None,
                     kind: EntryKind::Recharge,
                     amount_minor,
                     currency,

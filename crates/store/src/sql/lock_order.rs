@@ -17,6 +17,7 @@ enum VoucherName<'a> {
     Code(&'a str),
     Reservation(&'a str),
     Charge(&'a str),
+    FrontReservation(&'a str),
 }
 
 fn voucher_names(command: &Command) -> Vec<VoucherName<'_>> {
@@ -30,6 +31,16 @@ fn voucher_names(command: &Command) -> Vec<VoucherName<'_>> {
             vec![VoucherName::Reservation(reservation_id)]
         }
         Command::Refund { charge_id, .. } => vec![VoucherName::Charge(charge_id)],
+        Command::FrontPay { code, .. } => vec![VoucherName::Code(code)],
+        Command::FrontOpenLink { reservation_id }
+        | Command::FrontCapture { reservation_id, .. }
+        | Command::FrontCharge { reservation_id, .. }
+        | Command::FrontCancel { reservation_id, .. }
+        | Command::FrontComplete { reservation_id, .. }
+        | Command::FrontResend { reservation_id, .. }
+        | Command::FrontRefund { reservation_id, .. } => {
+            vec![VoucherName::FrontReservation(reservation_id)]
+        }
         Command::Recharge { voucher, .. } => match voucher {
             VoucherRef::Id(id) => vec![VoucherName::Id(id)],
             VoucherRef::Code(code) => vec![VoucherName::Code(code)],
@@ -44,7 +55,8 @@ fn voucher_names(command: &Command) -> Vec<VoucherName<'_>> {
         | Command::IssueToken { .. }
         | Command::DisconnectClient { .. }
         | Command::CreateMerchantToken { .. }
-        | Command::CreateVoucher(_) => Vec::new(),
+        | Command::CreateVoucher(_)
+        | Command::FrontSubmit(_) => Vec::new(),
     }
 }
 
@@ -63,6 +75,9 @@ fn lock_statement<'a>(
                 VoucherName::Code(code) => ("SELECT pk FROM vouchers", "code", code),
                 VoucherName::Reservation(id) => ("SELECT voucher_pk FROM holds", "id", id),
                 VoucherName::Charge(id) => ("SELECT voucher_pk FROM entries", "id", id),
+                VoucherName::FrontReservation(id) => {
+                    ("SELECT voucher_pk FROM front_reservations", "id", id)
+                }
             };
             params.push(request.context.tenant_id.as_str().into());
             params.push(value.into());

@@ -7,6 +7,7 @@
 
 mod backend;
 mod command_tx;
+mod front_reads;
 mod idempotency;
 mod ledger;
 mod lock_order;

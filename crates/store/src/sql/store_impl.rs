@@ -9,10 +9,14 @@ use voucherd_domain::integrity::{self, VoucherTotals};
 use std::sync::Arc;
 
 use super::command_tx::execute_alone;
+use super::front_reads;
 use super::reads::{self, VoucherKey};
 use super::writer::{GroupCommit, Writer};
 use super::{Backend, SqlExec, Value};
 use crate::command::{CommandRequest, Execution};
+use crate::front::{
+    CallbackAttempt, FrontCallback, FrontEventView, FrontReservationView, MerchantGrant,
+};
 use crate::model::{
     AuditEvent, AuditFilter, Client, ClientGroup, DEFAULT_TENANT_ID, EntryFilter, EntryView,
     HoldView, IDEMPOTENCY_TTL_SECONDS, IntegrityReport, MerchantToken, Page, PageRequest,
@@ -400,6 +404,96 @@ impl<B: Backend> Store for SqlStore<B> {
             idempotency_keys_dropped,
             tokens_dropped,
         })
+    }
+
+    async fn merchant_grant(
+        &self,
+        token_digest: &str,
+    ) -> Result<Option<MerchantGrant>, StoreError> {
+        in_read!(self, |tx| {
+            tx.fetch_optional(
+                "SELECT tenant_id, id FROM merchant_tokens WHERE token_digest = $1",
+                vec![token_digest.into()],
+            )
+            .await?
+            .map(|row| {
+                let mut r = row.reader();
+                Ok(MerchantGrant {
+                    tenant_id: r.text()?,
+                    token_id: r.text()?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    async fn front_reservation(
+        &self,
+        tenant_id: Option<&str>,
+        reservation_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<FrontReservationView>, StoreError> {
+        in_read!(self, |tx| {
+            Ok::<_, StoreError>(
+                front_reads::reservation(tx, tenant_id, reservation_id, now)
+                    .await?
+                    .map(|record| record.view),
+            )
+        })
+    }
+
+    async fn front_history(
+        &self,
+        tenant_id: &str,
+        since: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Vec<FrontEventView>, StoreError> {
+        in_read!(self, |tx| front_reads::events(tx, tenant_id, since, until)
+            .await)
+    }
+
+    async fn claim_front_callbacks(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: i64,
+    ) -> Result<Vec<FrontCallback>, StoreError> {
+        let mut tx = self.backend.begin_write().await?;
+        let claimed = front_reads::claim_callbacks(&mut tx, now, lease_until, limit).await?;
+        B::commit(tx).await?;
+        Ok(claimed)
+    }
+
+    async fn record_front_callback(
+        &self,
+        pk: i64,
+        attempt: &CallbackAttempt,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.backend.begin_write().await?;
+        match attempt {
+            CallbackAttempt::Delivered => {
+                tx.execute(
+                    "UPDATE front_callbacks SET delivered_at = $2, attempts = attempts + 1, \
+                     last_error = NULL WHERE pk = $1",
+                    vec![pk.into(), now.into()],
+                )
+                .await?;
+            }
+            CallbackAttempt::Failed { error, retry_at } => {
+                let (next, abandoned) = match retry_at {
+                    Some(at) => (Value::from(*at), Value::NullInt),
+                    None => (Value::from(now), Value::from(now)),
+                };
+                tx.execute(
+                    "UPDATE front_callbacks SET attempts = attempts + 1, last_error = $2, \
+                     next_attempt_at = $3, abandoned_at = $4 WHERE pk = $1",
+                    vec![pk.into(), error.as_str().into(), next, abandoned],
+                )
+                .await?;
+            }
+        }
+        B::commit(tx).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
