@@ -107,7 +107,8 @@ pub enum AdminTask {
         #[arg(long)]
         client: String,
     },
-    /// Creates a merchant API token (shown once).
+    /// Creates a merchant API token for the Front Payment face (shown once, with its
+    /// callback secret).
     CreateMerchantToken {
         #[arg(long)]
         name: String,
