@@ -229,12 +229,6 @@ pub async fn page(
     };
     if reservation.status == FrontStatus::Sent {
         // Recorded once, for the history; a failure here must not keep the customer from paying.
-        let noop = std::sync::Arc::new(|_: &voucherd_store::CommandResult| {
-            voucherd_store::StoredResponse {
-                status: 200,
-                body: String::new(),
-            }
-        });
         let _ = submit(
             &state,
             &reservation.tenant_id,
@@ -244,11 +238,21 @@ pub async fn page(
                 reservation_id: id.clone(),
             },
             None,
-            noop,
+            unrendered(),
         )
         .await;
     }
     render(&reservation, &merchant, None, StatusCode::OK)
+}
+
+/// The page renders its own answers: no response is kept (the page takes no idempotency key).
+fn unrendered() -> crate::submit::Render {
+    std::sync::Arc::new(
+        |_: &voucherd_store::CommandResult| voucherd_store::StoredResponse {
+            status: 200,
+            body: String::new(),
+        },
+    )
 }
 
 fn refusal_text(refusal: &DomainError) -> &'static str {
@@ -303,13 +307,6 @@ pub async fn submit_payment(
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     }
-    let noop =
-        std::sync::Arc::new(
-            |_: &voucherd_store::CommandResult| voucherd_store::StoredResponse {
-                status: 200,
-                body: String::new(),
-            },
-        );
     let command = Command::FrontPay {
         reservation_id: id.clone(),
         code,
@@ -322,7 +319,7 @@ pub async fn submit_payment(
         &rid,
         command,
         None,
-        noop,
+        unrendered(),
     )
     .await;
     match answer {

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
 use voucherd_domain::DomainError;
 use voucherd_domain::front::FrontRefusal;
-use voucherd_store::{Actor, Command, Outcome};
+use voucherd_store::{Actor, Command, Outcome, StoredResponse};
 
 use super::envelope::{self, data, no_data, renderer, respond, stored};
 use super::input::{self, Flow};
@@ -66,11 +66,14 @@ async fn execute(
     )
 }
 
-/// Renders `message` with no data on success; refusals as usual, except that endpoints whose
-/// documents say `orderNotFound` use that key for an unknown reservation.
-fn plain(status: u16, message: &'static str, not_found: &'static str) -> Render {
+/// Renders `success` for every outcome and refusals as usual, except that an unknown
+/// reservation answers `not_found`: endpoints documented with `orderNotFound` use that key.
+fn answering(
+    not_found: &'static str,
+    success: impl Fn() -> StoredResponse + Send + Sync + 'static,
+) -> Render {
     std::sync::Arc::new(move |result: &voucherd_store::CommandResult| match result {
-        Ok(_) => no_data(status, message),
+        Ok(_) => success(),
         Err(DomainError::Front(FrontRefusal::ReservationNotFound)) => no_data(404, not_found),
         Err(refusal) => envelope::refusal(refusal),
     })
@@ -164,27 +167,39 @@ fn posting(message: &'static str) -> Render {
     })
 }
 
+/// A write on one reservation: read the request, validate its body with `parse`, submit the
+/// command `build` makes of it, answer with `render`.
+async fn act<T>(
+    state: &AppState,
+    merchant: &Merchant,
+    request: Request,
+    parse: fn(&Value) -> Result<T, Vec<String>>,
+    build: impl FnOnce(T) -> Command,
+    render: Render,
+) -> Response {
+    let write = match read(merchant, request).await {
+        Ok(write) => write,
+        Err(response) => return response,
+    };
+    match parse(&write.body) {
+        Ok(parsed) => execute(state, merchant, write, build(parsed), render).await,
+        Err(errors) => invalid(errors),
+    }
+}
+
 pub async fn capture(
     State(state): State<AppState>,
     merchant: Merchant,
     Path(id): Path<String>,
     request: Request,
 ) -> Response {
-    let write = match read(&merchant, request).await {
-        Ok(write) => write,
-        Err(response) => return response,
-    };
-    let (lines, note) = match input::capture(&write.body) {
-        Ok(parsed) => parsed,
-        Err(errors) => return invalid(errors),
-    };
-    let command = Command::FrontCapture {
+    let build = |(lines, note)| Command::FrontCapture {
         reservation_id: id,
         lines,
         note,
     };
     let render = posting("reservationCapturedSuccessfully");
-    execute(&state, &merchant, write, command, render).await
+    act(&state, &merchant, request, input::capture, build, render).await
 }
 
 pub async fn charge(
@@ -193,21 +208,13 @@ pub async fn charge(
     Path(id): Path<String>,
     request: Request,
 ) -> Response {
-    let write = match read(&merchant, request).await {
-        Ok(write) => write,
-        Err(response) => return response,
-    };
-    let (lines, note) = match input::charge(&write.body) {
-        Ok(parsed) => parsed,
-        Err(errors) => return invalid(errors),
-    };
-    let command = Command::FrontCharge {
+    let build = |(lines, note)| Command::FrontCharge {
         reservation_id: id,
         lines,
         note,
     };
     let render = posting("reservationChargedSuccessfully");
-    execute(&state, &merchant, write, command, render).await
+    act(&state, &merchant, request, input::charge, build, render).await
 }
 
 pub async fn cancel(
@@ -216,20 +223,14 @@ pub async fn cancel(
     Path(id): Path<String>,
     request: Request,
 ) -> Response {
-    let write = match read(&merchant, request).await {
-        Ok(write) => write,
-        Err(response) => return response,
-    };
-    let note = match input::note(&write.body) {
-        Ok(note) => note,
-        Err(errors) => return invalid(errors),
-    };
-    let command = Command::FrontCancel {
+    let build = |note| Command::FrontCancel {
         reservation_id: id,
         note,
     };
-    let render = plain(202, "cancelledOrderSuccessfully", "orderNotFound");
-    execute(&state, &merchant, write, command, render).await
+    let render = answering("orderNotFound", || {
+        no_data(202, "cancelledOrderSuccessfully")
+    });
+    act(&state, &merchant, request, input::note, build, render).await
 }
 
 pub async fn complete(
@@ -238,24 +239,14 @@ pub async fn complete(
     Path(id): Path<String>,
     request: Request,
 ) -> Response {
-    let write = match read(&merchant, request).await {
-        Ok(write) => write,
-        Err(response) => return response,
-    };
-    let note = match input::note(&write.body) {
-        Ok(note) => note,
-        Err(errors) => return invalid(errors),
-    };
-    let command = Command::FrontComplete {
+    let build = |note| Command::FrontComplete {
         reservation_id: id,
         note,
     };
-    let render = plain(
-        202,
-        "reservationCompletedSuccessfully",
-        "reservationNotFound",
-    );
-    execute(&state, &merchant, write, command, render).await
+    let render = answering("reservationNotFound", || {
+        no_data(202, "reservationCompletedSuccessfully")
+    });
+    act(&state, &merchant, request, input::note, build, render).await
 }
 
 pub async fn resend(
@@ -264,28 +255,15 @@ pub async fn resend(
     Path(id): Path<String>,
     request: Request,
 ) -> Response {
-    let write = match read(&merchant, request).await {
-        Ok(write) => write,
-        Err(response) => return response,
-    };
-    let sent_to = match input::resend(&write.body) {
-        Ok(sent_to) => sent_to,
-        Err(errors) => return invalid(errors),
-    };
-    let command = Command::FrontResend {
+    let build = |sent_to| Command::FrontResend {
         reservation_id: id,
         sent_to,
     };
     // Documented as `is_data: true, data: null`.
-    let render: Render =
-        std::sync::Arc::new(|result: &voucherd_store::CommandResult| match result {
-            Ok(_) => data(202, "resentOrderSuccessfully", Value::Null),
-            Err(DomainError::Front(FrontRefusal::ReservationNotFound)) => {
-                no_data(404, "orderNotFound")
-            }
-            Err(refusal) => envelope::refusal(refusal),
-        });
-    execute(&state, &merchant, write, command, render).await
+    let render = answering("orderNotFound", || {
+        data(202, "resentOrderSuccessfully", Value::Null)
+    });
+    act(&state, &merchant, request, input::resend, build, render).await
 }
 
 pub async fn refund(
@@ -294,22 +272,16 @@ pub async fn refund(
     Path(id): Path<String>,
     request: Request,
 ) -> Response {
-    let write = match read(&merchant, request).await {
-        Ok(write) => write,
-        Err(response) => return response,
-    };
-    let (source, reference, lines) = match input::refund(&write.body) {
-        Ok(parsed) => parsed,
-        Err(errors) => return invalid(errors),
-    };
-    let command = Command::FrontRefund {
+    let build = |(source, reference, lines)| Command::FrontRefund {
         reservation_id: id,
         source,
         reference,
         lines,
     };
-    let render = plain(202, "orderRefundedSuccessfully", "orderNotFound");
-    execute(&state, &merchant, write, command, render).await
+    let render = answering("orderNotFound", || {
+        no_data(202, "orderRefundedSuccessfully")
+    });
+    act(&state, &merchant, request, input::refund, build, render).await
 }
 
 async fn history_between(

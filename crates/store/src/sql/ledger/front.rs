@@ -25,7 +25,7 @@ use crate::front::{FrontLineInput, LineAmount, NewFrontReservation, PostingSourc
 use crate::sql::SqlExec;
 
 /// The hold purpose of Front Payment reservations (several may live on one voucher).
-pub(in crate::sql) const PURPOSE_FRONT: &str = "front";
+const PURPOSE_FRONT: &str = "front";
 /// Digits after the prefix of reservation, capture, charge and customer ids.
 const ID_DIGITS: usize = 10;
 
