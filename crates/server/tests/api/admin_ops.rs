@@ -329,7 +329,9 @@ async fn every_documented_operation_exists(backend: Backend) {
             .replace("{id}", "x")
             .replace("{charge_id}", "x")
             .replace("{client}", "x")
-            .replace("{voucher}", "x");
+            .replace("{voucher}", "x")
+            .replace("{start}", "0")
+            .replace("{end}", "1");
         let method = Method::from_bytes(method.as_bytes()).expect("method");
         let reply = app
             .send(method.clone(), &concrete, Some("not-a-token"), None, &[])

@@ -1,6 +1,9 @@
 //! The OpenAPI 3 document served at `/openapi.json`: the JTL Voucher Cloud API v1.8 face (with
 //! voucherd's extensions marked `x-voucherd-extension`), the token endpoint, the admin API and
-//! the operations endpoints. A test walks every path in it against a running server.
+//! the operations endpoints, and the Front Payment face ([`front`]). A test walks every path in
+//! it against a running server.
+
+mod front;
 
 use serde_json::{Map, Value, json};
 
@@ -345,6 +348,7 @@ fn components() -> Value {
                 "use": "Use a voucher (activation, reservation, charge and cancel)", "manage": "Create and delete vouchers",
                 "update": "Update vouchers", "recharge": "Recharge a voucher" } } } },
             "AdminToken": { "type": "http", "scheme": "bearer" },
+            "MerchantToken": { "type": "http", "scheme": "bearer", "description": "A Front Payment merchant token, issued by the operator per tenant." },
         },
         "parameters": { "IdempotencyKey": { "in": "header", "name": "Idempotency-Key", "required": false,
             "description": "Extension: 1-255 visible ASCII characters. A retry with the same key and body returns the first response unchanged (header `Idempotent-Replayed: true`); the same key with another body is refused (`IDEMPOTENCY_KEY_REUSED`). Kept 24 hours.",
@@ -392,28 +396,39 @@ fn components() -> Value {
 /// The whole document.
 pub fn document() -> Value {
     let mut paths = Map::new();
+    let owned = |(path, method, operation): (&str, &'static str, Value)| {
+        (path.to_string(), method, operation)
+    };
     for (path, method, operation) in jtl_paths()
         .into_iter()
         .chain(admin_paths())
         .chain(ops_paths())
+        .map(owned)
+        .chain(front::paths())
     {
-        let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
+        let entry = paths.entry(path).or_insert_with(|| json!({}));
         entry[method] = operation;
+    }
+    let mut components = components();
+    if let (Some(schemas), Value::Object(front_schemas)) =
+        (components["schemas"].as_object_mut(), front::schemas())
+    {
+        schemas.extend(front_schemas);
     }
     json!({
         "openapi": "3.0.3",
         "info": {
             "title": "voucherd",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Stored-value vouchers with reservations over an exact ledger. The `/v1` paths and `/oauth/token` follow the JTL-Voucher Cloud API v1.8; operations marked `x-voucherd-extension` are additions. `/admin/api/v1` is the operator's API.",
+            "description": "Stored-value vouchers with reservations over an exact ledger. The `/v1` paths and `/oauth/token` follow the JTL-Voucher Cloud API v1.8; operations marked `x-voucherd-extension` are additions. `/api/v1/connect/reservations` and `/pay/{id}` follow Front Payment's Connect reservations with a voucher as the payment instrument. `/admin/api/v1` is the operator's API.",
         },
         "servers": [{ "url": "/" }],
         "tags": [
             { "name": "Vouchers" }, { "name": "Reservations" }, { "name": "Charges" }, { "name": "Clients" },
-            { "name": "Admin" }, { "name": "Operations" },
+            { "name": "Front Payment" }, { "name": "Admin" }, { "name": "Operations" },
         ],
         "paths": paths,
-        "components": components(),
+        "components": components,
     })
 }
 
