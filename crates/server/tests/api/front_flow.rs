@@ -16,19 +16,21 @@ on_both_stores!(
     a_reservation_is_paid_captured_charged_refunded_and_completed,
     refusals_carry_front_payments_keys,
     deadlines_follow_the_clock,
+    a_charge_may_be_refunded_only_whole_when_the_merchant_says_so,
     callbacks_are_retried_and_carry_the_checksum,
+    a_queued_callback_survives_a_restart,
     the_jtl_and_front_payment_faces_share_a_voucher_without_overdraw,
 );
 
-const BASE: &str = "/api/v1/connect/reservations";
+pub const BASE: &str = "/api/v1/connect/reservations";
 
 /// A merchant token and its callback secret.
-struct Merchant {
-    token: String,
-    callback_secret: String,
+pub struct Merchant {
+    pub token: String,
+    pub callback_secret: String,
 }
 
-async fn merchant(app: &TestApp) -> Merchant {
+pub async fn merchant(app: &TestApp) -> Merchant {
     let created = app
         .admin(
             Method::POST,
@@ -47,7 +49,7 @@ async fn merchant(app: &TestApp) -> Merchant {
 }
 
 /// A submit body for lines of 40.00 and 5.00, due in one day.
-fn submit_body(app: &TestApp, callback_url: Option<&str>) -> Value {
+pub fn submit_body(app: &TestApp, callback_url: Option<&str>) -> Value {
     let due = (app.clock.now() + Duration::days(1)).unix_timestamp();
     json!({
         "customerDetails": {
@@ -101,7 +103,7 @@ async fn pay(app: &TestApp, id: &str, code: &str) -> (StatusCode, String) {
     (status, response.text().await.expect("page"))
 }
 
-async fn details(app: &TestApp, m: &Merchant, id: &str) -> Value {
+pub async fn details(app: &TestApp, m: &Merchant, id: &str) -> Value {
     let reply = app
         .get(&format!("{BASE}/details/{id}"), &m.token)
         .await
@@ -511,6 +513,60 @@ async fn refusals_carry_front_payments_keys(backend: Backend) {
     app.stop().await;
 }
 
+async fn a_charge_may_be_refunded_only_whole_when_the_merchant_says_so(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let c = app.client("default", ALL_SCOPES).await;
+    let (voucher_id, code) = app.active_voucher(&c.token, "100.00").await;
+    let m = merchant(&app).await;
+    let mut body = submit_body(&app, None);
+    body["settings"] = json!({ "isChargePartiallyRefundable": false });
+    let id = app
+        .post(&format!("{BASE}/submit"), &m.token, body)
+        .await
+        .expect(StatusCode::CREATED)
+        .json["data"]["reservationUuid"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let (status, _) = pay(&app, &id, &code).await;
+    assert_eq!(status, StatusCode::OK);
+    let charged = app
+        .post(
+            &format!("{BASE}/charge/{id}"),
+            &m.token,
+            json!({ "products": [{"name": "Minibar", "rate": 10, "tax": 25, "amount": 10}], "grandTotal": 10 }),
+        )
+        .await
+        .expect(StatusCode::ACCEPTED);
+    let cha = charged.json["data"]["uuid"]
+        .as_str()
+        .expect("CHA")
+        .to_string();
+    let line = details(&app, &m, &id).await["chargedProductList"][0]["id"]
+        .as_i64()
+        .expect("line");
+    let refund = |amount: &str| {
+        json!({ "type": "reservation", "source": "charged", "reference": cha,
+                "grandTotal": amount, "products": [{"id": line, "amount": amount}] })
+    };
+    front_error(
+        app.post(&format!("{BASE}/refund/{id}"), &m.token, refund("4.99"))
+            .await,
+        400,
+        "refundRejectionForPartialRefundOfChargeNotAllowed",
+    );
+    // The charge left the balance (the 45.00 held is not spent).
+    assert_eq!(remaining(&app, &c.token, &voucher_id).await, "90.00");
+    app.post(&format!("{BASE}/refund/{id}"), &m.token, refund("10"))
+        .await
+        .expect(StatusCode::ACCEPTED);
+    assert_eq!(remaining(&app, &c.token, &voucher_id).await, "100.00");
+    app.integrity_is_clean("default").await;
+    app.stop().await;
+}
+
 async fn deadlines_follow_the_clock(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
@@ -526,9 +582,19 @@ async fn deadlines_follow_the_clock(backend: Backend) {
     let room = details(&app, &m, &paid).await["productList"][0]["id"]
         .as_i64()
         .expect("id");
+    let resend = json!({ "email": "kari@example.no" });
+    app.post(&format!("{BASE}/resend/{unpaid}"), &m.token, resend.clone())
+        .await
+        .expect(StatusCode::ACCEPTED);
 
     app.advance(Duration::days(1));
     assert_eq!(details(&app, &m, &unpaid).await["status"], "EXPIRED");
+    front_error(
+        app.post(&format!("{BASE}/resend/{unpaid}"), &m.token, resend)
+            .await,
+        400,
+        "prerequisiteFailedToResendReservation",
+    );
     let (status, page) = pay(&app, &unpaid, &code).await;
     assert_eq!(status, StatusCode::GONE, "an expired link cannot be paid");
     assert!(page.contains("expired"), "{page}");
@@ -573,10 +639,19 @@ async fn deadlines_follow_the_clock(backend: Backend) {
 /// A loopback HTTP receiver that answers 500 to the first request and 200 after, and keeps
 /// every request line.
 async fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
+    receiver_on(listener, true)
+}
+
+/// A callback receiver on `listener` that keeps each request line; with `fail_first` it
+/// answers the first request 500 and all others 200.
+fn receiver_on(
+    listener: tokio::net::TcpListener,
+    fail_first: bool,
+) -> (String, Arc<Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let url = format!(
         "http://{}/callbacks/front",
         listener.local_addr().expect("addr")
@@ -594,7 +669,7 @@ async fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
                 seen.push(line);
                 seen.len() == 1
             };
-            let status = if first {
+            let status = if first && fail_first {
                 "500 Internal Server Error"
             } else {
                 "200 OK"
@@ -673,6 +748,40 @@ async fn callbacks_are_retried_and_carry_the_checksum(backend: Backend) {
     assert_eq!(params[4].1, "45.00");
     let values: Vec<&str> = params[..6].iter().map(|(_, v)| v.as_str()).collect();
     assert_eq!(params[6].1, callback_checksum(&values, &m.callback_secret));
+    app.stop().await;
+}
+
+async fn a_queued_callback_survives_a_restart(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let c = app.client("default", ALL_SCOPES).await;
+    let (_, code) = app.active_voucher(&c.token, "100.00").await;
+    let m = merchant(&app).await;
+    // The merchant's receiver is down while the reservation is paid: nothing listens there.
+    let address = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        probe.local_addr().expect("addr")
+    };
+    let id = submit(&app, &m, Some(&format!("http://{address}/callbacks/front"))).await;
+    let (status, _) = pay(&app, &id, &code).await;
+    assert_eq!(status, StatusCode::OK);
+    let (database_url, clock) = (app.database_url.clone(), app.clock.clone());
+    app.stop().await;
+
+    // The receiver comes back, and so does voucherd, on the same database.
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .expect("bind the receiver's address again");
+    let (_, seen) = receiver_on(listener, false);
+    let app = TestApp::spawn_on(&database_url, clock).await;
+    // Past any backoff and any lease the stopped node held.
+    app.advance(Duration::minutes(2));
+    let delivered = wait_for(&seen, 1).await;
+    let target = delivered[0].split_whitespace().nth(1).expect("target");
+    let params = form_urlencoded_pairs(target.split_once('?').expect("query").1);
+    assert_eq!(params[0], ("orderUuid".to_string(), id.clone()));
+    assert_eq!(params[1], ("status".to_string(), "RESEVRED".to_string()));
     app.stop().await;
 }
 

@@ -8,6 +8,8 @@
 mod support;
 mod admin_ops;
 mod binary;
+mod browser;
 mod front_flow;
+mod front_page;
 mod jtl_errors;
 mod jtl_flow;
