@@ -57,4 +57,7 @@ pub enum DomainError {
     /// A refusal of the Front Payment face's reservation rules.
     #[error("{0}")]
     Front(crate::front::FrontRefusal),
+    /// A refusal of the bleepay face's context and voucher-code rules.
+    #[error("{0}")]
+    Bleepay(crate::bleepay::BleepayRefusal),
 }

@@ -5,11 +5,13 @@
 //! Nothing here reads a clock, a socket or a database: every function that depends on time takes
 //! `now` as an argument, so callers (and tests) decide what time it is.
 
+pub mod bleepay;
 pub mod error;
 pub mod front;
 pub mod integrity;
 pub mod ledger;
 pub mod money;
+pub mod password;
 pub mod pattern;
 pub mod scope;
 pub mod secret;

@@ -15,6 +15,7 @@
 //! its own envelope; no face talks SQL and no store knows which face called.
 
 pub mod admin;
+pub mod bleepay;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -45,6 +46,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(jtl::router())
         .merge(front::router())
+        .merge(bleepay::router())
         .merge(admin::router())
         .merge(ops::router())
         .fallback(ops::not_found)

@@ -44,6 +44,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "front",
         script: include_str!("../migrations/0002_front.sql"),
     },
+    Migration {
+        version: 3,
+        name: "bleepay",
+        script: include_str!("../migrations/0003_bleepay.sql"),
+    },
 ];
 
 /// The PostgreSQL [`Backend`].

@@ -6,6 +6,11 @@
 use time::OffsetDateTime;
 use voucherd_domain::{Currency, DomainError, Scope, Validity, VoucherKind, VoucherStatus};
 
+use voucherd_domain::bleepay::CodeFormat;
+
+use crate::bleepay::{
+    BleepayCaller, CodeView, ContextAddress, ContextView, PayerKind, PayerVoucherView,
+};
 use crate::front::{
     FrontLineInput, FrontReservationView, LineAmount, NewFrontReservation, PostingSource,
 };
@@ -24,6 +29,10 @@ pub enum Actor {
     System,
     /// Not yet known: a client connecting with a pin.
     Anonymous,
+    /// A bleepay payer account, by payer id.
+    Payer(String),
+    /// A bleepay payee signed in with a context code, by context id.
+    Payee(String),
 }
 
 impl Actor {
@@ -35,13 +44,19 @@ impl Actor {
             Actor::Admin(_) => "admin",
             Actor::System => "system",
             Actor::Anonymous => "anonymous",
+            Actor::Payer(_) => "payer",
+            Actor::Payee(_) => "payee",
         }
     }
 
     /// The actor's id, empty for system and anonymous actors.
     pub fn id(&self) -> &str {
         match self {
-            Actor::Client(id) | Actor::Admin(id) | Actor::Merchant(id) => id,
+            Actor::Client(id)
+            | Actor::Admin(id)
+            | Actor::Merchant(id)
+            | Actor::Payer(id)
+            | Actor::Payee(id) => id,
             Actor::System | Actor::Anonymous => "",
         }
     }
@@ -224,6 +239,61 @@ pub enum Command {
         reference: String,
         lines: Vec<LineAmount>,
     },
+    /// A new payer account (the password already hashed) and its first token.
+    PayerSignUp {
+        kind: PayerKind,
+        identifier: String,
+        password_hash: String,
+    },
+    /// A token for a payer whose password the face has verified.
+    PayerSignIn {
+        payer_id: String,
+    },
+    /// A payee token for the open context with this code.
+    PayeeSignIn {
+        context_code: String,
+    },
+    /// Adds a voucher to a payer's account, proving possession with its code and PIN.
+    AddPayerVoucher {
+        payer_id: String,
+        code: String,
+        pin: Option<String>,
+    },
+    OpenContext {
+        payer_id: String,
+        format: CodeFormat,
+        addresses: Vec<ContextAddress>,
+    },
+    CloseContext {
+        payer_id: String,
+        context_id: String,
+        payee_id: Option<String>,
+    },
+    /// A context's payee sent a wrong context code; the fifth closes the context.
+    ContextMiss {
+        context_id: String,
+    },
+    /// A fresh 6-digit voucher code in the context with this code.
+    ReserveCode {
+        caller: BleepayCaller,
+        context_code: String,
+    },
+    /// The payee states the amount: a hold on a bound voucher with enough available balance.
+    RedeemCode {
+        caller: BleepayCaller,
+        code_id: String,
+        amount_minor: i64,
+        currency: Currency,
+    },
+    /// The payer confirms: the hold is charged.
+    ResolveCode {
+        payer_id: String,
+        code_id: String,
+    },
+    DiscardCode {
+        caller: BleepayCaller,
+        code_id: String,
+    },
 }
 
 impl Command {
@@ -257,6 +327,17 @@ impl Command {
             Command::FrontComplete { .. } => "front.complete",
             Command::FrontResend { .. } => "front.resend",
             Command::FrontRefund { .. } => "front.refund",
+            Command::PayerSignUp { .. } => "payer.sign_up",
+            Command::PayerSignIn { .. } => "payer.sign_in",
+            Command::PayeeSignIn { .. } => "payee.sign_in",
+            Command::AddPayerVoucher { .. } => "payer.add_voucher",
+            Command::OpenContext { .. } => "context.open",
+            Command::CloseContext { .. } => "context.close",
+            Command::ContextMiss { .. } => "context.miss",
+            Command::ReserveCode { .. } => "code.reserve",
+            Command::RedeemCode { .. } => "code.redeem",
+            Command::ResolveCode { .. } => "code.resolve",
+            Command::DiscardCode { .. } => "code.discard",
         }
     }
 }
@@ -309,6 +390,16 @@ pub enum Outcome {
         id: String,
     },
     FrontDone,
+    /// A bearer token of the bleepay face, shown this once.
+    BleepayToken {
+        token: String,
+        expires_at: OffsetDateTime,
+        /// The payer account it belongs to (`None` for a payee token).
+        payer_id: Option<String>,
+    },
+    PayerVoucher(PayerVoucherView),
+    Context(Box<ContextView>),
+    Code(Box<CodeView>),
 }
 
 /// The answer of one command: an outcome or a business refusal.

@@ -5,11 +5,13 @@
 //! - [`sql`] holds the ledger's SQL and its command logic, written once against the small
 //!   [`sql::Backend`] interface that the SQLite and PostgreSQL crates implement. A backend
 //!   supplies transactions, migrations and error mapping; it never holds business rules.
+//! - [`bleepay`] holds the bleepay face's payers, contexts, tokens and voucher codes.
 //! - [`front`] holds the Front Payment face's reservations, postings, history and callbacks.
 //! - [`conformance`] is the suite every backend runs to prove it behaves identically.
 //!
 //! Nothing here knows which face called, and nothing above here sees a database error type.
 
+pub mod bleepay;
 pub mod command;
 pub mod conformance;
 pub mod error;

@@ -3,6 +3,12 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use voucherd_domain::bleepay::CodeStatus;
+
+use crate::bleepay::{
+    BleepayCaller, BleepayGrant, CodeView, ContextView, ListWindow, PayerCredential, PayerKind,
+    PayerVoucherView,
+};
 use crate::front::{
     CallbackAttempt, FrontCallback, FrontEventView, FrontReservationView, MerchantGrant,
 };
@@ -147,6 +153,61 @@ pub trait Store: Send + Sync + 'static {
         attempt: &CallbackAttempt,
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
+
+    /// What a bleepay bearer token grants now, if anything.
+    async fn bleepay_grant(
+        &self,
+        token_digest: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<BleepayGrant>, StoreError>;
+
+    /// The stored credential of a payer account, for verifying a sign-in.
+    async fn payer_credential(
+        &self,
+        tenant_id: &str,
+        kind: PayerKind,
+        identifier: &str,
+    ) -> Result<Option<PayerCredential>, StoreError>;
+
+    /// The vouchers in a payer's account.
+    async fn payer_vouchers(
+        &self,
+        tenant_id: &str,
+        payer_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<PayerVoucherView>, StoreError>;
+
+    /// One bleepay context of the tenant.
+    async fn bleepay_context(
+        &self,
+        tenant_id: &str,
+        context_id: &str,
+    ) -> Result<Option<ContextView>, StoreError>;
+
+    /// A payer's contexts, newest first.
+    async fn bleepay_contexts(
+        &self,
+        tenant_id: &str,
+        payer_id: &str,
+        window: &ListWindow,
+    ) -> Result<Vec<ContextView>, StoreError>;
+
+    /// One bleepay voucher code of the tenant.
+    async fn bleepay_code(
+        &self,
+        tenant_id: &str,
+        code_id: &str,
+    ) -> Result<Option<CodeView>, StoreError>;
+
+    /// The voucher codes a caller may see, oldest first, optionally of one status (as of `now`).
+    async fn bleepay_codes(
+        &self,
+        tenant_id: &str,
+        caller: &BleepayCaller,
+        status: Option<CodeStatus>,
+        window: &ListWindow,
+        now: OffsetDateTime,
+    ) -> Result<Vec<CodeView>, StoreError>;
 
     /// Answers whether the database is reachable.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -177,9 +177,11 @@ impl JtlError {
             ),
             D::PatternExhausted => JtlError::Unavailable,
             // Refusals of other faces' commands, which this face never submits.
-            D::TenantIdTaken | D::ClientCredentialsInvalid | D::ScopeNotAllowed | D::Front(_) => {
-                JtlError::Internal
-            }
+            D::TenantIdTaken
+            | D::ClientCredentialsInvalid
+            | D::ScopeNotAllowed
+            | D::Front(_)
+            | D::Bleepay(_) => JtlError::Internal,
         }
     }
 

@@ -1,8 +1,9 @@
 //! The OpenAPI 3 document served at `/openapi.json`: the JTL Voucher Cloud API v1.8 face (with
 //! voucherd's extensions marked `x-voucherd-extension`), the token endpoint, the admin API and
-//! the operations endpoints, and the Front Payment face ([`front`]). A test walks every path in
-//! it against a running server.
+//! the operations endpoints, the Front Payment face ([`front`]) and the bleepay face
+//! ([`bleepay`]). A test walks every path in it against a running server.
 
+mod bleepay;
 mod front;
 
 use serde_json::{Map, Value, json};
@@ -348,6 +349,7 @@ fn components() -> Value {
                 "use": "Use a voucher (activation, reservation, charge and cancel)", "manage": "Create and delete vouchers",
                 "update": "Update vouchers", "recharge": "Recharge a voucher" } } } },
             "AdminToken": { "type": "http", "scheme": "bearer" },
+            "BleepayToken": { "type": "http", "scheme": "bearer", "description": "A bleepay payer or payee token from /api/v1/auth/sign-in." },
             "MerchantToken": { "type": "http", "scheme": "bearer", "description": "A Front Payment merchant token, issued by the operator per tenant." },
         },
         "parameters": { "IdempotencyKey": { "in": "header", "name": "Idempotency-Key", "required": false,
@@ -405,27 +407,30 @@ pub fn document() -> Value {
         .chain(ops_paths())
         .map(owned)
         .chain(front::paths())
+        .chain(bleepay::paths())
     {
         let entry = paths.entry(path).or_insert_with(|| json!({}));
         entry[method] = operation;
     }
     let mut components = components();
-    if let (Some(schemas), Value::Object(front_schemas)) =
-        (components["schemas"].as_object_mut(), front::schemas())
-    {
-        schemas.extend(front_schemas);
+    if let Some(schemas) = components["schemas"].as_object_mut() {
+        for face in [front::schemas(), bleepay::schemas()] {
+            if let Value::Object(face_schemas) = face {
+                schemas.extend(face_schemas);
+            }
+        }
     }
     json!({
         "openapi": "3.0.3",
         "info": {
             "title": "voucherd",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Stored-value vouchers with reservations over an exact ledger. The `/v1` paths and `/oauth/token` follow the JTL-Voucher Cloud API v1.8; operations marked `x-voucherd-extension` are additions. `/api/v1/connect/reservations` and `/pay/{id}` follow Front Payment's Connect reservations with a voucher as the payment instrument. `/admin/api/v1` is the operator's API.",
+            "description": "Stored-value vouchers with reservations over an exact ledger. The `/v1` paths and `/oauth/token` follow the JTL-Voucher Cloud API v1.8; operations marked `x-voucherd-extension` are additions. `/api/v1/connect/reservations` and `/pay/{id}` follow Front Payment's Connect reservations with a voucher as the payment instrument. `/api/v1/auth`, `/api/v1/vouchers` and `/api/v1/payers` follow bleepay's payer/payee contexts with 6-digit voucher codes. `/admin/api/v1` is the operator's API.",
         },
         "servers": [{ "url": "/" }],
         "tags": [
             { "name": "Vouchers" }, { "name": "Reservations" }, { "name": "Charges" }, { "name": "Clients" },
-            { "name": "Front Payment" }, { "name": "Admin" }, { "name": "Operations" },
+            { "name": "Front Payment" }, { "name": "bleepay" }, { "name": "Admin" }, { "name": "Operations" },
         ],
         "paths": paths,
         "components": components,

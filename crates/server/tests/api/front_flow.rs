@@ -91,7 +91,7 @@ async fn submit(app: &TestApp, m: &Merchant, callback_url: Option<&str>) -> Stri
 }
 
 /// Pays on the payment page with a form post; answers the status and the page.
-async fn pay(app: &TestApp, id: &str, code: &str) -> (StatusCode, String) {
+pub async fn pay(app: &TestApp, id: &str, code: &str) -> (StatusCode, String) {
     let response = app
         .http
         .post(format!("{}/pay/{id}", app.base))
@@ -119,7 +119,7 @@ fn front_error(reply: Reply, status: u16, key: &str) {
     assert_eq!(reply.json["message"], key, "body: {}", reply.text);
 }
 
-async fn remaining(app: &TestApp, token: &str, voucher_id: &str) -> String {
+pub async fn remaining(app: &TestApp, token: &str, voucher_id: &str) -> String {
     let v = app
         .get(&format!("/v1/vouchers/{voucher_id}"), token)
         .await

@@ -8,6 +8,7 @@
 mod support;
 mod admin_ops;
 mod binary;
+mod bleepay_flow;
 mod browser;
 mod front_flow;
 mod front_page;

@@ -46,6 +46,7 @@ macro_rules! decided {
     };
 }
 
+mod bleepay;
 mod front;
 
 /// A ledger entry about to be written.
@@ -179,6 +180,47 @@ pub(super) async fn apply<T: SqlExec>(
             run.front_refund(reservation_id, *source, reference, lines)
                 .await
         }
+        Command::PayerSignUp {
+            kind,
+            identifier,
+            password_hash,
+        } => run.payer_sign_up(*kind, identifier, password_hash).await,
+        Command::PayerSignIn { payer_id } => run.payer_sign_in(payer_id).await,
+        Command::PayeeSignIn { context_code } => run.payee_sign_in(context_code).await,
+        Command::AddPayerVoucher {
+            payer_id,
+            code,
+            pin,
+        } => run.add_payer_voucher(payer_id, code, pin.as_deref()).await,
+        Command::OpenContext {
+            payer_id,
+            format,
+            addresses,
+        } => run.open_context(payer_id, *format, addresses).await,
+        Command::CloseContext {
+            payer_id,
+            context_id,
+            payee_id,
+        } => {
+            run.close_context(payer_id, context_id, payee_id.as_deref())
+                .await
+        }
+        Command::ContextMiss { context_id } => run.context_miss(context_id).await,
+        Command::ReserveCode {
+            caller,
+            context_code,
+        } => run.reserve_code(caller, context_code).await,
+        Command::RedeemCode {
+            caller,
+            code_id,
+            amount_minor,
+            currency,
+        } => {
+            run.redeem_code(caller, code_id, *amount_minor, *currency)
+                .await
+        }
+        Command::ResolveCode { payer_id, code_id } => run.resolve_code(payer_id, code_id).await,
+        Command::DiscardCode { caller, code_id } => run.discard_code(caller, code_id).await,
     }
 }
 

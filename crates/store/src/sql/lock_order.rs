@@ -18,6 +18,10 @@ enum VoucherName<'a> {
     Reservation(&'a str),
     Charge(&'a str),
     FrontReservation(&'a str),
+    /// A bleepay voucher code that already holds or paid on a voucher.
+    BleepayCode(&'a str),
+    /// Every voucher the context of a bleepay voucher code binds (redeem picks one of them).
+    BleepayCodeContext(&'a str),
 }
 
 fn voucher_names(command: &Command) -> Vec<VoucherName<'_>> {
@@ -41,6 +45,10 @@ fn voucher_names(command: &Command) -> Vec<VoucherName<'_>> {
         | Command::FrontRefund { reservation_id, .. } => {
             vec![VoucherName::FrontReservation(reservation_id)]
         }
+        Command::RedeemCode { code_id, .. } => vec![VoucherName::BleepayCodeContext(code_id)],
+        Command::ResolveCode { code_id, .. } | Command::DiscardCode { code_id, .. } => {
+            vec![VoucherName::BleepayCode(code_id)]
+        }
         Command::Recharge { voucher, .. } => match voucher {
             VoucherRef::Id(id) => vec![VoucherName::Id(id)],
             VoucherRef::Code(code) => vec![VoucherName::Code(code)],
@@ -56,7 +64,15 @@ fn voucher_names(command: &Command) -> Vec<VoucherName<'_>> {
         | Command::DisconnectClient { .. }
         | Command::CreateMerchantToken { .. }
         | Command::CreateVoucher(_)
-        | Command::FrontSubmit(_) => Vec::new(),
+        | Command::FrontSubmit(_)
+        | Command::PayerSignUp { .. }
+        | Command::PayerSignIn { .. }
+        | Command::PayeeSignIn { .. }
+        | Command::AddPayerVoucher { .. }
+        | Command::OpenContext { .. }
+        | Command::CloseContext { .. }
+        | Command::ContextMiss { .. }
+        | Command::ReserveCode { .. } => Vec::new(),
     }
 }
 
@@ -69,22 +85,42 @@ fn lock_statement<'a>(
     let mut arms: Vec<String> = Vec::new();
     for request in requests {
         for name in voucher_names(&request.command) {
-            // Where the voucher key is found, and by which column of that table.
-            let (keys, column, value) = match name {
-                VoucherName::Id(id) => ("SELECT pk FROM vouchers", "id", id),
-                VoucherName::Code(code) => ("SELECT pk FROM vouchers", "code", code),
-                VoucherName::Reservation(id) => ("SELECT voucher_pk FROM holds", "id", id),
-                VoucherName::Charge(id) => ("SELECT voucher_pk FROM entries", "id", id),
-                VoucherName::FrontReservation(id) => {
-                    ("SELECT voucher_pk FROM front_reservations", "id", id)
+            // Where the voucher key is found, and by which tenant and key columns.
+            let (keys, tenant_column, column, value) = match name {
+                VoucherName::Id(id) => ("SELECT pk FROM vouchers", "tenant_id", "id", id),
+                VoucherName::Code(code) => ("SELECT pk FROM vouchers", "tenant_id", "code", code),
+                VoucherName::Reservation(id) => {
+                    ("SELECT voucher_pk FROM holds", "tenant_id", "id", id)
                 }
+                VoucherName::Charge(id) => {
+                    ("SELECT voucher_pk FROM entries", "tenant_id", "id", id)
+                }
+                VoucherName::FrontReservation(id) => (
+                    "SELECT voucher_pk FROM front_reservations",
+                    "tenant_id",
+                    "id",
+                    id,
+                ),
+                VoucherName::BleepayCode(id) => (
+                    "SELECT voucher_pk FROM bleepay_vouchers",
+                    "tenant_id",
+                    "id",
+                    id,
+                ),
+                VoucherName::BleepayCodeContext(id) => (
+                    "SELECT b.voucher_pk FROM bleepay_bindings b \
+                     JOIN bleepay_vouchers c ON c.context_pk = b.context_pk",
+                    "c.tenant_id",
+                    "c.id",
+                    id,
+                ),
             };
             params.push(request.context.tenant_id.as_str().into());
             params.push(value.into());
             let tenant = params.len() - 1;
             let named = params.len();
             arms.push(format!(
-                "{keys} WHERE tenant_id = ${tenant} AND {column} = ${named}"
+                "{keys} WHERE {tenant_column} = ${tenant} AND {column} = ${named}"
             ));
         }
     }

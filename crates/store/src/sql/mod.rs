@@ -6,6 +6,7 @@
 //! compare and order them the same way; money as integer minor units.
 
 mod backend;
+mod bleepay_reads;
 mod command_tx;
 mod front_reads;
 mod idempotency;

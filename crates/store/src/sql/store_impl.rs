@@ -8,11 +8,18 @@ use voucherd_domain::integrity::{self, VoucherTotals};
 
 use std::sync::Arc;
 
+use super::bleepay_reads::{self, ContextKey};
 use super::command_tx::execute_alone;
 use super::front_reads;
 use super::reads::{self, VoucherKey};
 use super::writer::{GroupCommit, Writer};
 use super::{Backend, SqlExec, Value};
+use voucherd_domain::bleepay::CodeStatus;
+
+use crate::bleepay::{
+    BleepayCaller, BleepayGrant, CodeView, ContextView, ListWindow, PayerCredential, PayerKind,
+    PayerVoucherView,
+};
 use crate::command::{CommandRequest, Execution};
 use crate::front::{
     CallbackAttempt, FrontCallback, FrontEventView, FrontReservationView, MerchantGrant,
@@ -450,6 +457,92 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> Result<Vec<FrontEventView>, StoreError> {
         in_read!(self, |tx| front_reads::events(tx, tenant_id, since, until)
             .await)
+    }
+
+    async fn bleepay_grant(
+        &self,
+        token_digest: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<BleepayGrant>, StoreError> {
+        in_read!(self, |tx| bleepay_reads::grant(tx, token_digest, now).await)
+    }
+
+    async fn payer_credential(
+        &self,
+        tenant_id: &str,
+        kind: PayerKind,
+        identifier: &str,
+    ) -> Result<Option<PayerCredential>, StoreError> {
+        in_read!(self, |tx| bleepay_reads::payer_credential(
+            tx, tenant_id, kind, identifier
+        )
+        .await)
+    }
+
+    async fn payer_vouchers(
+        &self,
+        tenant_id: &str,
+        payer_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<PayerVoucherView>, StoreError> {
+        in_read!(self, |tx| bleepay_reads::payer_vouchers(
+            tx, tenant_id, payer_id, now
+        )
+        .await)
+    }
+
+    async fn bleepay_context(
+        &self,
+        tenant_id: &str,
+        context_id: &str,
+    ) -> Result<Option<ContextView>, StoreError> {
+        in_read!(self, |tx| {
+            Ok::<_, StoreError>(
+                bleepay_reads::context(tx, tenant_id, ContextKey::Id(context_id))
+                    .await?
+                    .map(|record| record.view),
+            )
+        })
+    }
+
+    async fn bleepay_contexts(
+        &self,
+        tenant_id: &str,
+        payer_id: &str,
+        window: &ListWindow,
+    ) -> Result<Vec<ContextView>, StoreError> {
+        in_read!(self, |tx| bleepay_reads::contexts(
+            tx, tenant_id, payer_id, window
+        )
+        .await)
+    }
+
+    async fn bleepay_code(
+        &self,
+        tenant_id: &str,
+        code_id: &str,
+    ) -> Result<Option<CodeView>, StoreError> {
+        in_read!(self, |tx| {
+            Ok::<_, StoreError>(
+                bleepay_reads::code(tx, tenant_id, code_id)
+                    .await?
+                    .map(|record| record.view),
+            )
+        })
+    }
+
+    async fn bleepay_codes(
+        &self,
+        tenant_id: &str,
+        caller: &BleepayCaller,
+        status: Option<CodeStatus>,
+        window: &ListWindow,
+        now: OffsetDateTime,
+    ) -> Result<Vec<CodeView>, StoreError> {
+        in_read!(self, |tx| bleepay_reads::codes(
+            tx, tenant_id, caller, status, window, now
+        )
+        .await)
     }
 
     async fn claim_front_callbacks(

@@ -64,7 +64,7 @@ impl<T: SqlExec> Run<'_, T> {
             Actor::Merchant(_) => "merchant",
             Actor::Anonymous => "customer",
             Actor::Admin(_) => "operator",
-            Actor::Client(_) | Actor::System => "system",
+            Actor::Client(_) | Actor::System | Actor::Payer(_) | Actor::Payee(_) => "system",
         }
     }
 
