@@ -399,6 +399,24 @@ async fn refusals_carry_bleepay_codes(backend: Backend) {
         "validation_failed",
     );
 
+    // A wallet app installation signs up and in with its device password.
+    let device = json!({ "type": "mobile-device", "data": {
+        "installationId": "0f8fad5b-d9cb-469f-a165-70867728950e",
+        "password": "device-password-0123456789abcdef" } });
+    let app_payer = anonymous(&app, "/api/v1/auth/sign-up", device.clone())
+        .await
+        .expect(StatusCode::OK);
+    let again = anonymous(&app, "/api/v1/auth/sign-in", device.clone())
+        .await
+        .expect(StatusCode::OK);
+    assert!(app_payer.json["id"].is_string());
+    assert!(again.json["authorization"]["token"].is_string());
+    bleepay_error(
+        anonymous(&app, "/api/v1/auth/sign-up", device).await,
+        400,
+        "already_registered",
+    );
+
     // Wallet and contexts.
     bleepay_error(
         add(&app, &p, "BLEE-ONE", Some("0000")).await,

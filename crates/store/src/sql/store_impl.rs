@@ -399,6 +399,11 @@ impl<B: Backend> Store for SqlStore<B> {
                 "DELETE FROM access_tokens WHERE expires_at <= $1",
                 vec![now.into()],
             )
+            .await?
+            + tx.execute(
+                "DELETE FROM bleepay_tokens WHERE expires_at <= $1",
+                vec![now.into()],
+            )
             .await?;
         tx.execute(
             "DELETE FROM connection_pins WHERE expires_at <= $1",
