@@ -54,6 +54,10 @@ pub enum DomainError {
     ScopeNotAllowed,
     #[error("could not generate a unique value from the pattern")]
     PatternExhausted,
+    #[error("a console user with that name exists")]
+    ConsoleUsernameTaken,
+    #[error("console user not found")]
+    ConsoleUserNotFound,
     /// A refusal of the Front Payment face's reservation rules.
     #[error("{0}")]
     Front(crate::front::FrontRefusal),

@@ -115,6 +115,43 @@ pub enum AdminTask {
     },
     /// Recomputes every voucher of the tenant from its entries.
     Integrity,
+    /// Console users (operators of the web console at /admin/).
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserAction {
+    /// Creates a console user. The password is read from `VOUCHERD_CONSOLE_PASSWORD`, else
+    /// from the first line of standard input (never from the command line, which others can
+    /// read).
+    Create {
+        #[arg(long)]
+        username: String,
+    },
+}
+
+/// The shortest console password accepted.
+pub const CONSOLE_PASSWORD_CHARS_MIN: usize = 12;
+
+fn console_password() -> anyhow::Result<String> {
+    let password = match std::env::var("VOUCHERD_CONSOLE_PASSWORD") {
+        Ok(password) => password,
+        Err(_) => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("reading the password from standard input")?;
+            line.trim_end_matches(['\r', '\n']).to_string()
+        }
+    };
+    let chars = password.chars().count();
+    if !(CONSOLE_PASSWORD_CHARS_MIN..=256).contains(&chars) {
+        bail!("the password must have {CONSOLE_PASSWORD_CHARS_MIN} to 256 characters");
+    }
+    Ok(password)
 }
 
 async fn execute(store: &dyn Store, tenant: &str, command: Command) -> anyhow::Result<Outcome> {
@@ -283,6 +320,28 @@ pub async fn admin(database_url: &str, tenant: &str, task: AdminTask) -> anyhow:
             })),
             other => done(other),
         },
+        AdminTask::User {
+            action: UserAction::Create { username },
+        } => {
+            let username = username.trim().to_string();
+            if username.is_empty() || username.chars().count() > 64 {
+                bail!("the user name must have 1 to 64 characters");
+            }
+            let password = console_password()?;
+            let password_hash =
+                tokio::task::spawn_blocking(move || voucherd_domain::password::hash(&password))
+                    .await?;
+            let command = Command::CreateConsoleUser {
+                username,
+                password_hash,
+            };
+            match execute(store.as_ref(), DEFAULT_TENANT_ID, command).await? {
+                Outcome::ConsoleUser { id, username } => {
+                    print(json!({ "id": id, "username": username }))
+                }
+                other => done(other),
+            }
+        }
         AdminTask::Integrity => {
             let report = store.integrity(tenant, SystemClock.now()).await?;
             let clean = report.violations.is_empty();

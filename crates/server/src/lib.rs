@@ -19,6 +19,7 @@ pub mod bleepay;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod front;
 pub mod jtl;
 pub mod observe;
@@ -48,6 +49,7 @@ pub fn app(state: AppState) -> Router {
         .merge(front::router())
         .merge(bleepay::router())
         .merge(admin::router())
+        .merge(console::router())
         .merge(ops::router())
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)

@@ -49,6 +49,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "bleepay",
         script: include_str!("../migrations/0003_bleepay.sql"),
     },
+    Migration {
+        version: 4,
+        name: "console",
+        script: include_str!("../migrations/0004_console.sql"),
+    },
 ];
 
 /// The SQLite [`Backend`].

@@ -294,6 +294,26 @@ pub enum Command {
         caller: BleepayCaller,
         code_id: String,
     },
+    /// A console user (the password already hashed).
+    CreateConsoleUser {
+        username: String,
+        password_hash: String,
+    },
+    /// A wrong password for a console user; the fifth in a row locks the user for a while.
+    ConsoleLoginFailed {
+        username: String,
+    },
+    /// A verified login: a new session (and the failure count starts again).
+    OpenConsoleSession {
+        user_id: String,
+    },
+    /// Pushes a session's idle expiry forward.
+    TouchConsoleSession {
+        token_digest: String,
+    },
+    CloseConsoleSession {
+        token_digest: String,
+    },
 }
 
 impl Command {
@@ -338,6 +358,11 @@ impl Command {
             Command::RedeemCode { .. } => "code.redeem",
             Command::ResolveCode { .. } => "code.resolve",
             Command::DiscardCode { .. } => "code.discard",
+            Command::CreateConsoleUser { .. } => "console_user.create",
+            Command::ConsoleLoginFailed { .. } => "console.login_failed",
+            Command::OpenConsoleSession { .. } => "console.login",
+            Command::TouchConsoleSession { .. } => "console.touch",
+            Command::CloseConsoleSession { .. } => "console.logout",
         }
     }
 }
@@ -400,6 +425,21 @@ pub enum Outcome {
     PayerVoucher(PayerVoucherView),
     Context(Box<ContextView>),
     Code(Box<CodeView>),
+    ConsoleUser {
+        id: String,
+        username: String,
+    },
+    /// A failed login was counted; `locked_until` when it locked the user.
+    ConsoleLoginCounted {
+        locked_until: Option<OffsetDateTime>,
+    },
+    /// A new session: the cookie's token and the CSRF token, shown this once.
+    ConsoleSession {
+        token: String,
+        csrf_token: String,
+        expires_at: OffsetDateTime,
+    },
+    ConsoleSessionChanged,
 }
 
 /// The answer of one command: an outcome or a business refusal.

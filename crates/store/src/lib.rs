@@ -14,6 +14,7 @@
 pub mod bleepay;
 pub mod command;
 pub mod conformance;
+pub mod console;
 pub mod error;
 pub mod front;
 pub mod model;

@@ -209,6 +209,8 @@ pub struct VoucherFilter {
     pub id: Option<String>,
     /// Exact code (admin search; never offered to API clients).
     pub code: Option<String>,
+    /// Newest first instead of oldest first.
+    pub newest_first: bool,
 }
 
 /// Filters of a voucher's entry list. Bounds are inclusive.

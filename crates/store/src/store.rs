@@ -9,6 +9,7 @@ use crate::bleepay::{
     BleepayCaller, BleepayGrant, CodeView, ContextView, ListWindow, PayerCredential, PayerKind,
     PayerVoucherView,
 };
+use crate::console::{ConsoleSession, ConsoleUser};
 use crate::front::{
     CallbackAttempt, FrontCallback, FrontEventView, FrontReservationView, MerchantGrant,
 };
@@ -208,6 +209,16 @@ pub trait Store: Send + Sync + 'static {
         window: &ListWindow,
         now: OffsetDateTime,
     ) -> Result<Vec<CodeView>, StoreError>;
+
+    /// A console user by name.
+    async fn console_user(&self, username: &str) -> Result<Option<ConsoleUser>, StoreError>;
+
+    /// The unexpired console session a cookie token's digest names.
+    async fn console_session(
+        &self,
+        token_digest: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<ConsoleSession>, StoreError>;
 
     /// Answers whether the database is reachable.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -789,6 +789,7 @@ async fn list_vouchers(
         order_number: get("order_number"),
         id: get("id"),
         code: get("code"),
+        newest_first: false,
     };
     let page = page_of(&pairs)?;
     let found = state

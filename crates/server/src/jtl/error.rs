@@ -181,7 +181,9 @@ impl JtlError {
             | D::ClientCredentialsInvalid
             | D::ScopeNotAllowed
             | D::Front(_)
-            | D::Bleepay(_) => JtlError::Internal,
+            | D::Bleepay(_)
+            | D::ConsoleUsernameTaken
+            | D::ConsoleUserNotFound => JtlError::Internal,
         }
     }
 

@@ -69,6 +69,7 @@ pub async fn list(
         order_number: query.filter("order_number"),
         id: None,
         code: None,
+        newest_first: false,
     };
     let filter = checked(v, filter)?;
     let found = state

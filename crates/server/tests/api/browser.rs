@@ -13,6 +13,9 @@ use serde_json::{Value, json};
 
 const DRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
+/// How often, and how many times, a click waits for the next page (10 s in all).
+const NAVIGATION_POLL_MILLIS: u64 = 50;
+const NAVIGATION_POLLS_MAX: usize = 200;
 /// The W3C WebDriver key of an element reference.
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -174,7 +177,34 @@ impl Browser {
         .await;
     }
 
-    /// Clicks an element; a click that submits a form returns once the next page has loaded.
+    /// Runs a script in the page and answers its result.
+    async fn script(&self, source: &str) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({ "script": source, "args": [] })),
+        )
+        .await
+    }
+
+    /// Clicks a control that leaves the page (a submit button, a link) and returns once the
+    /// next page has loaded: WebDriver's click does not always wait for that navigation.
+    pub async fn click_and_wait(&self, css: &str) {
+        const PAGE: &str =
+            "return document.readyState === 'complete' ? performance.timeOrigin : null";
+        let before = self.script(PAGE).await;
+        self.click(css).await;
+        for _ in 0..NAVIGATION_POLLS_MAX {
+            let now = self.script(PAGE).await;
+            if !now.is_null() && now != before {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(NAVIGATION_POLL_MILLIS)).await;
+        }
+        panic!("clicking {css} did not load another page");
+    }
+
+    /// Clicks an element (for controls that stay on the page; see [`Browser::click_and_wait`]).
     pub async fn click(&self, css: &str) {
         let id = self.element(css).await;
         self.call(

@@ -55,7 +55,7 @@ async fn a_customer_pays_on_the_payment_page_in_chromium() {
     // A wrong PIN reads like a wrong code, and nothing is held.
     browser.fill("#code", "GIFT-BROWSER-1").await;
     browser.fill("#pin", "0000").await;
-    browser.click("#pay").await;
+    browser.click_and_wait("#pay").await;
     assert_eq!(
         browser.text(".error").await,
         "The voucher code or PIN is not correct."
@@ -66,7 +66,7 @@ async fn a_customer_pays_on_the_payment_page_in_chromium() {
     // Code and PIN: the grand total is held and the page confirms.
     browser.fill("#code", "GIFT-BROWSER-1").await;
     browser.fill("#pin", "4711").await;
-    browser.click("#pay").await;
+    browser.click_and_wait("#pay").await;
     assert_eq!(
         browser.attribute("#status", "data-status").await.as_deref(),
         Some("RESERVED")
@@ -104,7 +104,7 @@ async fn a_customer_pays_on_the_payment_page_in_chromium() {
     );
     browser.fill("#code", "GIFT-BROWSER-1").await;
     browser.fill("#pin", "4711").await;
-    browser.click("#pay").await;
+    browser.click_and_wait("#pay").await;
     assert_eq!(browser.current_url().await, success);
     assert_eq!(details(&app, &m, &second).await["status"], "RESERVED");
 

@@ -10,6 +10,7 @@ mod admin_ops;
 mod binary;
 mod bleepay_flow;
 mod browser;
+mod console;
 mod front_flow;
 mod front_page;
 mod jtl_errors;

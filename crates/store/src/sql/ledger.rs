@@ -47,6 +47,7 @@ macro_rules! decided {
 }
 
 mod bleepay;
+mod console;
 mod front;
 
 /// A ledger entry about to be written.
@@ -221,6 +222,18 @@ pub(super) async fn apply<T: SqlExec>(
         }
         Command::ResolveCode { payer_id, code_id } => run.resolve_code(payer_id, code_id).await,
         Command::DiscardCode { caller, code_id } => run.discard_code(caller, code_id).await,
+        Command::CreateConsoleUser {
+            username,
+            password_hash,
+        } => run.create_console_user(username, password_hash).await,
+        Command::ConsoleLoginFailed { username } => run.console_login_failed(username).await,
+        Command::OpenConsoleSession { user_id } => run.open_console_session(user_id).await,
+        Command::TouchConsoleSession { token_digest } => {
+            run.touch_console_session(token_digest).await
+        }
+        Command::CloseConsoleSession { token_digest } => {
+            run.close_console_session(token_digest).await
+        }
     }
 }
 

@@ -72,7 +72,12 @@ fn voucher_names(command: &Command) -> Vec<VoucherName<'_>> {
         | Command::OpenContext { .. }
         | Command::CloseContext { .. }
         | Command::ContextMiss { .. }
-        | Command::ReserveCode { .. } => Vec::new(),
+        | Command::ReserveCode { .. }
+        | Command::CreateConsoleUser { .. }
+        | Command::ConsoleLoginFailed { .. }
+        | Command::OpenConsoleSession { .. }
+        | Command::TouchConsoleSession { .. }
+        | Command::CloseConsoleSession { .. } => Vec::new(),
     }
 }
 

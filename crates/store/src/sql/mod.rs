@@ -8,6 +8,7 @@
 mod backend;
 mod bleepay_reads;
 mod command_tx;
+mod console_reads;
 mod front_reads;
 mod idempotency;
 mod ledger;

@@ -302,7 +302,12 @@ pub(super) async fn vouchers<T: SqlExec>(
     )
     .await?;
     let tail = limit_offset(&mut w, page);
-    let sql = format!("SELECT {VOUCHER_COLUMNS} {base} ORDER BY v.created_at, v.pk{tail}");
+    let order = if filter.newest_first {
+        "v.created_at DESC, v.pk DESC"
+    } else {
+        "v.created_at, v.pk"
+    };
+    let sql = format!("SELECT {VOUCHER_COLUMNS} {base} ORDER BY {order}{tail}");
     let rows = tx.fetch(&sql, w.params).await?;
     let items = rows
         .iter()

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use super::bleepay_reads::{self, ContextKey};
 use super::command_tx::execute_alone;
+use super::console_reads;
 use super::front_reads;
 use super::reads::{self, VoucherKey};
 use super::writer::{GroupCommit, Writer};
@@ -21,6 +22,7 @@ use crate::bleepay::{
     PayerVoucherView,
 };
 use crate::command::{CommandRequest, Execution};
+use crate::console::{ConsoleSession, ConsoleUser};
 use crate::front::{
     CallbackAttempt, FrontCallback, FrontEventView, FrontReservationView, MerchantGrant,
 };
@@ -410,6 +412,11 @@ impl<B: Backend> Store for SqlStore<B> {
             vec![Value::from(now)],
         )
         .await?;
+        tx.execute(
+            "DELETE FROM console_sessions WHERE expires_at <= $1",
+            vec![Value::from(now)],
+        )
+        .await?;
         B::commit(tx).await?;
         Ok(SweepReport {
             holds_expired,
@@ -548,6 +555,19 @@ impl<B: Backend> Store for SqlStore<B> {
             tx, tenant_id, caller, status, window, now
         )
         .await)
+    }
+
+    async fn console_user(&self, username: &str) -> Result<Option<ConsoleUser>, StoreError> {
+        in_read!(self, |tx| console_reads::user(tx, username).await)
+    }
+
+    async fn console_session(
+        &self,
+        token_digest: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<ConsoleSession>, StoreError> {
+        in_read!(self, |tx| console_reads::session(tx, token_digest, now)
+            .await)
     }
 
     async fn claim_front_callbacks(

@@ -1,0 +1,263 @@
+//! The operator's web console at `/admin/`: server-rendered pages (askama templates under
+//! `templates/console/`), one small stylesheet and one small script served from the binary,
+//! no other network. Operators log in with a password ([`login`]); every form carries the
+//! session's CSRF token; every page answers with strict security headers.
+//!
+//! Pages: tenants ([`home`]), client groups and clients with connection pins ([`clients`]),
+//! vouchers with search, timeline and actions ([`vouchers`]).
+
+mod clients;
+mod home;
+mod login;
+mod session;
+mod vouchers;
+
+use askama::Template;
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use voucherd_store::{Actor, Command, Outcome};
+
+use crate::AppState;
+use crate::submit::{Answer, submit};
+pub use session::Operator;
+
+const CONSOLE_CSS: &str = include_str!("../../assets/console.css");
+const CONSOLE_JS: &str = include_str!("../../assets/console.js");
+
+/// The routes of the console.
+pub fn router() -> Router<AppState> {
+    let t = "/admin/t/{tenant}";
+    Router::new()
+        .route("/admin", get(|| async { Redirect::to("/admin/") }))
+        .route("/admin/", get(home::page))
+        .route("/admin/login", get(login::page).post(login::log_in))
+        .route("/admin/logout", post(login::logout))
+        .route("/admin/static/console.css", get(css))
+        .route("/admin/static/console.js", get(js))
+        .route(
+            &format!("{t}/clients"),
+            get(clients::page).post(clients::create_client),
+        )
+        .route(&format!("{t}/groups"), post(clients::create_group))
+        .route(&format!("{t}/clients/{{client}}/pin"), post(clients::pin))
+        .route(
+            &format!("{t}/clients/{{client}}/disconnect"),
+            post(clients::disconnect),
+        )
+        .route(&format!("{t}/vouchers"), get(vouchers::list))
+        .route(&format!("{t}/vouchers/{{voucher}}"), get(vouchers::show))
+        .route(
+            &format!("{t}/vouchers/{{voucher}}/{{action}}"),
+            post(vouchers::act),
+        )
+}
+
+async fn css() -> Response {
+    asset("text/css; charset=utf-8", CONSOLE_CSS)
+}
+
+async fn js() -> Response {
+    asset("text/javascript; charset=utf-8", CONSOLE_JS)
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    let mut r = body.into_response();
+    let headers = r.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    r
+}
+
+/// The security headers of every console page.
+fn secured(mut r: Response) -> Response {
+    let headers = r.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// Renders a page with a status.
+fn render(status: StatusCode, template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => secured((status, Html(html)).into_response()),
+        Err(error) => {
+            tracing::error!(%error, "console page failed to render");
+            secured(
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "The page could not be shown.",
+                )
+                    .into_response(),
+            )
+        }
+    }
+}
+
+/// The bar at the top of every page of a logged-in operator.
+pub struct Nav {
+    pub tenant: Option<String>,
+    pub section: &'static str,
+    pub username: String,
+    pub csrf: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/message.html")]
+struct Message {
+    nav: Option<Nav>,
+    notice: Option<String>,
+    problem: Option<String>,
+    title: String,
+    back: String,
+}
+
+/// A page that only says what went wrong.
+fn message(status: StatusCode, nav: Option<Nav>, title: &str, back: &str) -> Response {
+    render(
+        status,
+        &Message {
+            nav,
+            notice: None,
+            problem: None,
+            title: title.to_string(),
+            back: back.to_string(),
+        },
+    )
+}
+
+/// Whether the tenant exists; a 404 page otherwise.
+async fn existing_tenant(
+    state: &AppState,
+    operator: &Operator,
+    tenant: &str,
+) -> Result<(), Response> {
+    match state.store.tenant(tenant).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(message(
+            StatusCode::NOT_FOUND,
+            Some(operator.nav(None, "")),
+            "No such tenant",
+            "/admin/",
+        )),
+        Err(error) => Err(unavailable(&error)),
+    }
+}
+
+fn unavailable(error: &voucherd_store::StoreError) -> Response {
+    tracing::warn!(%error, "console: store unavailable");
+    let mut r = message(
+        StatusCode::SERVICE_UNAVAILABLE,
+        None,
+        "The database is unavailable; try again in a moment.",
+        "/admin/",
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    r
+}
+
+/// Runs one command as this operator; the refusal's text, or the failure page.
+async fn run(
+    state: &AppState,
+    tenant: &str,
+    operator: &Operator,
+    command: Command,
+) -> Result<Result<Outcome, voucherd_domain::DomainError>, Response> {
+    let ignore =
+        std::sync::Arc::new(
+            |_: &voucherd_store::CommandResult| voucherd_store::StoredResponse {
+                status: 200,
+                body: String::new(),
+            },
+        );
+    match submit(
+        state,
+        tenant,
+        Actor::Admin(format!("console:{}", operator.username)),
+        &operator.request_id,
+        command,
+        None,
+        ignore,
+    )
+    .await
+    {
+        Answer::Fresh { result, .. } => Ok(result),
+        Answer::Failed(error) => Err(unavailable(&error)),
+        Answer::Replayed(_) | Answer::KeyReused => Err(message(
+            StatusCode::CONFLICT,
+            Some(operator.nav(None, "")),
+            "This request was already handled.",
+            "/admin/",
+        )),
+    }
+}
+
+/// The answer to a form without this session's CSRF token.
+fn csrf_refused(operator: &Operator) -> Response {
+    message(
+        StatusCode::FORBIDDEN,
+        Some(operator.nav(None, "")),
+        "This form expired or did not come from this console (CSRF check failed). Reload the page and try again.",
+        "/admin/",
+    )
+}
+
+/// A redirect after a form (303: the browser follows with GET).
+fn see_other(location: &str) -> Response {
+    secured(Redirect::to(location).into_response())
+}
+
+/// A time as the console shows it: `2026-03-01 09:00 UTC`.
+fn when(at: time::OffsetDateTime) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    at.to_offset(time::UtcOffset::UTC)
+        .format(&format)
+        .unwrap_or_default()
+}
+
+/// The fixed texts a page shows after a redirect (`?notice=` / `?problem=` name one, so no
+/// text of the request is ever echoed).
+fn flash(key: Option<&str>) -> Option<String> {
+    let text = match key? {
+        "group-created" => "The client group was created.",
+        "client-created" => "The client was created.",
+        "disconnected" => "The client was disconnected: its secret and tokens no longer work.",
+        "status-changed" => "The voucher's status was changed.",
+        "recharged" => "The voucher was recharged.",
+        "refunded" => "The refund was booked.",
+        "deleted" => "The voucher was deleted.",
+        "invalid-group" => "Give the group a name (up to 255 characters) and at least one scope.",
+        "invalid-client" => {
+            "Give the client a name (up to 255 characters), a group and a type (up to 32 characters)."
+        }
+        "invalid-amount" => "Enter an amount with two decimals, like 10.00, and an order number.",
+        "refused" => "The ledger refused this: the voucher's state or balance does not allow it.",
+        "not-deletable" => {
+            "Only vouchers without ledger activity or a live reservation can be deleted."
+        }
+        "not-found" => "It does not exist (any more).",
+        _ => return None,
+    };
+    Some(text.to_string())
+}

@@ -1,0 +1,380 @@
+//! The operator's web console: login with CSRF-protected forms, lockout, session expiry and
+//! security headers over plain HTTP on both stores; and the whole operator story driven in
+//! headless Chromium (screenshots in `target/browser-artifacts/`).
+
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use time::Duration;
+
+use crate::browser::Browser;
+use crate::support::{ALL_SCOPES, Backend, TestApp};
+
+on_both_stores!(
+    forms_without_the_csrf_token_are_refused,
+    five_wrong_passwords_lock_the_user_for_a_while,
+    an_idle_session_expires,
+);
+
+const OPERATOR: &str = "ops";
+const PASSWORD: &str = "a long console password";
+
+/// Creates a console user with the `voucherd` binary, as an operator would.
+fn create_user(app: &TestApp, username: &str, password: &str) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_voucherd"))
+        .args([
+            "admin",
+            "--database-url",
+            &app.database_url,
+            "user",
+            "create",
+            "--username",
+            username,
+        ])
+        .env("VOUCHERD_CONSOLE_PASSWORD", password)
+        .output()
+        .expect("voucherd runs");
+    assert!(
+        output.status.success(),
+        "user create failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// An HTTP client that shows redirects instead of following them.
+fn plain_http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// The value of `name="_csrf"` in a page.
+fn csrf_of(html: &str) -> String {
+    let start = html
+        .find("name=\"_csrf\" value=\"")
+        .expect("a form with a CSRF token")
+        + 20;
+    html[start..].split('"').next().expect("token").to_string()
+}
+
+/// The `name=value` of a `Set-Cookie` header for `name`.
+fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| v.split(';').next().unwrap_or_default().to_string())
+}
+
+/// Posts the login form as a browser would; answers the response.
+async fn log_in(
+    app: &TestApp,
+    http: &reqwest::Client,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
+    let form = http
+        .get(format!("{}/admin/login", app.base))
+        .send()
+        .await
+        .expect("login page");
+    let cookie = set_cookie(&form, "voucherd_login").expect("login cookie");
+    let csrf = csrf_of(&form.text().await.expect("page"));
+    http.post(format!("{}/admin/login", app.base))
+        .header(COOKIE, cookie)
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("username", username),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .expect("login sent")
+}
+
+/// Logs in; answers the session cookie.
+async fn session(app: &TestApp, http: &reqwest::Client) -> String {
+    let response = log_in(app, http, OPERATOR, PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[LOCATION], "/admin/");
+    let cookie = response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("voucherd_console="))
+        .expect("session cookie")
+        .to_string();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/admin"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    cookie.split(';').next().expect("pair").to_string()
+}
+
+async fn get(app: &TestApp, http: &reqwest::Client, cookie: &str, path: &str) -> reqwest::Response {
+    http.get(format!("{}{path}", app.base))
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .expect("sent")
+}
+
+async fn group_count(app: &TestApp) -> usize {
+    app.admin(Method::GET, "/tenants/default/client-groups", None)
+        .await
+        .expect(StatusCode::OK)
+        .json["data"]
+        .as_array()
+        .map(Vec::len)
+        .unwrap_or_default()
+}
+
+async fn forms_without_the_csrf_token_are_refused(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    create_user(&app, OPERATOR, PASSWORD);
+    let http = plain_http();
+
+    // The login form itself: without the cookie's token nothing happens.
+    let forged = http
+        .post(format!("{}/admin/login", app.base))
+        .form(&[
+            ("_csrf", "guess"),
+            ("username", OPERATOR),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert!(set_cookie(&forged, "voucherd_console").is_none());
+
+    let cookie = session(&app, &http).await;
+    let page = get(&app, &http, &cookie, "/admin/t/default/clients").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let headers = page.headers().clone();
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .expect("csp")
+            .contains("frame-ancestors 'none'")
+    );
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["cache-control"], "no-store");
+    let csrf = csrf_of(&page.text().await.expect("page"));
+    let before = group_count(&app).await;
+    for token in [None, Some("wrong-token")] {
+        let mut form = vec![("name", "Forged"), ("scopes", "read")];
+        if let Some(token) = token {
+            form.push(("_csrf", token));
+        }
+        let refused = http
+            .post(format!("{}/admin/t/default/groups", app.base))
+            .header(COOKIE, &cookie)
+            .form(&form)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert!(
+            refused
+                .text()
+                .await
+                .expect("page")
+                .contains("CSRF check failed")
+        );
+    }
+    assert_eq!(group_count(&app).await, before, "nothing was created");
+    // With the token it works.
+    let made = http
+        .post(format!("{}/admin/t/default/groups", app.base))
+        .header(COOKIE, &cookie)
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("name", "Shops"),
+            ("scopes", "read"),
+            ("scopes", "use"),
+        ])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(made.status(), StatusCode::SEE_OTHER);
+    assert_eq!(group_count(&app).await, before + 1);
+    // Logging out needs the token too; afterwards the cookie is worthless.
+    let kept = http
+        .post(format!("{}/admin/logout", app.base))
+        .header(COOKIE, &cookie)
+        .form(&[("_csrf", "nope")])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(kept.status(), StatusCode::FORBIDDEN);
+    let out = http
+        .post(format!("{}/admin/logout", app.base))
+        .header(COOKIE, &cookie)
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    let after = get(&app, &http, &cookie, "/admin/").await;
+    assert_eq!(after.status(), StatusCode::SEE_OTHER);
+    assert_eq!(after.headers()[LOCATION], "/admin/login");
+    app.stop().await;
+}
+
+async fn five_wrong_passwords_lock_the_user_for_a_while(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    create_user(&app, OPERATOR, PASSWORD);
+    let http = plain_http();
+    for attempt in 1..=5 {
+        let wrong = log_in(&app, &http, OPERATOR, "not the password").await;
+        let expected = if attempt < 5 {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        assert_eq!(wrong.status(), expected, "attempt {attempt}");
+    }
+    // Locked: even the right password does not open a session.
+    let locked = log_in(&app, &http, OPERATOR, PASSWORD).await;
+    assert_eq!(locked.status(), StatusCode::FORBIDDEN);
+    assert!(locked.text().await.expect("page").contains("locked"));
+    // An unknown user reads like a wrong password.
+    let unknown = log_in(&app, &http, "nobody", PASSWORD).await;
+    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+    app.advance(Duration::minutes(15));
+    session(&app, &http).await;
+    app.stop().await;
+}
+
+async fn an_idle_session_expires(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    create_user(&app, OPERATOR, PASSWORD);
+    let http = plain_http();
+    let cookie = session(&app, &http).await;
+    // Each request within 30 minutes keeps the session alive.
+    for _ in 0..3 {
+        app.advance(Duration::minutes(20));
+        let page = get(&app, &http, &cookie, "/admin/").await;
+        assert_eq!(page.status(), StatusCode::OK);
+    }
+    app.advance(Duration::minutes(30));
+    let expired = get(&app, &http, &cookie, "/admin/t/default/vouchers").await;
+    assert_eq!(expired.status(), StatusCode::SEE_OTHER);
+    assert_eq!(expired.headers()[LOCATION], "/admin/login");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_manages_clients_and_vouchers_in_chromium() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    create_user(&app, OPERATOR, PASSWORD);
+    let c = app.client("default", ALL_SCOPES).await;
+    for (batch, amount) in [
+        ("SPRING", "25.00"),
+        ("AUTUMN", "40.00"),
+        ("AUTUMN", "15.00"),
+    ] {
+        app.post(
+            "/v1/vouchers",
+            &c.token,
+            json!({ "amount": amount, "currency": "EUR", "status": "active", "batch": batch }),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    }
+
+    // Logging in.
+    browser.open(&format!("{}/admin/", app.base)).await;
+    assert!(browser.current_url().await.ends_with("/admin/login"));
+    browser.screenshot("console-login").await;
+    browser.fill("#username", OPERATOR).await;
+    browser.fill("#password", PASSWORD).await;
+    browser.click_and_wait("#login").await;
+    assert_eq!(browser.text("#operator").await, OPERATOR);
+    assert!(browser.text("body").await.contains("default"));
+
+    // A client group and a client, then the client's connection pin.
+    browser
+        .open(&format!("{}/admin/t/default/clients", app.base))
+        .await;
+    browser.click("#group-panel summary").await;
+    browser.fill("#group-name", "Tills").await;
+    browser.click_and_wait("#create-group").await;
+    assert_eq!(
+        browser.text("#notice").await,
+        "The client group was created."
+    );
+    assert!(browser.text("#groups").await.contains("Tills"));
+    browser.click("#client-panel summary").await;
+    browser.fill("#client-name", "Till 7").await;
+    browser.click_and_wait("#create-client").await;
+    assert_eq!(browser.text("#notice").await, "The client was created.");
+    browser.screenshot("console-clients").await;
+    browser
+        .click_and_wait("#clients tr[data-name='Till 7'] button.connect")
+        .await;
+    let pin = browser.text("#pin").await;
+    // The countdown script fills the element (by the browser's clock, not the test's, so it
+    // may already read "expired"); without the script it stays empty.
+    assert!(
+        !browser.text("#countdown").await.is_empty(),
+        "the countdown runs"
+    );
+    browser.screenshot("console-pin").await;
+    let connected = app
+        .send(
+            Method::POST,
+            "/v1/clients/connect",
+            None,
+            Some(json!({ "pin": pin })),
+            &[],
+        )
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(connected.json["name"], "Till 7");
+
+    // Finding a voucher by batch, its timeline, a recharge and a deactivation.
+    browser
+        .open(&format!("{}/admin/t/default/vouchers", app.base))
+        .await;
+    assert_eq!(browser.text("#count").await, "3 vouchers");
+    browser.fill("input[name=batch]", "SPRING").await;
+    browser.click_and_wait("#find").await;
+    assert_eq!(browser.text("#count").await, "1 voucher");
+    browser.screenshot("console-vouchers").await;
+    browser.click_and_wait("#vouchers tbody a").await;
+    assert_eq!(browser.text("#remaining").await, "25.00 EUR");
+    assert!(browser.text("#timeline").await.contains("voucher.create"));
+    browser.fill("#recharge input[name=amount]", "5.00").await;
+    browser
+        .fill("#recharge input[name=order_number]", "CONSOLE-1")
+        .await;
+    browser.click_and_wait("#recharge button").await;
+    assert_eq!(browser.text("#notice").await, "The voucher was recharged.");
+    assert_eq!(browser.text("#remaining").await, "30.00 EUR");
+    assert!(browser.text("#timeline").await.contains("CONSOLE-1"));
+    browser.click_and_wait("#toggle-status button").await;
+    assert_eq!(browser.text("#status").await, "inactive");
+    browser.screenshot("console-voucher").await;
+
+    browser.click_and_wait("#logout").await;
+    assert!(browser.current_url().await.ends_with("/admin/login"));
+    browser.quit().await;
+    app.integrity_is_clean("default").await;
+    app.stop().await;
+}

@@ -1,0 +1,55 @@
+//! Reading console users and sessions.
+
+use time::OffsetDateTime;
+
+use super::SqlExec;
+use crate::StoreError;
+use crate::console::{ConsoleSession, ConsoleUser};
+
+pub(super) async fn user<T: SqlExec>(
+    tx: &mut T,
+    username: &str,
+) -> Result<Option<ConsoleUser>, StoreError> {
+    let row = tx
+        .fetch_optional(
+            "SELECT id, username, password_hash, locked_until FROM console_users \
+             WHERE username = $1",
+            vec![username.into()],
+        )
+        .await?;
+    row.map(|row| {
+        let mut r = row.reader();
+        Ok(ConsoleUser {
+            id: r.text()?,
+            username: r.text()?,
+            password_hash: r.text()?,
+            locked_until: r.opt_time()?,
+        })
+    })
+    .transpose()
+}
+
+/// The session a cookie's token digest names, if it has not expired.
+pub(super) async fn session<T: SqlExec>(
+    tx: &mut T,
+    digest: &str,
+    now: OffsetDateTime,
+) -> Result<Option<ConsoleSession>, StoreError> {
+    let row = tx
+        .fetch_optional(
+            "SELECT u.id, u.username, s.csrf_token, s.expires_at FROM console_sessions s \
+             JOIN console_users u ON u.pk = s.user_pk WHERE s.digest = $1 AND s.expires_at > $2",
+            vec![digest.into(), now.into()],
+        )
+        .await?;
+    row.map(|row| {
+        let mut r = row.reader();
+        Ok(ConsoleSession {
+            user_id: r.text()?,
+            username: r.text()?,
+            csrf_token: r.text()?,
+            expires_at: r.time()?,
+        })
+    })
+    .transpose()
+}
