@@ -5,7 +5,9 @@
 //! - [`jtl`] speaks the JTL Voucher Cloud API v1.8 (`/v1`, `/oauth/token`).
 //! - [`front`] speaks Front Payment's "Connect" reservations, with the payment page and
 //!   the status callbacks.
-//! - [`admin`] is the operator's API (`/admin/api/v1`).
+//! - [`bleepay`] speaks bleepay's payer/payee contexts with 6-digit voucher codes.
+//! - [`admin`] is the operator's API (`/admin/api/v1`); [`console`] its web console
+//!   (`/admin/`), whose voucher series [`issuer`] issues in the background.
 //! - [`ops`] answers `/healthz`, `/readyz`, `/metrics`, `/openapi.json` and `/docs`.
 //! - [`submit`] runs a command through the store with idempotency, for every face.
 //! - [`observe`] gives every request an id, a log line and metrics.
@@ -21,6 +23,7 @@ pub mod clock;
 pub mod config;
 pub mod console;
 pub mod front;
+pub mod issuer;
 pub mod jtl;
 pub mod observe;
 pub mod openapi;
@@ -61,7 +64,7 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Serves voucherd on `listener` until `shutdown` completes, then finishes the requests in
-/// flight. The background sweeper stops with it.
+/// flight. The background tasks (sweeper, callbacks, series issuer) stop with it.
 pub async fn run(
     state: AppState,
     listener: TcpListener,
@@ -72,12 +75,14 @@ pub async fn run(
         state.store.clone(),
         state.clock.clone(),
     ));
+    let issuer = tokio::spawn(issuer::run(state.store.clone(), state.clock.clone()));
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await;
     sweeper.abort();
     callbacks.abort();
+    issuer.abort();
     served
 }
 

@@ -54,6 +54,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "console",
         script: include_str!("../migrations/0004_console.sql"),
     },
+    Migration {
+        version: 5,
+        name: "series",
+        script: include_str!("../migrations/0005_series.sql"),
+    },
 ];
 
 /// The PostgreSQL [`Backend`].

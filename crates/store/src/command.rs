@@ -15,6 +15,7 @@ use crate::front::{
     FrontLineInput, FrontReservationView, LineAmount, NewFrontReservation, PostingSource,
 };
 use crate::model::{Client, ClientGroup, EntryView, HoldView, Tenant, TenantSettings, VoucherView};
+use crate::series::{SeriesTemplate, SeriesView};
 
 /// Who asked for a change, recorded in the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -314,6 +315,16 @@ pub enum Command {
     CloseConsoleSession {
         token_digest: String,
     },
+    /// A series of `count` vouchers, issued later in chunks by [`Command::IssueSeriesChunk`].
+    StartSeries {
+        template: SeriesTemplate,
+        count: i64,
+    },
+    /// Issues up to `max` more vouchers of a running series and holds its lease a while longer.
+    IssueSeriesChunk {
+        series_id: String,
+        max: i64,
+    },
 }
 
 impl Command {
@@ -363,6 +374,8 @@ impl Command {
             Command::OpenConsoleSession { .. } => "console.login",
             Command::TouchConsoleSession { .. } => "console.touch",
             Command::CloseConsoleSession { .. } => "console.logout",
+            Command::StartSeries { .. } => "series.start",
+            Command::IssueSeriesChunk { .. } => "series.issue",
         }
     }
 }
@@ -440,6 +453,7 @@ pub enum Outcome {
         expires_at: OffsetDateTime,
     },
     ConsoleSessionChanged,
+    Series(Box<SeriesView>),
 }
 
 /// The answer of one command: an outcome or a business refusal.

@@ -18,6 +18,7 @@ use crate::model::{
     IntegrityReport, MerchantToken, Page, PageRequest, SweepReport, Tenant, TokenGrant,
     VoucherFilter, VoucherView,
 };
+use crate::series::SeriesView;
 use crate::{CommandRequest, Execution, StoreError};
 
 /// A voucherd database. Every method is one transaction; every read is scoped to a tenant.
@@ -219,6 +220,35 @@ pub trait Store: Send + Sync + 'static {
         token_digest: &str,
         now: OffsetDateTime,
     ) -> Result<Option<ConsoleSession>, StoreError>;
+
+    /// A series of the tenant with its progress.
+    async fn series(
+        &self,
+        tenant_id: &str,
+        series_id: &str,
+    ) -> Result<Option<SeriesView>, StoreError>;
+
+    /// The tenant's most recent series, newest first.
+    async fn series_list(&self, tenant_id: &str, limit: i64)
+    -> Result<Vec<SeriesView>, StoreError>;
+
+    /// Takes the lease of a running series nobody works on; answers its tenant and id.
+    async fn claim_series(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Option<(String, String)>, StoreError>;
+
+    /// Up to `limit` live vouchers after the key `after` (0 to start), in key order, of one
+    /// series or of the whole tenant; each with its key, to continue from.
+    async fn vouchers_after(
+        &self,
+        tenant_id: &str,
+        series_id: Option<&str>,
+        after: i64,
+        limit: i64,
+        now: OffsetDateTime,
+    ) -> Result<Vec<(i64, VoucherView)>, StoreError>;
 
     /// Answers whether the database is reachable.
     async fn ping(&self) -> Result<(), StoreError>;

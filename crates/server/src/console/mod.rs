@@ -4,11 +4,14 @@
 //! session's CSRF token; every page answers with strict security headers.
 //!
 //! Pages: tenants ([`home`]), client groups and clients with connection pins ([`clients`]),
-//! vouchers with search, timeline and actions ([`vouchers`]).
+//! vouchers with search, timeline and actions ([`vouchers`]), series and the CSV export
+//! ([`series`], [`csv`]).
 
 mod clients;
+mod csv;
 mod home;
 mod login;
+mod series;
 mod session;
 mod vouchers;
 
@@ -46,6 +49,16 @@ pub fn router() -> Router<AppState> {
             &format!("{t}/clients/{{client}}/disconnect"),
             post(clients::disconnect),
         )
+        .route(
+            &format!("{t}/series"),
+            get(series::list).post(series::start),
+        )
+        .route(&format!("{t}/series/{{series}}"), get(series::show))
+        .route(
+            &format!("{t}/series/{{series}}/vouchers.csv"),
+            get(series::series_csv),
+        )
+        .route(&format!("{t}/export.csv"), get(series::export_csv))
         .route(&format!("{t}/vouchers"), get(vouchers::list))
         .route(&format!("{t}/vouchers/{{voucher}}"), get(vouchers::show))
         .route(
@@ -250,6 +263,9 @@ fn flash(key: Option<&str>) -> Option<String> {
         "invalid-group" => "Give the group a name (up to 255 characters) and at least one scope.",
         "invalid-client" => {
             "Give the client a name (up to 255 characters), a group and a type (up to 32 characters)."
+        }
+        "invalid-series" => {
+            "Give a count from 1 to 1000000, an amount like 25.00, a currency, and a batch of up to 30 characters."
         }
         "invalid-amount" => "Enter an amount with two decimals, like 10.00, and an order number.",
         "refused" => "The ledger refused this: the voucher's state or balance does not allow it.",

@@ -14,6 +14,8 @@ on_both_stores!(
     forms_without_the_csrf_token_are_refused,
     five_wrong_passwords_lock_the_user_for_a_while,
     an_idle_session_expires,
+    a_series_is_issued_in_the_background_and_downloaded,
+    a_series_resumes_after_a_restart_without_issuing_too_many,
 );
 
 const OPERATOR: &str = "ops";
@@ -274,6 +276,145 @@ async fn an_idle_session_expires(backend: Backend) {
     app.stop().await;
 }
 
+/// Starts a series with the console's form; answers its id.
+async fn start_series(app: &TestApp, http: &reqwest::Client, cookie: &str, count: &str) -> String {
+    let page = get(app, http, cookie, "/admin/t/default/series").await;
+    let csrf = csrf_of(&page.text().await.expect("page"));
+    let started = http
+        .post(format!("{}/admin/t/default/series", app.base))
+        .header(COOKIE, cookie)
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("count", count),
+            ("amount", "20.00"),
+            ("currency", "EUR"),
+            ("status", "active"),
+            ("batch", "XMAS"),
+        ])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+    let location = started.headers()[LOCATION]
+        .to_str()
+        .expect("location")
+        .to_string();
+    location.rsplit('/').next().expect("series id").to_string()
+}
+
+/// Waits, up to a bound, until the series page says `done`; answers the page.
+async fn finished_series(app: &TestApp, http: &reqwest::Client, cookie: &str, id: &str) -> String {
+    for _ in 0..600 {
+        let page = get(app, http, cookie, &format!("/admin/t/default/series/{id}"))
+            .await
+            .text()
+            .await
+            .expect("page");
+        if page.contains("<strong id=\"state\">done</strong>") {
+            return page;
+        }
+        assert!(
+            !page.contains("<strong id=\"state\">failed</strong>"),
+            "{page}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("series {id} did not finish");
+}
+
+async fn csv_lines(app: &TestApp, http: &reqwest::Client, cookie: &str, path: &str) -> Vec<String> {
+    let response = get(app, http, cookie, path).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    let text = response.text().await.expect("csv");
+    text.lines().map(str::to_string).collect()
+}
+
+async fn a_series_is_issued_in_the_background_and_downloaded(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    create_user(&app, OPERATOR, PASSWORD);
+    let http = plain_http();
+    let cookie = session(&app, &http).await;
+    let id = start_series(&app, &http, &cookie, "1200").await;
+    let page = finished_series(&app, &http, &cookie, &id).await;
+    assert!(page.contains("<span id=\"issued\">1200</span>"), "{page}");
+
+    let lines = csv_lines(
+        &app,
+        &http,
+        &cookie,
+        &format!("/admin/t/default/series/{id}/vouchers.csv"),
+    )
+    .await;
+    assert_eq!(
+        lines[0],
+        "custom_id;code;pin;batch;amount;taxable;tax_rate;currency;status;type;validity_value;validity_interval;sku;valid_until"
+    );
+    assert_eq!(lines.len(), 1 + 1200);
+    let codes: std::collections::HashSet<&str> = lines[1..]
+        .iter()
+        .map(|l| l.split(';').nth(1).expect("code"))
+        .collect();
+    assert_eq!(codes.len(), 1200, "every code differs");
+    for line in &lines[1..] {
+        let fields: Vec<&str> = line.split(';').collect();
+        assert_eq!(fields.len(), 14, "{line}");
+        assert_eq!(
+            (fields[3], fields[4], fields[7], fields[8]),
+            ("XMAS", "20.00", "EUR", "active")
+        );
+    }
+    // The tenant's export holds them too (and a voucher made elsewhere).
+    let c = app.client("default", ALL_SCOPES).await;
+    app.active_voucher(&c.token, "5.00").await;
+    let all = csv_lines(&app, &http, &cookie, "/admin/t/default/export.csv").await;
+    assert_eq!(all.len(), 1 + 1201);
+    // The vouchers are real: one of them pays.
+    let code = lines[1].split(';').nth(1).expect("code");
+    app.post(
+        "/v1/reservations",
+        &c.token,
+        json!({ "code": code, "amount": "20.00", "currency": "EUR" }),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    app.integrity_is_clean("default").await;
+    app.stop().await;
+}
+
+async fn a_series_resumes_after_a_restart_without_issuing_too_many(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    create_user(&app, OPERATOR, PASSWORD);
+    let http = plain_http();
+    let cookie = session(&app, &http).await;
+    let id = start_series(&app, &http, &cookie, "3000").await;
+    // Stopped at once, most likely in the middle of the series.
+    let (database_url, clock) = (app.database_url.clone(), app.clock.clone());
+    app.stop().await;
+    let app = TestApp::spawn_on(&database_url, clock).await;
+    // The stopped node's lease runs out; this node takes the series over.
+    app.advance(Duration::seconds(61));
+    let cookie = session(&app, &http).await;
+    finished_series(&app, &http, &cookie, &id).await;
+    let lines = csv_lines(
+        &app,
+        &http,
+        &cookie,
+        &format!("/admin/t/default/series/{id}/vouchers.csv"),
+    )
+    .await;
+    assert_eq!(lines.len(), 1 + 3000, "exactly the vouchers asked for");
+    app.integrity_is_clean("default").await;
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_manages_clients_and_vouchers_in_chromium() {
     let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
@@ -371,6 +512,31 @@ async fn an_operator_manages_clients_and_vouchers_in_chromium() {
     browser.click_and_wait("#toggle-status button").await;
     assert_eq!(browser.text("#status").await, "inactive");
     browser.screenshot("console-voucher").await;
+
+    // A series of 300 with its progress page, then its CSV link.
+    browser
+        .open(&format!("{}/admin/t/default/series", app.base))
+        .await;
+    browser.fill("#series-count", "300").await;
+    browser.fill("#series-amount", "10.00").await;
+    browser.fill("#series-batch", "GIFT").await;
+    browser.click_and_wait("#issue").await;
+    assert!(browser.has("#progress").await);
+    browser.screenshot("console-series-progress").await;
+    let series_url = browser.current_url().await;
+    let mut state = String::new();
+    for _ in 0..300 {
+        browser.open(&series_url).await;
+        state = browser.text("#state").await;
+        if state != "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(state, "done");
+    assert_eq!(browser.text("#issued").await, "300");
+    assert!(browser.has("#csv").await);
+    browser.screenshot("console-series-done").await;
 
     browser.click_and_wait("#logout").await;
     assert!(browser.current_url().await.ends_with("/admin/login"));

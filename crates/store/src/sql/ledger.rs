@@ -49,6 +49,7 @@ macro_rules! decided {
 mod bleepay;
 mod console;
 mod front;
+mod series;
 
 /// A ledger entry about to be written.
 struct NewEntry<'a> {
@@ -233,6 +234,10 @@ pub(super) async fn apply<T: SqlExec>(
         }
         Command::CloseConsoleSession { token_digest } => {
             run.close_console_session(token_digest).await
+        }
+        Command::StartSeries { template, count } => run.start_series(template, *count).await,
+        Command::IssueSeriesChunk { series_id, max } => {
+            run.issue_series_chunk(series_id, *max).await
         }
     }
 }
@@ -706,6 +711,20 @@ impl<T: SqlExec> Run<'_, T> {
 
     async fn create_voucher(&mut self, new: &NewVoucher) -> Step<Outcome> {
         let settings = decided!(self.settings().await);
+        let (voucher_pk, id) = decided!(self.insert_voucher(new, &settings, None).await);
+        let detail = json!({ "amount_minor": new.amount_minor, "currency": new.currency.code(), "status": new.status.as_str() });
+        self.audit_voucher("voucher.create", &id, detail).await?;
+        self.voucher_outcome(voucher_pk).await
+    }
+
+    /// Writes a new voucher and its issue entry (generating what `new` leaves out from the
+    /// tenant's patterns); answers its key and id.
+    async fn insert_voucher(
+        &mut self,
+        new: &NewVoucher,
+        settings: &TenantSettings,
+        series_pk: Option<i64>,
+    ) -> Step<(i64, String)> {
         let id_taken = match &new.id {
             Some(id) => self.taken("id", id).await?,
             None => false,
@@ -752,8 +771,8 @@ impl<T: SqlExec> Run<'_, T> {
                 "INSERT INTO vouchers (tenant_id, id, code, pin, client_id, sku, batch, \
                  amount_minor, currency, valid_until, validity_value, validity_interval, status, \
                  type, taxable, tax_rate, order_number, data, remaining_minor, created_at, \
-                 updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-                 $15, $16, $17, $18, $8, $19, $19) RETURNING pk",
+                 updated_at, series_pk) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+                 $13, $14, $15, $16, $17, $18, $8, $19, $19, $20) RETURNING pk",
                 vec![
                     self.tenant_id().into(),
                     id.as_str().into(),
@@ -774,6 +793,7 @@ impl<T: SqlExec> Run<'_, T> {
                     new.order_number.clone().into(),
                     new.data.clone().into(),
                     now.into(),
+                    series_pk.into(),
                 ],
             )
             .await?
@@ -793,9 +813,7 @@ impl<T: SqlExec> Run<'_, T> {
             },
         )
         .await?;
-        let detail = json!({ "amount_minor": new.amount_minor, "currency": new.currency.code(), "status": new.status.as_str() });
-        self.audit_voucher("voucher.create", &id, detail).await?;
-        self.voucher_outcome(voucher_pk).await
+        Ok(Ok((voucher_pk, id)))
     }
 
     async fn audit_voucher(

@@ -13,6 +13,7 @@ use super::command_tx::execute_alone;
 use super::console_reads;
 use super::front_reads;
 use super::reads::{self, VoucherKey};
+use super::series_reads;
 use super::writer::{GroupCommit, Writer};
 use super::{Backend, SqlExec, Value};
 use voucherd_domain::bleepay::CodeStatus;
@@ -31,6 +32,7 @@ use crate::model::{
     HoldView, IDEMPOTENCY_TTL_SECONDS, IntegrityReport, MerchantToken, Page, PageRequest,
     SweepReport, Tenant, TokenGrant, VoucherFilter, VoucherView,
 };
+use crate::series::SeriesView;
 use crate::{Actor, Command, CommandContext, Store, StoreError};
 
 /// Vouchers read per query by the integrity check.
@@ -568,6 +570,54 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> Result<Option<ConsoleSession>, StoreError> {
         in_read!(self, |tx| console_reads::session(tx, token_digest, now)
             .await)
+    }
+
+    async fn series(
+        &self,
+        tenant_id: &str,
+        series_id: &str,
+    ) -> Result<Option<SeriesView>, StoreError> {
+        in_read!(self, |tx| {
+            Ok::<_, StoreError>(
+                series_reads::series(tx, tenant_id, series_id)
+                    .await?
+                    .map(|(_, view)| view),
+            )
+        })
+    }
+
+    async fn series_list(
+        &self,
+        tenant_id: &str,
+        limit: i64,
+    ) -> Result<Vec<SeriesView>, StoreError> {
+        in_read!(self, |tx| series_reads::all_series(tx, tenant_id, limit)
+            .await)
+    }
+
+    async fn claim_series(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        let mut tx = self.backend.begin_write().await?;
+        let claimed = series_reads::claim(&mut tx, now, lease_until).await?;
+        B::commit(tx).await?;
+        Ok(claimed)
+    }
+
+    async fn vouchers_after(
+        &self,
+        tenant_id: &str,
+        series_id: Option<&str>,
+        after: i64,
+        limit: i64,
+        now: OffsetDateTime,
+    ) -> Result<Vec<(i64, VoucherView)>, StoreError> {
+        in_read!(self, |tx| series_reads::vouchers_after(
+            tx, tenant_id, series_id, after, limit, now
+        )
+        .await)
     }
 
     async fn claim_front_callbacks(
