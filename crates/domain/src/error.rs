@@ -54,6 +54,9 @@ pub enum DomainError {
     ScopeNotAllowed,
     #[error("could not generate a unique value from the pattern")]
     PatternExhausted,
+    /// An imported voucher's id or code (`column`) is already taken; `row` counts from 0.
+    #[error("import row {row}: {column} already taken")]
+    ImportRowTaken { row: i64, column: String },
     #[error("a console user with that name exists")]
     ConsoleUsernameTaken,
     #[error("console user not found")]

@@ -325,6 +325,10 @@ pub enum Command {
         series_id: String,
         max: i64,
     },
+    /// Creates all these vouchers in one transaction, or none of them.
+    ImportVouchers {
+        rows: Vec<NewVoucher>,
+    },
 }
 
 impl Command {
@@ -376,6 +380,7 @@ impl Command {
             Command::CloseConsoleSession { .. } => "console.logout",
             Command::StartSeries { .. } => "series.start",
             Command::IssueSeriesChunk { .. } => "series.issue",
+            Command::ImportVouchers { .. } => "voucher.import",
         }
     }
 }
@@ -454,6 +459,9 @@ pub enum Outcome {
     },
     ConsoleSessionChanged,
     Series(Box<SeriesView>),
+    Imported {
+        count: i64,
+    },
 }
 
 /// The answer of one command: an outcome or a business refusal.

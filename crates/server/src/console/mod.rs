@@ -5,14 +5,17 @@
 //!
 //! Pages: tenants ([`home`]), client groups and clients with connection pins ([`clients`]),
 //! vouchers with search, timeline and actions ([`vouchers`]), series and the CSV export
-//! ([`series`], [`csv`]).
+//! ([`series`], [`csv`]), and the CSV import ([`import`]).
 
 mod clients;
 mod csv;
 mod home;
+mod import;
+mod import_rows;
 mod login;
 mod series;
 mod session;
+mod upload;
 mod vouchers;
 
 use askama::Template;
@@ -59,6 +62,10 @@ pub fn router() -> Router<AppState> {
             get(series::series_csv),
         )
         .route(&format!("{t}/export.csv"), get(series::export_csv))
+        .route(
+            &format!("{t}/import"),
+            get(import::form).post(import::upload),
+        )
         .route(&format!("{t}/vouchers"), get(vouchers::list))
         .route(&format!("{t}/vouchers/{{voucher}}"), get(vouchers::show))
         .route(

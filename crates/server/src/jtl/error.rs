@@ -183,7 +183,8 @@ impl JtlError {
             | D::Front(_)
             | D::Bleepay(_)
             | D::ConsoleUsernameTaken
-            | D::ConsoleUserNotFound => JtlError::Internal,
+            | D::ConsoleUserNotFound
+            | D::ImportRowTaken { .. } => JtlError::Internal,
         }
     }
 

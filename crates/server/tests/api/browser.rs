@@ -177,6 +177,17 @@ impl Browser {
         .await;
     }
 
+    /// Chooses a local file in a file input.
+    pub async fn choose_file(&self, css: &str, path: &std::path::Path) {
+        let id = self.element(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/value"),
+            Some(json!({ "text": path.display().to_string() })),
+        )
+        .await;
+    }
+
     /// Runs a script in the page and answers its result.
     async fn script(&self, source: &str) -> Value {
         self.call(

@@ -16,7 +16,110 @@ on_both_stores!(
     an_idle_session_expires,
     a_series_is_issued_in_the_background_and_downloaded,
     a_series_resumes_after_a_restart_without_issuing_too_many,
+    an_import_writes_nothing_until_every_row_is_right,
 );
+
+const IMPORT_HEADER: &str = "custom_id;code;pin;batch;amount;taxable;tax_rate;currency;status;type;validity_value;validity_interval;sku;valid_until";
+
+/// Two good rows, and (with `bad`) a third whose amount is wrong.
+fn import_file(bad: bool) -> String {
+    let mut file = format!(
+        "{IMPORT_HEADER}\nIMP-1;IMPCODE-1;4321;IMPORTED;12.00;0;;EUR;inactive;digital;;;;\n\
+         IMP-2;IMPCODE-2;;IMPORTED;30.00;1;19;EUR;active;print;1;years;SKU-9;2027-06-29T00:00:00+02:00\n"
+    );
+    if bad {
+        file.push_str("IMP-3;IMPCODE-3;;IMPORTED;12,00;0;;EUR;inactive;digital;;;;\n");
+    }
+    file
+}
+
+/// Posts a file to the import form as a browser's multipart form does.
+async fn upload(
+    app: &TestApp,
+    http: &reqwest::Client,
+    cookie: &str,
+    csrf: &str,
+    file: &str,
+) -> reqwest::Response {
+    let boundary = "----voucherdTestBoundary7MA4YWxk";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\n{csrf}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"v.csv\"\r\n\
+         Content-Type: text/csv\r\n\r\n{file}\r\n--{boundary}--\r\n"
+    );
+    http.post(format!("{}/admin/t/default/import", app.base))
+        .header(COOKIE, cookie)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("sent")
+}
+
+async fn an_import_writes_nothing_until_every_row_is_right(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    create_user(&app, OPERATOR, PASSWORD);
+    let http = plain_http();
+    let cookie = session(&app, &http).await;
+    let page = get(&app, &http, &cookie, "/admin/t/default/import").await;
+    let csrf = csrf_of(&page.text().await.expect("page"));
+
+    let refused = upload(&app, &http, &cookie, &csrf, &import_file(true)).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let text = refused.text().await.expect("page");
+    assert!(text.contains("Nothing was imported: 1 problem"), "{text}");
+    assert!(
+        text.contains("<td class=\"num\">4</td><td>amount</td>"),
+        "{text}"
+    );
+    assert_eq!(app.voucher_count("default").await, 0, "nothing written");
+
+    let forged = upload(&app, &http, &cookie, "not-the-token", &import_file(false)).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.voucher_count("default").await, 0);
+
+    let imported = upload(&app, &http, &cookie, &csrf, &import_file(false)).await;
+    assert_eq!(imported.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        imported.headers()[LOCATION],
+        "/admin/t/default/import?imported=2"
+    );
+    assert_eq!(app.voucher_count("default").await, 2);
+    let found = app
+        .admin(
+            Method::GET,
+            "/tenants/default/vouchers?code=IMPCODE-2",
+            None,
+        )
+        .await
+        .expect(StatusCode::OK);
+    let v = &found.json["data"][0];
+    assert_eq!(
+        (v["id"].as_str(), v["status"].as_str()),
+        (Some("IMP-2"), Some("active"))
+    );
+
+    // The same file again: the first row's id is taken, and still nothing is written.
+    let again = upload(&app, &http, &cookie, &csrf, &import_file(false)).await;
+    assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(again.text().await.expect("page").contains("already taken"));
+    assert_eq!(app.voucher_count("default").await, 2);
+
+    let exported = csv_lines(&app, &http, &cookie, "/admin/t/default/export.csv").await;
+    assert_eq!(exported.len(), 3);
+    assert!(
+        exported[1].starts_with("IMP-1;IMPCODE-1;4321;IMPORTED;12.00;0;;EUR;inactive;digital;"),
+        "{}",
+        exported[1]
+    );
+    app.integrity_is_clean("default").await;
+    app.stop().await;
+}
 
 const OPERATOR: &str = "ops";
 const PASSWORD: &str = "a long console password";
@@ -537,6 +640,24 @@ async fn an_operator_manages_clients_and_vouchers_in_chromium() {
     assert_eq!(browser.text("#issued").await, "300");
     assert!(browser.has("#csv").await);
     browser.screenshot("console-series-done").await;
+
+    // An import with one bad row (nothing written, the line named), then a good one.
+    let dir = std::env::temp_dir().join(format!("voucherd-import-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (bad, good) = (dir.join("bad.csv"), dir.join("good.csv"));
+    std::fs::write(&bad, import_file(true)).expect("file");
+    std::fs::write(&good, import_file(false)).expect("file");
+    browser
+        .open(&format!("{}/admin/t/default/import", app.base))
+        .await;
+    browser.choose_file("#file", &bad).await;
+    browser.click_and_wait("#upload").await;
+    assert!(browser.text("#problems").await.contains("amount"));
+    browser.screenshot("console-import-refused").await;
+    browser.choose_file("#file", &good).await;
+    browser.click_and_wait("#upload").await;
+    assert_eq!(browser.text("#notice").await, "2 vouchers were imported.");
+    browser.screenshot("console-import-done").await;
 
     browser.click_and_wait("#logout").await;
     assert!(browser.current_url().await.ends_with("/admin/login"));

@@ -239,6 +239,7 @@ pub(super) async fn apply<T: SqlExec>(
         Command::IssueSeriesChunk { series_id, max } => {
             run.issue_series_chunk(series_id, *max).await
         }
+        Command::ImportVouchers { rows } => run.import_vouchers(rows).await,
     }
 }
 
@@ -715,6 +716,34 @@ impl<T: SqlExec> Run<'_, T> {
         let detail = json!({ "amount_minor": new.amount_minor, "currency": new.currency.code(), "status": new.status.as_str() });
         self.audit_voucher("voucher.create", &id, detail).await?;
         self.voucher_outcome(voucher_pk).await
+    }
+
+    async fn import_vouchers(&mut self, rows: &[NewVoucher]) -> Step<Outcome> {
+        let settings = decided!(self.settings().await);
+        for (row, new) in rows.iter().enumerate() {
+            let taken = |column: &str| {
+                refuse(DomainError::ImportRowTaken {
+                    row: i64::try_from(row).unwrap_or(i64::MAX),
+                    column: column.to_string(),
+                })
+            };
+            if let Some(id) = &new.id
+                && self.taken("id", id).await?
+            {
+                return taken("custom_id");
+            }
+            if let Some(code) = &new.code
+                && self.taken("code", code).await?
+            {
+                return taken("code");
+            }
+            let (_, id) = decided!(self.insert_voucher(new, &settings, None).await);
+            let detail = json!({ "amount_minor": new.amount_minor, "currency": new.currency.code(), "status": new.status.as_str() });
+            self.audit_voucher("voucher.import", &id, detail).await?;
+        }
+        Ok(Ok(Outcome::Imported {
+            count: i64::try_from(rows.len()).unwrap_or(i64::MAX),
+        }))
     }
 
     /// Writes a new voucher and its issue entry (generating what `new` leaves out from the
