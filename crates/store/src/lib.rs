@@ -18,6 +18,7 @@ pub mod console;
 pub mod error;
 pub mod front;
 pub mod model;
+pub mod report;
 pub mod series;
 pub mod sql;
 mod store;

@@ -18,6 +18,7 @@ use crate::model::{
     IntegrityReport, MerchantToken, Page, PageRequest, SweepReport, Tenant, TokenGrant,
     VoucherFilter, VoucherView,
 };
+use crate::report::Report;
 use crate::series::SeriesView;
 use crate::{CommandRequest, Execution, StoreError};
 
@@ -249,6 +250,16 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
         now: OffsetDateTime,
     ) -> Result<Vec<(i64, VoucherView)>, StoreError>;
+
+    /// Liability per currency, ledger movements per day for the last `days` days, and the
+    /// active vouchers with value left that expire within `expiry_days`.
+    async fn report(
+        &self,
+        tenant_id: &str,
+        now: OffsetDateTime,
+        days: i64,
+        expiry_days: i64,
+    ) -> Result<Report, StoreError>;
 
     /// Answers whether the database is reachable.
     async fn ping(&self) -> Result<(), StoreError>;

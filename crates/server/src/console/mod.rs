@@ -5,7 +5,8 @@
 //!
 //! Pages: tenants ([`home`]), client groups and clients with connection pins ([`clients`]),
 //! vouchers with search, timeline and actions ([`vouchers`]), series and the CSV export
-//! ([`series`], [`csv`]), and the CSV import ([`import`]).
+//! ([`series`], [`csv`]), the CSV import ([`import`]), reports and the audit log
+//! ([`reports`]).
 
 mod clients;
 mod csv;
@@ -13,6 +14,7 @@ mod home;
 mod import;
 mod import_rows;
 mod login;
+mod reports;
 mod series;
 mod session;
 mod upload;
@@ -66,6 +68,8 @@ pub fn router() -> Router<AppState> {
             &format!("{t}/import"),
             get(import::form).post(import::upload),
         )
+        .route(&format!("{t}/reports"), get(reports::page))
+        .route(&format!("{t}/audit"), get(reports::audit))
         .route(&format!("{t}/vouchers"), get(vouchers::list))
         .route(&format!("{t}/vouchers/{{voucher}}"), get(vouchers::show))
         .route(

@@ -17,7 +17,99 @@ on_both_stores!(
     a_series_is_issued_in_the_background_and_downloaded,
     a_series_resumes_after_a_restart_without_issuing_too_many,
     an_import_writes_nothing_until_every_row_is_right,
+    reports_show_liability_movements_expiry_integrity_and_audit,
 );
+
+async fn reports_show_liability_movements_expiry_integrity_and_audit(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    create_user(&app, OPERATOR, PASSWORD);
+    let c = app.client("default", ALL_SCOPES).await;
+    let (_, code) = app.active_voucher(&c.token, "100.00").await;
+    app.active_voucher(&c.token, "50.00").await;
+    app.post(
+        "/v1/vouchers",
+        &c.token,
+        json!({ "amount": "7.00", "currency": "EUR", "status": "active",
+                "validity_value": 10, "validity_interval": "days" }),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    app.post(
+        "/v1/vouchers",
+        &c.token,
+        json!({ "amount": "9.00", "currency": "EUR" }),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    let r = app
+        .post(
+            "/v1/reservations",
+            &c.token,
+            json!({ "code": code, "amount": "30.00", "currency": "EUR" }),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    let id = r.json["id"].as_str().expect("id").to_string();
+    app.post(
+        &format!("/v1/reservations/{id}/charge"),
+        &c.token,
+        json!({ "order_number": "R-1" }),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+
+    let http = plain_http();
+    let cookie = session(&app, &http).await;
+    let page = get(&app, &http, &cookie, "/admin/t/default/reports")
+        .await
+        .text()
+        .await
+        .expect("page");
+    // Active vouchers only: 70 + 50 + 7 (the inactive 9.00 is not sold yet).
+    assert!(
+        page.contains("<td>EUR</td><td class=\"num\">3</td><td class=\"num\">127.00</td>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<td>issued</td><td class=\"num\">4</td><td class=\"num\">166.00 EUR</td>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<td>charged</td><td class=\"num\">1</td><td class=\"num\">30.00 EUR</td>"),
+        "{page}"
+    );
+    assert!(page.contains("<svg class=\"chart\""), "a chart is drawn");
+    assert!(page.contains("1 active voucher with value left."), "{page}");
+    let checked = get(
+        &app,
+        &http,
+        &cookie,
+        "/admin/t/default/reports?integrity=run",
+    )
+    .await
+    .text()
+    .await
+    .expect("page");
+    assert!(
+        checked.contains("4 vouchers checked: every balance equals the sum of its entries."),
+        "{checked}"
+    );
+
+    let audit = get(
+        &app,
+        &http,
+        &cookie,
+        "/admin/t/default/audit?action=voucher.create",
+    )
+    .await
+    .text()
+    .await
+    .expect("page");
+    assert!(audit.contains("4 events"), "{audit}");
+    app.stop().await;
+}
 
 const IMPORT_HEADER: &str = "custom_id;code;pin;batch;amount;taxable;tax_rate;currency;status;type;validity_value;validity_interval;sku;valid_until";
 
@@ -640,6 +732,18 @@ async fn an_operator_manages_clients_and_vouchers_in_chromium() {
     assert_eq!(browser.text("#issued").await, "300");
     assert!(browser.has("#csv").await);
     browser.screenshot("console-series-done").await;
+
+    // Reports and the audit log.
+    browser
+        .open(&format!("{}/admin/t/default/reports", app.base))
+        .await;
+    assert!(browser.has("#chart").await);
+    browser.screenshot("console-reports").await;
+    browser
+        .open(&format!("{}/admin/t/default/audit", app.base))
+        .await;
+    assert!(browser.text("#audit").await.contains("console:ops"));
+    browser.screenshot("console-audit").await;
 
     // An import with one bad row (nothing written, the line named), then a good one.
     let dir = std::env::temp_dir().join(format!("voucherd-import-{}", std::process::id()));

@@ -15,6 +15,7 @@ mod ledger;
 mod lock_order;
 mod migrate;
 mod reads;
+mod report_reads;
 mod series_reads;
 mod store_impl;
 mod value;

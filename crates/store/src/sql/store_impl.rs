@@ -13,6 +13,7 @@ use super::command_tx::execute_alone;
 use super::console_reads;
 use super::front_reads;
 use super::reads::{self, VoucherKey};
+use super::report_reads;
 use super::series_reads;
 use super::writer::{GroupCommit, Writer};
 use super::{Backend, SqlExec, Value};
@@ -32,6 +33,7 @@ use crate::model::{
     HoldView, IDEMPOTENCY_TTL_SECONDS, IntegrityReport, MerchantToken, Page, PageRequest,
     SweepReport, Tenant, TokenGrant, VoucherFilter, VoucherView,
 };
+use crate::report::Report;
 use crate::series::SeriesView;
 use crate::{Actor, Command, CommandContext, Store, StoreError};
 
@@ -616,6 +618,23 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> Result<Vec<(i64, VoucherView)>, StoreError> {
         in_read!(self, |tx| series_reads::vouchers_after(
             tx, tenant_id, series_id, after, limit, now
+        )
+        .await)
+    }
+
+    async fn report(
+        &self,
+        tenant_id: &str,
+        now: OffsetDateTime,
+        days: i64,
+        expiry_days: i64,
+    ) -> Result<Report, StoreError> {
+        in_read!(self, |tx| report_reads::report(
+            tx,
+            tenant_id,
+            now,
+            days,
+            expiry_days
         )
         .await)
     }
