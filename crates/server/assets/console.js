@@ -13,3 +13,23 @@ document.addEventListener("DOMContentLoaded", () => {
   tick();
   setInterval(tick, 1000);
 });
+
+// Live preview of id, code and PIN patterns on the settings page: samples from the console's
+// preview endpoint as the operator types. Without the script, "Preview samples" does the same.
+let previewTimer = null;
+document.addEventListener("input", (event) => {
+  const field = event.target;
+  if (!field.classList || !field.classList.contains("pattern")) return;
+  clearTimeout(previewTimer);
+  previewTimer = setTimeout(async () => {
+    const target = document.getElementById(field.dataset.samples);
+    const url = `${field.dataset.preview}?pattern=${encodeURIComponent(field.value)}`;
+    try {
+      const answer = await fetch(url, { credentials: "same-origin" });
+      const body = await answer.json();
+      target.textContent = body.text;
+    } catch (_) {
+      target.textContent = "";
+    }
+  }, 250);
+});

@@ -29,7 +29,7 @@ use crate::wire::{self, BodyError, WriteRequestError};
 /// Codes generated from a pattern with less randomness than this are too easy to guess.
 pub const CODE_PATTERN_ENTROPY_BITS_MIN: f64 = 40.0;
 /// Samples a pattern preview returns at most.
-const PREVIEW_SAMPLES_MAX: usize = 50;
+pub(crate) const PREVIEW_SAMPLES_MAX: usize = 50;
 /// Items per page at most in admin lists.
 const ADMIN_PAGE_SIZE_MAX: i64 = 500;
 /// Longest names.
@@ -410,48 +410,47 @@ async fn get_settings(
     ))
 }
 
+/// A tenant's settings as an operator sends them (admin API body, console form).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SettingsBody {
-    voucher_id_pattern: String,
-    code_pattern: String,
-    pin_pattern: Option<String>,
-    default_validity_value: i64,
-    default_validity_interval: String,
-    reservation_ttl_seconds: i64,
-    token_ttl_seconds: i64,
+pub(crate) struct SettingsBody {
+    pub(crate) voucher_id_pattern: String,
+    pub(crate) code_pattern: String,
+    pub(crate) pin_pattern: Option<String>,
+    pub(crate) default_validity_value: i64,
+    pub(crate) default_validity_interval: String,
+    pub(crate) reservation_ttl_seconds: i64,
+    pub(crate) token_ttl_seconds: i64,
 }
 
 fn checked_settings(b: SettingsBody) -> Result<TenantSettings, AdminError> {
-    let pattern = |name: &str, text: &str| {
-        Pattern::parse(text).map_err(|e| AdminError::invalid(format!("{name}: {e}")))
-    };
+    settings_from(b).map_err(AdminError::invalid)
+}
+
+/// Checks settings an operator sent; the problem in words otherwise.
+pub(crate) fn settings_from(b: SettingsBody) -> Result<TenantSettings, String> {
+    let pattern = |name: &str, text: &str| Pattern::parse(text).map_err(|e| format!("{name}: {e}"));
     pattern("voucher_id_pattern", &b.voucher_id_pattern)?;
     let code = pattern("code_pattern", &b.code_pattern)?;
     if code.entropy_bits() < CODE_PATTERN_ENTROPY_BITS_MIN {
-        return Err(AdminError::invalid(format!(
+        return Err(format!(
             "code_pattern: codes must carry at least {CODE_PATTERN_ENTROPY_BITS_MIN} bits of randomness (this one has {:.1})",
             code.entropy_bits()
-        )));
+        ));
     }
     if let Some(pin) = &b.pin_pattern {
         pattern("pin_pattern", pin)?;
     }
-    let interval = ValidityInterval::parse(&b.default_validity_interval).ok_or_else(|| {
-        AdminError::invalid("default_validity_interval must be days, weeks, months or years")
-    })?;
+    let interval = ValidityInterval::parse(&b.default_validity_interval)
+        .ok_or("default_validity_interval must be days, weeks, months or years")?;
     if !(1..=voucherd_domain::validity::VALIDITY_VALUE_MAX).contains(&b.default_validity_value) {
-        return Err(AdminError::invalid(
-            "default_validity_value must be 1 to 36500",
-        ));
+        return Err("default_validity_value must be 1 to 36500".into());
     }
     if !RESERVATION_TTL_SECONDS_RANGE.contains(&b.reservation_ttl_seconds) {
-        return Err(AdminError::invalid(
-            "reservation_ttl_seconds must be 60 to 86400",
-        ));
+        return Err("reservation_ttl_seconds must be 60 to 86400".into());
     }
     if !TOKEN_TTL_SECONDS_RANGE.contains(&b.token_ttl_seconds) {
-        return Err(AdminError::invalid("token_ttl_seconds must be 60 to 86400"));
+        return Err("token_ttl_seconds must be 60 to 86400".into());
     }
     Ok(TenantSettings {
         voucher_id_pattern: b.voucher_id_pattern,

@@ -6,7 +6,7 @@
 //! Pages: tenants ([`home`]), client groups and clients with connection pins ([`clients`]),
 //! vouchers with search, timeline and actions ([`vouchers`]), series and the CSV export
 //! ([`series`], [`csv`]), the CSV import ([`import`]), reports and the audit log
-//! ([`reports`]).
+//! ([`reports`]), and the tenant's settings and merchant tokens ([`settings`]).
 
 mod clients;
 mod csv;
@@ -17,6 +17,7 @@ mod login;
 mod reports;
 mod series;
 mod session;
+mod settings;
 mod upload;
 mod vouchers;
 
@@ -68,6 +69,15 @@ pub fn router() -> Router<AppState> {
             &format!("{t}/import"),
             get(import::form).post(import::upload),
         )
+        .route(
+            &format!("{t}/settings"),
+            get(settings::show).post(settings::save),
+        )
+        .route(&format!("{t}/settings/preview"), get(settings::preview))
+        .route(
+            &format!("{t}/merchant-tokens"),
+            post(settings::create_merchant_token),
+        )
         .route(&format!("{t}/reports"), get(reports::page))
         .route(&format!("{t}/audit"), get(reports::audit))
         .route(&format!("{t}/vouchers"), get(vouchers::list))
@@ -108,7 +118,7 @@ fn secured(mut r: Response) -> Response {
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
-             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+             connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
@@ -267,6 +277,7 @@ fn flash(key: Option<&str>) -> Option<String> {
         "group-created" => "The client group was created.",
         "client-created" => "The client was created.",
         "disconnected" => "The client was disconnected: its secret and tokens no longer work.",
+        "settings-saved" => "The settings were saved.",
         "status-changed" => "The voucher's status was changed.",
         "recharged" => "The voucher was recharged.",
         "refunded" => "The refund was booked.",

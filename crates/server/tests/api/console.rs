@@ -18,7 +18,119 @@ on_both_stores!(
     a_series_resumes_after_a_restart_without_issuing_too_many,
     an_import_writes_nothing_until_every_row_is_right,
     reports_show_liability_movements_expiry_integrity_and_audit,
+    settings_are_checked_previewed_and_saved_and_merchant_tokens_made,
 );
+
+async fn settings_are_checked_previewed_and_saved_and_merchant_tokens_made(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    create_user(&app, OPERATOR, PASSWORD);
+    let http = plain_http();
+    let cookie = session(&app, &http).await;
+    let page = get(&app, &http, &cookie, "/admin/t/default/settings")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("bits of randomness"), "samples are shown");
+    let csrf = csrf_of(&page);
+    let form = |code: &'static str, action: &'static str| {
+        vec![
+            ("_csrf", csrf.clone()),
+            ("voucher_id_pattern", "V[0-9]{10}".to_string()),
+            ("code_pattern", code.to_string()),
+            ("pin_pattern", "[0-9]{4}".to_string()),
+            ("default_validity_value", "2".to_string()),
+            ("default_validity_interval", "years".to_string()),
+            ("reservation_ttl_seconds", "900".to_string()),
+            ("token_ttl_seconds", "1800".to_string()),
+            ("do", action.to_string()),
+        ]
+    };
+    let post = |fields: Vec<(&'static str, String)>| {
+        http.post(format!("{}/admin/t/default/settings", app.base))
+            .header(COOKIE, &cookie)
+            .form(&fields)
+            .send()
+    };
+    // Too little randomness for codes: refused, shown again with the reason, nothing saved.
+    let weak = post(form("[0-9]{4}", "save")).await.expect("sent");
+    assert_eq!(weak.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        weak.text()
+            .await
+            .expect("page")
+            .contains("at least 40 bits")
+    );
+    let unchanged = app
+        .admin(Method::GET, "/tenants/default/settings", None)
+        .await
+        .expect(StatusCode::OK);
+    assert_ne!(unchanged.json["code_pattern"], "[0-9]{4}");
+    // Preview shows samples of what was typed and saves nothing.
+    let previewed = post(form("G-[A-HJ-NP-Z2-9]{10}", "preview"))
+        .await
+        .expect("sent");
+    assert_eq!(previewed.status(), StatusCode::OK);
+    assert!(previewed.text().await.expect("page").contains("G-"));
+    let live = get(
+        &app,
+        &http,
+        &cookie,
+        "/admin/t/default/settings/preview?pattern=X%5B0-9%5D%7B3%7D",
+    )
+    .await;
+    let text = live.json::<serde_json::Value>().await.expect("json")["text"]
+        .as_str()
+        .expect("text")
+        .to_string();
+    assert!(
+        text.starts_with('X') && text.contains("bits of randomness"),
+        "{text}"
+    );
+    // Saved.
+    let saved = post(form("G-[A-HJ-NP-Z2-9]{10}", "save"))
+        .await
+        .expect("sent");
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let now = app
+        .admin(Method::GET, "/tenants/default/settings", None)
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(now.json["code_pattern"], "G-[A-HJ-NP-Z2-9]{10}");
+    assert_eq!(now.json["token_ttl_seconds"], 1800);
+
+    // A merchant token is shown once and works on the Front Payment face.
+    let made = http
+        .post(format!("{}/admin/t/default/merchant-tokens", app.base))
+        .header(COOKIE, &cookie)
+        .form(&[("_csrf", csrf.as_str()), ("name", "Hotel")])
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("page");
+    let start = made
+        .find("<p class=\"mono\" id=\"token\">")
+        .expect("token shown")
+        + 27;
+    let token = made[start..].split('<').next().expect("token");
+    app.get("/api/v1/connect/reservations/history", token)
+        .await
+        .expect(StatusCode::OK);
+    let again = get(&app, &http, &cookie, "/admin/t/default/settings")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        again.contains("Hotel") && !again.contains(token),
+        "listed, never shown again"
+    );
+    app.stop().await;
+}
 
 async fn reports_show_liability_movements_expiry_integrity_and_audit(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
@@ -732,6 +844,22 @@ async fn an_operator_manages_clients_and_vouchers_in_chromium() {
     assert_eq!(browser.text("#issued").await, "300");
     assert!(browser.has("#csv").await);
     browser.screenshot("console-series-done").await;
+
+    // Settings: the code pattern's samples follow what the operator types.
+    browser
+        .open(&format!("{}/admin/t/default/settings", app.base))
+        .await;
+    browser.fill("#code_pattern", "LIVE-[0-9]{12}").await;
+    let mut samples = String::new();
+    for _ in 0..100 {
+        samples = browser.text("#code_pattern-samples").await;
+        if samples.starts_with("LIVE-") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(samples.starts_with("LIVE-"), "live preview: {samples}");
+    browser.screenshot("console-settings").await;
 
     // Reports and the audit log.
     browser
