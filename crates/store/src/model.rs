@@ -209,8 +209,57 @@ pub struct VoucherFilter {
     pub id: Option<String>,
     /// Exact code (admin search; never offered to API clients).
     pub code: Option<String>,
-    /// Newest first instead of oldest first.
-    pub newest_first: bool,
+    /// The order of the list.
+    pub order: VoucherOrder,
+}
+
+/// How a voucher list is sorted; ties are broken by insertion order in the same direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VoucherOrder {
+    pub by: VoucherSort,
+    pub descending: bool,
+}
+
+/// The column a voucher list is sorted by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum VoucherSort {
+    #[default]
+    Created,
+    Amount,
+    Remaining,
+    ValidUntil,
+}
+
+impl VoucherSort {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "created" => Some(VoucherSort::Created),
+            "amount" => Some(VoucherSort::Amount),
+            "remaining" => Some(VoucherSort::Remaining),
+            "valid_until" => Some(VoucherSort::ValidUntil),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            VoucherSort::Created => "created",
+            VoucherSort::Amount => "amount",
+            VoucherSort::Remaining => "remaining",
+            VoucherSort::ValidUntil => "valid_until",
+        }
+    }
+
+    /// The column it sorts by.
+    pub fn column(&self) -> &'static str {
+        match self {
+            VoucherSort::Created => "v.created_at",
+            VoucherSort::Amount => "v.amount_minor",
+            VoucherSort::Remaining => "v.remaining_minor",
+            // Vouchers without an end (not yet active) sort as the farthest future on every store.
+            VoucherSort::ValidUntil => "COALESCE(v.valid_until, 9223372036854775807)",
+        }
+    }
 }
 
 /// Filters of a voucher's entry list. Bounds are inclusive.

@@ -788,7 +788,7 @@ async fn list_vouchers(
         order_number: get("order_number"),
         id: get("id"),
         code: get("code"),
-        newest_first: false,
+        order: Default::default(),
     };
     let page = page_of(&pairs)?;
     let found = state

@@ -1,5 +1,5 @@
-//! Vouchers: search (id, code, batch, SKU, order number, status, creation dates) with pages and
-//! order; a voucher's page with its ledger timeline (entries, holds and audit events, newest
+//! Vouchers: search (id, code, batch, SKU, order number, status, creation dates) with pages,
+//! sorted by any of amount, remaining, end of validity or creation, either way; a voucher's page with its ledger timeline (entries, holds and audit events, newest
 //! first) and its actions (activate/deactivate, recharge, refund a charge, delete).
 
 use std::collections::HashMap;
@@ -13,7 +13,9 @@ use voucherd_domain::money::format_two_decimals;
 use voucherd_domain::{DomainError, EntryKind, VoucherStatus};
 use voucherd_store::Command;
 use voucherd_store::command::VoucherRef;
-use voucherd_store::model::{AuditFilter, PageRequest, VoucherFilter, VoucherView};
+use voucherd_store::model::{
+    AuditFilter, PageRequest, VoucherFilter, VoucherOrder, VoucherSort, VoucherView,
+};
 
 use super::session::Fields;
 use super::{
@@ -39,7 +41,13 @@ pub struct Search {
     pub status: String,
     pub created_from: String,
     pub created_to: String,
-    pub order: String,
+}
+
+/// A column heading that sorts the list by its column (again: the other way round).
+pub struct SortLink {
+    pub label: &'static str,
+    pub href: String,
+    pub marker: &'static str,
 }
 
 pub struct VoucherRow {
@@ -62,6 +70,7 @@ struct List {
     tenant: String,
     q: Search,
     rows: Vec<VoucherRow>,
+    sort_links: Vec<SortLink>,
     total: i64,
     page: i64,
     last_page: i64,
@@ -165,7 +174,10 @@ pub async fn list(
         status: text("status"),
         created_from: text("created_from"),
         created_to: text("created_to"),
-        order: text("order"),
+    };
+    let order = VoucherOrder {
+        by: VoucherSort::parse(&text("sort")).unwrap_or_default(),
+        descending: text("dir") != "asc",
     };
     let some = |s: &String| Some(s.clone()).filter(|s| !s.is_empty());
     let filter = VoucherFilter {
@@ -178,7 +190,7 @@ pub async fn list(
         kind: None,
         id: some(&q.id),
         code: some(&q.code),
-        newest_first: q.order != "oldest",
+        order,
     };
     let page = text("page")
         .parse::<i64>()
@@ -202,20 +214,45 @@ pub async fn list(
         Err(error) => return unavailable(&error),
     };
     let last_page = ((found.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-    let link = |to: i64| {
+    // The list's own address with some parameters replaced.
+    let link = |changes: &[(&str, String)]| {
         let mut pairs: Vec<(&str, &str)> = query
             .iter()
-            .filter(|(k, v)| k.as_str() != "page" && !v.is_empty())
+            .filter(|(k, v)| !v.is_empty() && !changes.iter().any(|(c, _)| c == k))
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
+        pairs.extend(changes.iter().map(|(k, v)| (*k, v.as_str())));
         pairs.sort();
-        let page = to.to_string();
-        pairs.push(("page", &page));
         let encoded: String = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(pairs)
             .finish();
         format!("/admin/t/{tenant}/vouchers?{encoded}")
     };
+    let sort_links = [
+        ("Amount", VoucherSort::Amount),
+        ("Remaining", VoucherSort::Remaining),
+        ("Valid until", VoucherSort::ValidUntil),
+        ("Created", VoucherSort::Created),
+    ]
+    .into_iter()
+    .map(|(label, by)| {
+        let current = order.by == by;
+        let descending = !(current && order.descending);
+        SortLink {
+            label,
+            href: link(&[
+                ("sort", by.as_str().to_string()),
+                ("dir", (if descending { "desc" } else { "asc" }).to_string()),
+                ("page", "1".to_string()),
+            ]),
+            marker: match (current, order.descending) {
+                (false, _) => "",
+                (true, true) => " ↓",
+                (true, false) => " ↑",
+            },
+        }
+    })
+    .collect();
     render(
         StatusCode::OK,
         &List {
@@ -224,8 +261,9 @@ pub async fn list(
             problem: flash(query.get("problem").map(String::as_str)),
             rows: found.items.iter().map(row).collect(),
             total: found.total,
-            prev: (page > 1).then(|| link(page - 1)),
-            next: (page < last_page).then(|| link(page + 1)),
+            prev: (page > 1).then(|| link(&[("page", (page - 1).to_string())])),
+            next: (page < last_page).then(|| link(&[("page", (page + 1).to_string())])),
+            sort_links,
             page,
             last_page,
             q,

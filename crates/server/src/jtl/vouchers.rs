@@ -69,7 +69,7 @@ pub async fn list(
         order_number: query.filter("order_number"),
         id: None,
         code: None,
-        newest_first: false,
+        order: Default::default(),
     };
     let filter = checked(v, filter)?;
     let found = state

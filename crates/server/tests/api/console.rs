@@ -19,7 +19,110 @@ on_both_stores!(
     an_import_writes_nothing_until_every_row_is_right,
     reports_show_liability_movements_expiry_integrity_and_audit,
     settings_are_checked_previewed_and_saved_and_merchant_tokens_made,
+    the_voucher_list_sorts_and_pages,
 );
+
+/// The voucher ids of a list page, in order.
+fn listed_ids(page: &str) -> Vec<String> {
+    page.split("<a class=\"mono\" href=\"/admin/t/default/vouchers/")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next().map(str::to_string))
+        .collect()
+}
+
+async fn the_voucher_list_sorts_and_pages(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    create_user(&app, OPERATOR, PASSWORD);
+    let c = app.client("default", ALL_SCOPES).await;
+    for i in 0..30 {
+        app.post(
+            "/v1/vouchers",
+            &c.token,
+            json!({ "id": format!("SORT-{i:02}"), "amount": format!("{}.00", 100 - i), "currency": "EUR" }),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+        app.advance(Duration::seconds(1));
+    }
+    let http = plain_http();
+    let cookie = session(&app, &http).await;
+    let page = |path: &'static str| {
+        let (app, http, cookie) = (&app, &http, &cookie);
+        async move {
+            get(app, http, cookie, path)
+                .await
+                .text()
+                .await
+                .expect("page")
+        }
+    };
+    let newest = page("/admin/t/default/vouchers").await;
+    assert!(
+        newest.contains("30 vouchers") && newest.contains("Page 1 of 2"),
+        "{newest}"
+    );
+    assert_eq!(listed_ids(&newest).len(), 25);
+    assert_eq!(listed_ids(&newest)[0], "SORT-29");
+    let cheapest = page("/admin/t/default/vouchers?sort=amount&dir=asc").await;
+    assert_eq!(listed_ids(&cheapest)[0], "SORT-29", "71.00 is the smallest");
+    assert!(cheapest.contains("Amount ↑"));
+    let dearest_last_page = page("/admin/t/default/vouchers?sort=amount&dir=desc&page=2").await;
+    assert_eq!(
+        listed_ids(&dearest_last_page),
+        ["SORT-25", "SORT-26", "SORT-27", "SORT-28", "SORT-29"]
+    );
+    let oldest = page("/admin/t/default/vouchers?sort=created&dir=asc").await;
+    assert_eq!(listed_ids(&oldest)[0], "SORT-00");
+
+    // Behind a TLS proxy the session cookie is Secure; a disconnect form works.
+    let form = http
+        .get(format!("{}/admin/login", app.base))
+        .send()
+        .await
+        .expect("page");
+    let login_cookie = set_cookie(&form, "voucherd_login").expect("cookie");
+    let csrf = csrf_of(&form.text().await.expect("page"));
+    let tls = http
+        .post(format!("{}/admin/login", app.base))
+        .header(COOKIE, login_cookie)
+        .header("x-forwarded-proto", "https")
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("username", OPERATOR),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .expect("sent");
+    let secure = tls
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("voucherd_console="))
+        .expect("session cookie")
+        .to_string();
+    assert!(secure.contains("; Secure"), "{secure}");
+    let clients = page("/admin/t/default/clients").await;
+    let csrf = csrf_of(&clients);
+    let out = http
+        .post(format!(
+            "{}/admin/t/default/clients/{}/disconnect",
+            app.base, c.id
+        ))
+        .header(COOKIE, &cookie)
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    app.get("/v1/vouchers", &c.token)
+        .await
+        .jtl_error(401, "UNAUTHENTICATED");
+    app.stop().await;
+}
 
 async fn settings_are_checked_previewed_and_saved_and_merchant_tokens_made(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {

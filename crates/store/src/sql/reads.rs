@@ -302,11 +302,8 @@ pub(super) async fn vouchers<T: SqlExec>(
     )
     .await?;
     let tail = limit_offset(&mut w, page);
-    let order = if filter.newest_first {
-        "v.created_at DESC, v.pk DESC"
-    } else {
-        "v.created_at, v.pk"
-    };
+    let direction = if filter.order.descending { " DESC" } else { "" };
+    let order = format!("{}{direction}, v.pk{direction}", filter.order.by.column());
     let sql = format!("SELECT {VOUCHER_COLUMNS} {base} ORDER BY {order}{tail}");
     let rows = tx.fetch(&sql, w.params).await?;
     let items = rows
