@@ -9,6 +9,9 @@ use voucherd_store::{
     StoreError, StoredResponse,
 };
 
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
 use crate::AppState;
 
 /// A face's renderer: the same function answers the live request and is stored for replays.
@@ -72,7 +75,14 @@ pub async fn submit(
         Ok(Execution::Done(result)) => {
             let outcome = match &result {
                 Ok(_) => "ok".to_string(),
-                Err(refusal) => format!("refused:{refusal:?}"),
+                // The refusal's kind only: a label must not carry values (rows, amounts).
+                Err(refusal) => format!(
+                    "refused:{}",
+                    format!("{refusal:?}")
+                        .split([' ', '{'])
+                        .next()
+                        .unwrap_or_default()
+                ),
             };
             let response = render(&result);
             (Answer::Fresh { result, response }, outcome)
@@ -87,4 +97,38 @@ pub async fn submit(
     metrics::counter!("voucherd_ledger_commands_total", "action" => action, "outcome" => outcome)
         .increment(1);
     answer
+}
+
+/// A stored answer as an HTTP response: its status, and its body as JSON (none if empty).
+pub fn json_response(response: StoredResponse) -> Response {
+    let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if response.body.is_empty() {
+        return status.into_response();
+    }
+    let mut r = (status, response.body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// The response to a submission: a fresh answer as rendered, a replay as first rendered (marked
+/// `Idempotent-Replayed: true`); a reused key and a store failure in the face's own words.
+pub fn respond_with(
+    answer: Answer,
+    key_reused: impl FnOnce() -> Response,
+    failed: impl FnOnce(&StoreError) -> Response,
+) -> Response {
+    match answer {
+        Answer::Fresh { response, .. } => json_response(response),
+        Answer::Replayed(response) => {
+            let mut r = json_response(response);
+            r.headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            r
+        }
+        Answer::KeyReused => key_reused(),
+        Answer::Failed(error) => failed(&error),
+    }
 }

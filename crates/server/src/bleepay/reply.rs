@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
 use serde_json::{Value, json};
 use voucherd_domain::DomainError;
 use voucherd_domain::bleepay::BleepayRefusal;
@@ -157,30 +157,20 @@ pub fn renderer(success: impl Fn(&Outcome) -> Value + Send + Sync + 'static) -> 
 
 /// A stored or fresh answer as an HTTP response.
 pub fn stored(response: StoredResponse) -> Response {
-    let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut r = (status, response.body).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    r
+    crate::submit::json_response(response)
 }
 
 /// The response to a submission.
 pub fn respond(answer: Answer) -> Response {
-    match answer {
-        Answer::Fresh { response, .. } => stored(response),
-        Answer::Replayed(response) => {
-            let mut r = stored(response);
-            r.headers_mut()
-                .insert("idempotent-replayed", HeaderValue::from_static("true"));
-            r
-        }
-        Answer::KeyReused => stored(error(
-            400,
-            "idempotency_key_reused",
-            "This Idempotency-Key was used with another request.",
-        )),
-        Answer::Failed(failure) => store_failure(&failure),
-    }
+    crate::submit::respond_with(
+        answer,
+        || {
+            stored(error(
+                400,
+                "idempotency_key_reused",
+                "This Idempotency-Key was used with another request.",
+            ))
+        },
+        store_failure,
+    )
 }

@@ -12,7 +12,8 @@ use voucherd_store::{Command, Outcome};
 
 use super::session::Fields;
 use super::{
-    Nav, Operator, csrf_refused, existing_tenant, flash, render, run, see_other, unavailable, when,
+    Nav, Operator, admit, csrf_refused, existing_tenant, flash, render, run, see_other,
+    unavailable, when,
 };
 use crate::AppState;
 
@@ -132,10 +133,7 @@ pub async fn create_group(
     Path(tenant): Path<String>,
     Form(fields): Form<Fields>,
 ) -> Response {
-    if !operator.sent_by_console(&fields) {
-        return csrf_refused(&operator);
-    }
-    if let Err(response) = existing_tenant(&state, &operator, &tenant).await {
+    if let Err(response) = admit(&state, &operator, &tenant, &fields).await {
         return response;
     }
     let name = fields.get("name").filter(|n| n.chars().count() <= 255);
@@ -164,10 +162,7 @@ pub async fn create_client(
     Path(tenant): Path<String>,
     Form(fields): Form<Fields>,
 ) -> Response {
-    if !operator.sent_by_console(&fields) {
-        return csrf_refused(&operator);
-    }
-    if let Err(response) = existing_tenant(&state, &operator, &tenant).await {
+    if let Err(response) = admit(&state, &operator, &tenant, &fields).await {
         return response;
     }
     let name = fields.get("name").filter(|n| n.chars().count() <= 255);

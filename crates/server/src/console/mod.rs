@@ -247,6 +247,20 @@ async fn run(
     }
 }
 
+/// Admits a form: it carries this session's CSRF token and names an existing tenant; the
+/// page to answer otherwise.
+async fn admit(
+    state: &AppState,
+    operator: &Operator,
+    tenant: &str,
+    fields: &session::Fields,
+) -> Result<(), Response> {
+    if !operator.sent_by_console(fields) {
+        return Err(csrf_refused(operator));
+    }
+    existing_tenant(state, operator, tenant).await
+}
+
 /// The answer to a form without this session's CSRF token.
 fn csrf_refused(operator: &Operator) -> Response {
     message(

@@ -18,7 +18,7 @@ use voucherd_store::series::{SERIES_VOUCHERS_MAX, SeriesState, SeriesTemplate, S
 
 use super::session::Fields;
 use super::{
-    Nav, Operator, csrf_refused, csv, existing_tenant, flash, message, render, run, see_other,
+    Nav, Operator, admit, csv, existing_tenant, flash, message, render, run, see_other,
     unavailable, when,
 };
 use crate::AppState;
@@ -160,10 +160,7 @@ pub async fn start(
     Path(tenant): Path<String>,
     Form(fields): Form<Fields>,
 ) -> Response {
-    if !operator.sent_by_console(&fields) {
-        return csrf_refused(&operator);
-    }
-    if let Err(response) = existing_tenant(&state, &operator, &tenant).await {
+    if let Err(response) = admit(&state, &operator, &tenant, &fields).await {
         return response;
     }
     let Some((template, count)) = template(&fields) else {

@@ -15,7 +15,8 @@ use voucherd_store::{Command, Outcome};
 
 use super::session::Fields;
 use super::{
-    Nav, Operator, csrf_refused, existing_tenant, flash, render, run, see_other, unavailable, when,
+    Nav, Operator, admit, csrf_refused, existing_tenant, flash, render, run, see_other,
+    unavailable, when,
 };
 use crate::AppState;
 use crate::admin::{SettingsBody, settings_from};
@@ -215,10 +216,7 @@ pub async fn save(
     Path(tenant): Path<String>,
     Form(fields): Form<Fields>,
 ) -> Response {
-    if !operator.sent_by_console(&fields) {
-        return csrf_refused(&operator);
-    }
-    if let Err(response) = existing_tenant(&state, &operator, &tenant).await {
+    if let Err(response) = admit(&state, &operator, &tenant, &fields).await {
         return response;
     }
     let sent = body_of(&fields);

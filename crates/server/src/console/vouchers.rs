@@ -19,8 +19,8 @@ use voucherd_store::model::{
 
 use super::session::Fields;
 use super::{
-    Nav, Operator, csrf_refused, existing_tenant, flash, message, render, run, see_other,
-    unavailable, when,
+    Nav, Operator, admit, existing_tenant, flash, message, render, run, see_other, unavailable,
+    when,
 };
 use crate::AppState;
 use crate::jtl::validate::parse_money;
@@ -469,10 +469,7 @@ pub async fn act(
     Path((tenant, voucher, action)): Path<(String, String, String)>,
     Form(fields): Form<Fields>,
 ) -> Response {
-    if !operator.sent_by_console(&fields) {
-        return csrf_refused(&operator);
-    }
-    if let Err(response) = existing_tenant(&state, &operator, &tenant).await {
+    if let Err(response) = admit(&state, &operator, &tenant, &fields).await {
         return response;
     }
     let page = format!("/admin/t/{tenant}/vouchers/{voucher}");

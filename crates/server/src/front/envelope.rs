@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
 use serde_json::{Value, json};
 use voucherd_domain::DomainError;
 use voucherd_domain::front::FrontRefusal;
@@ -123,28 +123,16 @@ pub fn renderer(success: impl Fn(&Outcome) -> StoredResponse + Send + Sync + 'st
 
 /// A stored or fresh envelope as an HTTP response.
 pub fn stored(response: StoredResponse) -> Response {
-    let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut r = (status, response.body).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    r
+    crate::submit::json_response(response)
 }
 
 /// The response to a submission.
 pub fn respond(answer: Answer) -> Response {
-    match answer {
-        Answer::Fresh { response, .. } => stored(response),
-        Answer::Replayed(response) => {
-            let mut r = stored(response);
-            r.headers_mut()
-                .insert("idempotent-replayed", HeaderValue::from_static("true"));
-            r
-        }
-        Answer::KeyReused => stored(no_data(422, "idempotencyKeyReused")),
-        Answer::Failed(error) => store_failure(&error),
-    }
+    crate::submit::respond_with(
+        answer,
+        || stored(no_data(422, "idempotencyKeyReused")),
+        store_failure,
+    )
 }
 
 #[cfg(test)]

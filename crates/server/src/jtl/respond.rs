@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use voucherd_store::{CommandResult, Outcome, StoredResponse};
@@ -56,35 +56,22 @@ pub fn renderer(
 }
 
 fn stored(response: StoredResponse) -> Response {
-    let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    if response.body.is_empty() {
-        return status.into_response();
-    }
-    let mut r = (status, response.body).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    r
+    crate::submit::json_response(response)
 }
 
 /// The response to a submission.
 pub fn respond(answer: Answer) -> Response {
-    match answer {
-        Answer::Fresh { response, .. } => stored(response),
-        Answer::Replayed(response) => {
-            let mut r = stored(response);
-            r.headers_mut()
-                .insert("idempotent-replayed", HeaderValue::from_static("true"));
-            r
-        }
-        Answer::KeyReused => JtlError::Business(
-            "IDEMPOTENCY_KEY_REUSED",
-            "The Idempotency-Key was already used with a different request.",
-        )
-        .into_response(),
-        Answer::Failed(error) => JtlError::from_store(&error).into_response(),
-    }
+    crate::submit::respond_with(
+        answer,
+        || {
+            JtlError::Business(
+                "IDEMPOTENCY_KEY_REUSED",
+                "The Idempotency-Key was already used with a different request.",
+            )
+            .into_response()
+        },
+        |error| JtlError::from_store(error).into_response(),
+    )
 }
 
 /// A JSON success response outside the command path (reads).

@@ -1154,24 +1154,14 @@ impl<T: SqlExec> Run<'_, T> {
         }
         self.end_live_holds(voucher.pk, Some(PURPOSE_RESERVATION), HoldState::Superseded)
             .await?;
-        let hold_id = secret::opaque_id();
         let expires_at = self.now() + Duration::seconds(settings.reservation_ttl_seconds);
-        self.tx
-            .execute(
-                "INSERT INTO holds (tenant_id, id, voucher_pk, client_id, purpose, amount_minor, \
-                 currency, state, expires_at, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'live', $8, $9, $9)",
-                vec![
-                    self.tenant_id().into(),
-                    hold_id.as_str().into(),
-                    voucher.pk.into(),
-                    self.ctx.actor.client_id().into(),
-                    PURPOSE_RESERVATION.into(),
-                    amount_minor.into(),
-                    currency.code().into(),
-                    expires_at.into(),
-                    self.now().into(),
-                ],
+        let (_, hold_id) = self
+            .insert_hold(
+                voucher.pk,
+                PURPOSE_RESERVATION,
+                amount_minor,
+                currency,
+                expires_at,
             )
             .await?;
         self.audit(
@@ -1198,6 +1188,52 @@ impl<T: SqlExec> Run<'_, T> {
             created_at: now,
             updated_at: now,
         })))
+    }
+
+    /// Places a live hold of `purpose` on a voucher (the caller has decided it may); answers
+    /// its key and id.
+    async fn insert_hold(
+        &mut self,
+        voucher_pk: i64,
+        purpose: &str,
+        amount_minor: i64,
+        currency: voucherd_domain::Currency,
+        expires_at: OffsetDateTime,
+    ) -> Result<(i64, String), StoreError> {
+        let id = secret::opaque_id();
+        let row = self
+            .tx
+            .fetch_optional(
+                "INSERT INTO holds (tenant_id, id, voucher_pk, client_id, purpose, amount_minor, \
+                 currency, state, expires_at, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'live', $8, $9, $9) RETURNING pk",
+                vec![
+                    self.tenant_id().into(),
+                    id.as_str().into(),
+                    voucher_pk.into(),
+                    self.ctx.actor.client_id().into(),
+                    purpose.into(),
+                    amount_minor.into(),
+                    currency.code().into(),
+                    expires_at.into(),
+                    self.now().into(),
+                ],
+            )
+            .await?
+            .ok_or_else(|| StoreError::Other("insert returned no key".into()))?;
+        Ok((row.reader().int()?, id))
+    }
+
+    /// Records that a hold was charged by the entry `entry_pk`.
+    async fn mark_hold_charged(&mut self, hold_pk: i64, entry_pk: i64) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "UPDATE holds SET state = 'charged', charge_entry_pk = $2, updated_at = $3 \
+                 WHERE pk = $1",
+                vec![hold_pk.into(), entry_pk.into(), self.now().into()],
+            )
+            .await?;
+        Ok(())
     }
 
     /// Locks the voucher of a reservation, then reads the reservation under that lock.
@@ -1270,12 +1306,7 @@ impl<T: SqlExec> Run<'_, T> {
                 },
             )
             .await?;
-        self.tx
-            .execute(
-                "UPDATE holds SET state = 'charged', charge_entry_pk = $2, updated_at = $3 WHERE pk = $1",
-                vec![hold.pk.into(), entry_pk.into(), self.now().into()],
-            )
-            .await?;
+        self.mark_hold_charged(hold.pk, entry_pk).await?;
         let tenant_id = self.ctx.tenant_id.clone();
         self.audit(
             &tenant_id,

@@ -603,27 +603,15 @@ impl<T: SqlExec> Run<'_, T> {
         let Some(voucher) = chosen else {
             return refuse(bleepay(BleepayRefusal::InsufficientFunds));
         };
-        let hold_id = secret::opaque_id();
-        let hold = self
-            .tx
-            .fetch_optional(
-                "INSERT INTO holds (tenant_id, id, voucher_pk, client_id, purpose, amount_minor, \
-                 currency, state, expires_at, created_at, updated_at) \
-                 VALUES ($1, $2, $3, NULL, $4, $5, $6, 'live', $7, $8, $8) RETURNING pk",
-                vec![
-                    self.tenant_id().into(),
-                    hold_id.as_str().into(),
-                    voucher.pk.into(),
-                    PURPOSE_BLEEPAY.into(),
-                    amount_minor.into(),
-                    currency.code().into(),
-                    record.view.expires_at.into(),
-                    now.into(),
-                ],
+        let (hold_pk, hold_id) = self
+            .insert_hold(
+                voucher.pk,
+                PURPOSE_BLEEPAY,
+                amount_minor,
+                currency,
+                record.view.expires_at,
             )
-            .await?
-            .ok_or_else(|| StoreError::Other("insert returned no key".into()))?;
-        let hold_pk = hold.reader().int()?;
+            .await?;
         self.tx
             .execute(
                 "UPDATE bleepay_vouchers SET status = 'REDEEMED', currency = $2, amount_minor = $3, \
@@ -691,13 +679,7 @@ impl<T: SqlExec> Run<'_, T> {
                 },
             )
             .await?;
-        self.tx
-            .execute(
-                "UPDATE holds SET state = 'charged', charge_entry_pk = $2, updated_at = $3 \
-                 WHERE pk = $1",
-                vec![hold_pk.into(), entry_pk.into(), now.into()],
-            )
-            .await?;
+        self.mark_hold_charged(hold_pk, entry_pk).await?;
         self.tx
             .execute(
                 "UPDATE bleepay_vouchers SET status = 'RESOLVED', entry_pk = $2, updated_at = $3 \

@@ -397,28 +397,16 @@ impl<T: SqlExec> Run<'_, T> {
         ) {
             return refuse(refusal);
         }
-        let hold_id = secret::opaque_id();
         let expires_at = self.now() + Duration::days(record.capture_deadline_days);
-        let hold = self
-            .tx
-            .fetch_optional(
-                "INSERT INTO holds (tenant_id, id, voucher_pk, client_id, purpose, amount_minor, \
-                 currency, state, expires_at, created_at, updated_at) \
-                 VALUES ($1, $2, $3, NULL, $4, $5, $6, 'live', $7, $8, $8) RETURNING pk",
-                vec![
-                    self.tenant_id().into(),
-                    hold_id.as_str().into(),
-                    voucher.pk.into(),
-                    PURPOSE_FRONT.into(),
-                    record.view.grand_total_minor.into(),
-                    voucher.view.currency.code().into(),
-                    expires_at.into(),
-                    self.now().into(),
-                ],
+        let (hold_pk, hold_id) = self
+            .insert_hold(
+                voucher.pk,
+                PURPOSE_FRONT,
+                record.view.grand_total_minor,
+                voucher.view.currency,
+                expires_at,
             )
-            .await?
-            .ok_or_else(|| StoreError::Other("insert returned no key".into()))?;
-        let hold_pk = hold.reader().int()?;
+            .await?;
         self.tx
             .execute(
                 "UPDATE front_reservations SET status = 'reserved', voucher_pk = $2, hold_pk = $3, \
