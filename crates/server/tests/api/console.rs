@@ -20,7 +20,121 @@ on_both_stores!(
     reports_show_liability_movements_expiry_integrity_and_audit,
     settings_are_checked_previewed_and_saved_and_merchant_tokens_made,
     the_voucher_list_sorts_and_pages,
+    a_voucher_page_refunds_a_charge_and_deletes_an_untouched_voucher,
 );
+
+async fn a_voucher_page_refunds_a_charge_and_deletes_an_untouched_voucher(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    create_user(&app, OPERATOR, PASSWORD);
+    let c = app.client("default", ALL_SCOPES).await;
+    let (used, code) = app.active_voucher(&c.token, "40.00").await;
+    let (untouched, _) = app.active_voucher(&c.token, "10.00").await;
+    let r = app
+        .post(
+            "/v1/reservations",
+            &c.token,
+            json!({ "code": code, "amount": "15.00", "currency": "EUR" }),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    let rid = r.json["id"].as_str().expect("id").to_string();
+    let charge = app
+        .post(
+            &format!("/v1/reservations/{rid}/charge"),
+            &c.token,
+            json!({ "order_number": "O-1" }),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    let charge_id = charge.json["id"].as_str().expect("charge").to_string();
+
+    let http = plain_http();
+    let cookie = session(&app, &http).await;
+    let page = get(
+        &app,
+        &http,
+        &cookie,
+        &format!("/admin/t/default/vouchers/{used}"),
+    )
+    .await
+    .text()
+    .await
+    .expect("page");
+    assert!(
+        page.contains(&charge_id),
+        "the charge is offered for a refund"
+    );
+    assert!(
+        !page.contains("id=\"delete\""),
+        "a voucher with activity cannot be deleted"
+    );
+    let csrf = csrf_of(&page);
+    let act = |voucher: String, action: &'static str, fields: Vec<(&'static str, String)>| {
+        let mut form = vec![("_csrf", csrf.clone())];
+        form.extend(fields);
+        http.post(format!(
+            "{}/admin/t/default/vouchers/{voucher}/{action}",
+            app.base
+        ))
+        .header(COOKIE, &cookie)
+        .form(&form)
+        .send()
+    };
+    // More than was charged is refused; part of it is booked.
+    let too_much = act(
+        used.clone(),
+        "refund",
+        vec![("charge_id", charge_id.clone()), ("amount", "15.01".into())],
+    )
+    .await
+    .expect("sent");
+    assert_eq!(
+        too_much.headers()[LOCATION],
+        format!("/admin/t/default/vouchers/{used}?problem=refused")
+    );
+    let refunded = act(
+        used.clone(),
+        "refund",
+        vec![("charge_id", charge_id.clone()), ("amount", "5.00".into())],
+    )
+    .await
+    .expect("sent");
+    assert_eq!(
+        refunded.headers()[LOCATION],
+        format!("/admin/t/default/vouchers/{used}?notice=refunded")
+    );
+    let v = app
+        .get(&format!("/v1/vouchers/{used}"), &c.token)
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(v.json["remaining_amount"], "30.00");
+    // Deleting needs a comment; a voucher with activity is refused; an untouched one goes.
+    let refused = act(used.clone(), "delete", vec![("comment", "oops".into())])
+        .await
+        .expect("sent");
+    assert_eq!(
+        refused.headers()[LOCATION],
+        format!("/admin/t/default/vouchers/{used}?problem=not-deletable")
+    );
+    let deleted = act(
+        untouched.clone(),
+        "delete",
+        vec![("comment", "printed twice".into())],
+    )
+    .await
+    .expect("sent");
+    assert_eq!(
+        deleted.headers()[LOCATION],
+        "/admin/t/default/vouchers?notice=deleted"
+    );
+    app.get(&format!("/v1/vouchers/{untouched}"), &c.token)
+        .await
+        .jtl_error(404, "VOUCHER.NOT_FOUND");
+    app.integrity_is_clean("default").await;
+    app.stop().await;
+}
 
 /// The voucher ids of a list page, in order.
 fn listed_ids(page: &str) -> Vec<String> {
