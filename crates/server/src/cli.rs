@@ -1,4 +1,4 @@
-//! The command line: `voucherd serve | migrate | openapi | admin ...`. The admin subcommands
+//! The command line: `voucherd serve | migrate | backup | openapi | admin ...`. The admin subcommands
 //! submit the same store commands as the admin API, acting as the operator `cli`.
 
 use std::sync::Arc;
@@ -36,6 +36,15 @@ pub enum Top {
     },
     /// Prints the OpenAPI document.
     Openapi,
+    /// Writes a consistent copy of an SQLite database to a new file while the service runs
+    /// (for PostgreSQL use pg_dump; see README).
+    Backup {
+        #[arg(long, env = "VOUCHERD_DATABASE_URL", default_value = DATABASE_URL_DEFAULT)]
+        database_url: String,
+        /// The new file to write (never overwritten).
+        #[arg(long)]
+        to: std::path::PathBuf,
+    },
     /// Operator tasks on the database, as the admin API offers them.
     Admin {
         #[arg(long, env = "VOUCHERD_DATABASE_URL", default_value = DATABASE_URL_DEFAULT)]
@@ -351,5 +360,17 @@ pub async fn admin(database_url: &str, tenant: &str, task: AdminTask) -> anyhow:
             }
         }
     }
+    Ok(())
+}
+
+/// Backs up the database at `database_url` to the new file `to`.
+pub async fn backup(database_url: &str, to: &std::path::Path) -> anyhow::Result<()> {
+    if !database_url.starts_with("sqlite:") {
+        bail!(
+            "voucherd backup copies SQLite databases; back up PostgreSQL with pg_dump \
+             (for example: pg_dump --format=custom --file=voucherd.dump <database>)"
+        );
+    }
+    voucherd_store_sqlite::backup(database_url, to).await?;
     Ok(())
 }

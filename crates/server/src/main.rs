@@ -74,6 +74,15 @@ async fn main() -> anyhow::Result<()> {
                 redacted(&database_url)
             );
         }
+        Top::Backup { database_url, to } => {
+            init_logging(false);
+            voucherd_server::cli::backup(&database_url, &to).await?;
+            println!(
+                "voucherd: {} backed up to {}",
+                redacted(&database_url),
+                to.display()
+            );
+        }
         Top::Openapi => {
             println!(
                 "{}",

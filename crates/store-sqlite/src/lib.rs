@@ -83,6 +83,39 @@ pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
     open_with(url, GROUP_COMMIT).await
 }
 
+/// Writes a consistent copy of the database at `url` to the new file `to`, while the service
+/// keeps running (SQLite's `VACUUM INTO` reads one snapshot; writers are not held up). The copy
+/// is a complete database: serve it, or put it in place of the original, to restore.
+pub async fn backup(url: &str, to: &std::path::Path) -> Result<(), StoreError> {
+    use sqlx::ConnectOptions;
+    if to.exists() {
+        return Err(StoreError::Other(format!(
+            "{} exists; a backup never overwrites a file",
+            to.display()
+        )));
+    }
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(|e| StoreError::Other(format!("invalid SQLite URL: {e}")))?
+        .busy_timeout(Duration::from_secs(BUSY_TIMEOUT_SECONDS))
+        .read_only(true);
+    if !options.get_filename().exists() {
+        return Err(StoreError::Other(format!(
+            "no database at {}",
+            options.get_filename().display()
+        )));
+    }
+    let mut connection = options.connect().await.map_err(map_error)?;
+    let target = to
+        .to_str()
+        .ok_or_else(|| StoreError::Other("the backup path must be UTF-8".into()))?;
+    sqlx::query("VACUUM INTO ?")
+        .bind(target)
+        .execute(&mut connection)
+        .await
+        .map_err(map_error)?;
+    Ok(())
+}
+
 /// Like [`open`], with another group-commit configuration (tests use a tiny queue).
 pub async fn open_with(url: &str, group_commit: GroupCommit) -> Result<SqliteStore, StoreError> {
     let options = SqliteConnectOptions::from_str(url)

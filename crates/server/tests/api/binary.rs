@@ -217,3 +217,71 @@ async fn the_service_keeps_answering_when_nobody_reads_its_logs() {
     }
     assert!(terminate(&mut child).success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_online_backup_is_a_complete_database_to_restore_from() {
+    use crate::support::{ALL_SCOPES, Backend, TestApp};
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let c = app.client("default", ALL_SCOPES).await;
+    let (voucher_id, code) = app.active_voucher(&c.token, "25.00").await;
+    let file = std::env::temp_dir().join(format!(
+        "voucherd-backup-{}-{}.db",
+        std::process::id(),
+        voucherd_domain::secret::opaque_id()
+    ));
+    // Taken while the service runs.
+    let output = voucherd()
+        .args(["backup", "--database-url", &app.database_url, "--to"])
+        .arg(&file)
+        .output()
+        .expect("voucherd runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Writes after the backup are not in it.
+    app.active_voucher(&c.token, "99.00").await;
+    // A backup never overwrites a file.
+    let again = voucherd()
+        .args(["backup", "--database-url", &app.database_url, "--to"])
+        .arg(&file)
+        .output()
+        .expect("voucherd runs");
+    assert!(!again.status.success());
+    let (clock, token) = (app.clock.clone(), c.token.clone());
+    app.stop().await;
+
+    // Restored: the backup file serves as the database.
+    let restored = TestApp::spawn_on(&format!("sqlite://{}", file.display()), clock).await;
+    let v = restored
+        .get(&format!("/v1/vouchers/{voucher_id}"), &token)
+        .await
+        .expect(reqwest::StatusCode::OK);
+    assert_eq!(v.json["remaining_amount"], "25.00");
+    assert_eq!(restored.voucher_count("default").await, 1);
+    restored
+        .post(
+            "/v1/reservations",
+            &token,
+            serde_json::json!({ "code": code, "amount": "5.00", "currency": "EUR" }),
+        )
+        .await
+        .expect(reqwest::StatusCode::CREATED);
+    restored.integrity_is_clean("default").await;
+    restored.stop().await;
+    // PostgreSQL is backed up with its own tools.
+    let pg = voucherd()
+        .args([
+            "backup",
+            "--database-url",
+            "postgres://x@127.0.0.1/x",
+            "--to",
+            "/tmp/never",
+        ])
+        .output()
+        .expect("voucherd runs");
+    assert!(String::from_utf8_lossy(&pg.stderr).contains("pg_dump"));
+}
