@@ -2,6 +2,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
@@ -23,16 +24,28 @@ fn temp_database() -> String {
 }
 
 /// What happens to the service's logs once it serves.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone)]
 enum Logs {
     /// Read until the process ends, as a log collector would.
     Collected,
+    /// Read and kept, every line (the startup lines included), for the test to inspect.
+    Kept(Arc<Mutex<Vec<String>>>),
     /// The reading end is closed, as when a log collector dies.
     Abandoned,
 }
 
 /// Starts `voucherd serve` on a free port; answers the child and its address once it serves.
 fn serve(database_url: &str, logs: Logs) -> (Child, String, BufReader<std::process::ChildStdout>) {
+    serve_with(database_url, &[], &[], logs)
+}
+
+/// [`serve`] with more arguments and environment variables.
+fn serve_with(
+    database_url: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    logs: Logs,
+) -> (Child, String, BufReader<std::process::ChildStdout>) {
     let mut child = voucherd()
         .args([
             "serve",
@@ -41,6 +54,8 @@ fn serve(database_url: &str, logs: Logs) -> (Child, String, BufReader<std::proce
             "--database-url",
             database_url,
         ])
+        .args(args)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -49,6 +64,9 @@ fn serve(database_url: &str, logs: Logs) -> (Child, String, BufReader<std::proce
     let mut address = None;
     for line in stderr.by_ref() {
         let line = line.expect("log line");
+        if let Logs::Kept(kept) = &logs {
+            kept.lock().expect("lock").push(line.clone());
+        }
         let Ok(event) = serde_json::from_str::<Value>(&line) else {
             continue;
         };
@@ -59,6 +77,11 @@ fn serve(database_url: &str, logs: Logs) -> (Child, String, BufReader<std::proce
     }
     match logs {
         Logs::Collected => drop(std::thread::spawn(move || stderr.for_each(drop))),
+        Logs::Kept(kept) => drop(std::thread::spawn(move || {
+            for line in stderr.map_while(Result::ok) {
+                kept.lock().expect("lock").push(line);
+            }
+        })),
         Logs::Abandoned => drop(stderr),
     }
     let stdout = BufReader::new(child.stdout.take().expect("stdout"));
@@ -284,4 +307,231 @@ async fn an_online_backup_is_a_complete_database_to_restore_from() {
         .output()
         .expect("voucherd runs");
     assert!(String::from_utf8_lossy(&pg.stderr).contains("pg_dump"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_the_logs_or_an_error_body() {
+    let database = temp_database();
+    let admin = "admin-token-SECRET-a1b2c3d4e5";
+    let logs = Arc::new(Mutex::new(Vec::new()));
+    // A known admin token and the most verbose logs.
+    let (mut process, address, _) = serve_with(
+        &database,
+        &["--admin-token", admin],
+        &[("VOUCHERD_LOG", "debug")],
+        Logs::Kept(logs.clone()),
+    );
+    let base = format!("http://{address}");
+    let http = reqwest::Client::new();
+    let mut secrets: Vec<String> = vec![admin.to_string()];
+    let mut bodies: Vec<String> = Vec::new();
+    let post = |path: &str, token: Option<&str>, body: Value| {
+        let mut request = http.post(format!("{base}{path}")).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    let json = |r: reqwest::Response| async move { r.json::<Value>().await.expect("json") };
+    let text = |value: &Value, key: &str| value[key].as_str().expect(key).to_string();
+
+    // JTL: a group, a client, its pin, its secret, a token; a voucher with a code and a PIN.
+    let group = json(
+        post(
+            "/admin/api/v1/tenants/default/client-groups",
+            Some(admin),
+            serde_json::json!({ "name": "G", "scopes": ["read", "read-secrets", "use", "manage"] }),
+        )
+        .await
+        .expect("sent"),
+    )
+    .await;
+    let client = json(
+        post(
+            "/admin/api/v1/tenants/default/clients",
+            Some(admin),
+            serde_json::json!({ "name": "Till", "client_group_id": text(&group, "id") }),
+        )
+        .await
+        .expect("sent"),
+    )
+    .await;
+    let client_id = text(&client, "id");
+    let pin = text(
+        &json(
+            post(
+                &format!("/admin/api/v1/tenants/default/clients/{client_id}/pin"),
+                Some(admin),
+                serde_json::json!({}),
+            )
+            .await
+            .expect("sent"),
+        )
+        .await,
+        "pin",
+    );
+    let connected = json(
+        post(
+            "/v1/clients/connect",
+            None,
+            serde_json::json!({ "pin": pin }),
+        )
+        .await
+        .expect("sent"),
+    )
+    .await;
+    let client_secret = text(&connected, "secret");
+    let token = json(
+        http.post(format!("{base}/oauth/token"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id.as_str()),
+                ("client_secret", client_secret.as_str()),
+            ])
+            .send()
+            .await
+            .expect("sent"),
+    )
+    .await;
+    let access = text(&token, "access_token");
+    let (code, voucher_pin) = ("CODE-SECRET-Q7W8E9R0", "PIN-SECRET-Z9X8");
+    post(
+        "/v1/vouchers",
+        Some(&access),
+        serde_json::json!({ "amount": "50.00", "currency": "EUR",
+        "status": "active", "code": code, "pin": voucher_pin }),
+    )
+    .await
+    .expect("sent");
+    let wrong = post(
+        "/v1/reservations",
+        Some(&access),
+        serde_json::json!({ "amount": "5.00", "currency": "EUR",
+        "code": code, "pin": "PIN-GUESS-SECRET" }),
+    )
+    .await
+    .expect("sent");
+    assert_eq!(wrong.status(), 404);
+    bodies.push(wrong.text().await.expect("body"));
+    let unknown = post(
+        "/v1/reservations",
+        Some(&access),
+        serde_json::json!({ "amount": "5.00", "currency": "EUR",
+        "code": "CODE-GUESS-SECRET" }),
+    )
+    .await
+    .expect("sent");
+    bodies.push(unknown.text().await.expect("body"));
+    post(
+        "/v1/reservations",
+        Some(&access),
+        serde_json::json!({ "amount": "5.00", "currency": "EUR",
+        "code": code, "pin": voucher_pin }),
+    )
+    .await
+    .expect("sent");
+    let bad_token = post(
+        "/v1/reservations",
+        Some("TOKEN-GUESS-SECRET"),
+        serde_json::json!({}),
+    )
+    .await
+    .expect("sent");
+    bodies.push(bad_token.text().await.expect("body"));
+
+    // Front Payment: a merchant token and its callback secret.
+    let merchant = json(
+        post(
+            "/admin/api/v1/tenants/default/merchant-tokens",
+            Some(admin),
+            serde_json::json!({ "name": "Hotel" }),
+        )
+        .await
+        .expect("sent"),
+    )
+    .await;
+    let merchant_token = text(&merchant, "token");
+    let callback_secret = text(&merchant, "callback_secret");
+    let history = http
+        .get(format!("{base}/api/v1/connect/reservations/history"))
+        .bearer_auth(&merchant_token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(history.status(), 200);
+
+    // bleepay: a payer's password and token, a wrong password.
+    let password = "PASSWORD-SECRET-hunter2";
+    let payer = json(
+        post(
+            "/api/v1/auth/sign-up",
+            None,
+            serde_json::json!({ "type": "email-password",
+        "data": { "email": "kari@example.no", "password": password } }),
+        )
+        .await
+        .expect("sent"),
+    )
+    .await;
+    let payer_token = payer["authorization"]["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let refused = post(
+        "/api/v1/auth/sign-in",
+        None,
+        serde_json::json!({ "type": "email-password",
+        "data": { "email": "kari@example.no", "password": "PASSWORD-GUESS-SECRET" } }),
+    )
+    .await
+    .expect("sent");
+    bodies.push(refused.text().await.expect("body"));
+    post(
+        "/api/v1/payers/me/vouchers",
+        Some(&payer_token),
+        serde_json::json!({ "code": code, "pin": voucher_pin }),
+    )
+    .await
+    .expect("sent");
+
+    secrets.extend([
+        pin,
+        client_secret,
+        access,
+        code.to_string(),
+        voucher_pin.to_string(),
+        merchant_token,
+        callback_secret,
+        password.to_string(),
+        payer_token,
+    ]);
+    assert!(terminate(&mut process).success());
+    let logged = logs.lock().expect("lock").join("\n");
+    assert!(
+        logged.contains("/v1/reservations"),
+        "the requests were logged"
+    );
+    for secret in &secrets {
+        assert!(
+            !logged.contains(secret.as_str()),
+            "a secret reached the logs: {secret}"
+        );
+    }
+    for guess in [
+        "PIN-GUESS-SECRET",
+        "CODE-GUESS-SECRET",
+        "TOKEN-GUESS-SECRET",
+        "PASSWORD-GUESS-SECRET",
+    ] {
+        assert!(
+            !logged.contains(guess),
+            "a guessed secret reached the logs: {guess}"
+        );
+        for body in &bodies {
+            assert!(
+                !body.contains(guess),
+                "an error body echoes {guess}: {body}"
+            );
+        }
+    }
 }
