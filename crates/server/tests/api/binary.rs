@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-fn voucherd() -> Command {
+pub(crate) fn voucherd() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_voucherd"));
     command
         .env_remove("VOUCHERD_ADMIN_TOKEN")
@@ -25,7 +25,7 @@ fn temp_database() -> String {
 
 /// What happens to the service's logs once it serves.
 #[derive(Clone)]
-enum Logs {
+pub(crate) enum Logs {
     /// Read until the process ends, as a log collector would.
     Collected,
     /// Read and kept, every line (the startup lines included), for the test to inspect.
@@ -40,7 +40,7 @@ fn serve(database_url: &str, logs: Logs) -> (Child, String, BufReader<std::proce
 }
 
 /// [`serve`] with more arguments and environment variables.
-fn serve_with(
+pub(crate) fn serve_with(
     database_url: &str,
     args: &[&str],
     env: &[(&str, &str)],

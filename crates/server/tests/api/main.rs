@@ -11,6 +11,7 @@ mod binary;
 mod bleepay_flow;
 mod browser;
 mod console;
+mod crash;
 mod front_flow;
 mod front_page;
 mod jtl_errors;

@@ -1,0 +1,306 @@
+//! Crash durability: tills reserve and charge on a running `voucherd` while it is killed with
+//! SIGKILL at a random moment, over and over. After each restart every charge that was
+//! acknowledged must be in the ledger, the integrity check must pass, and the vouchers' balances
+//! must account for every charge the ledger holds, acknowledged or not (nothing half-applied).
+//!
+//! `VOUCHERD_CRASH_CYCLES` sets the number of kills (default 3; `scripts/crash-test` runs 20).
+
+use std::process::Child;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rand::Rng;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::binary::{Logs, serve_with};
+use crate::support::{Backend, fresh_database};
+
+on_both_stores!(acknowledged_charges_survive_kill_9);
+
+const ADMIN: &str = "crash-test-admin-token-0123456789";
+const TILLS: usize = 12;
+const VOUCHERS: usize = 20;
+/// Each voucher starts with 1 000.00 and every charge takes 1.00, so none runs out.
+const CHARGE: &str = "1.00";
+/// How often the test looks whether enough charges were acknowledged to kill (every 2 ms, at
+/// most 30 s in all).
+const PROGRESS_POLLS_MAX: usize = 15_000;
+
+fn start(database: &str) -> (Child, String) {
+    let (child, address, _) = serve_with(database, &["--admin-token", ADMIN], &[], Logs::Collected);
+    (child, format!("http://{address}"))
+}
+
+fn kill_9(child: &mut Child) {
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let _ = child.wait();
+}
+
+async fn call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: &str,
+    body: Option<Value>,
+) -> reqwest::Result<(StatusCode, Value)> {
+    let mut request = http.request(method, url).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await?;
+    let status = response.status();
+    let value = response.json::<Value>().await.unwrap_or(Value::Null);
+    Ok((status, value))
+}
+
+/// A client token and a pool of vouchers (codes) on a fresh database.
+async fn prepare(base: &str) -> (String, Vec<(String, String)>) {
+    let http = reqwest::Client::new();
+    let admin = |path: &str, body: Value| {
+        http.post(format!("{base}/admin/api/v1/tenants/default{path}"))
+            .bearer_auth(ADMIN)
+            .json(&body)
+            .send()
+    };
+    let group: Value = admin("/client-groups", json!({ "name": "Tills", "scopes": ["read", "read-lists", "read-secrets", "use", "manage"] }))
+        .await.expect("sent").json().await.expect("json");
+    let client: Value = admin(
+        "/clients",
+        json!({ "name": "Till", "client_group_id": group["id"] }),
+    )
+    .await
+    .expect("sent")
+    .json()
+    .await
+    .expect("json");
+    let client_id = client["id"].as_str().expect("id").to_string();
+    let pin: Value = admin(&format!("/clients/{client_id}/pin"), json!({}))
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let connected: Value = http
+        .post(format!("{base}/v1/clients/connect"))
+        .json(&json!({ "pin": pin["pin"] }))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let token: Value = http
+        .post(format!("{base}/oauth/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id.as_str()),
+            (
+                "client_secret",
+                connected["secret"].as_str().expect("secret"),
+            ),
+        ])
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let token = token["access_token"].as_str().expect("token").to_string();
+    let mut vouchers = Vec::new();
+    for _ in 0..VOUCHERS {
+        let (status, v) = call(
+            &http,
+            reqwest::Method::POST,
+            format!("{base}/v1/vouchers"),
+            &token,
+            Some(json!({ "amount": "1000.00", "currency": "EUR", "status": "active" })),
+        )
+        .await
+        .expect("sent");
+        assert_eq!(status, StatusCode::CREATED);
+        vouchers.push((
+            v["id"].as_str().expect("id").to_string(),
+            v["code"].as_str().expect("code").to_string(),
+        ));
+    }
+    (token, vouchers)
+}
+
+/// Tills reserving and charging until `stop`; every acknowledged charge's voucher and id.
+async fn till(
+    base: String,
+    token: String,
+    vouchers: Arc<Vec<(String, String)>>,
+    acknowledged: Arc<Mutex<Vec<(String, String)>>>,
+    count: Arc<AtomicUsize>,
+    index: usize,
+) {
+    let http = reqwest::Client::new();
+    let mut turn = index;
+    loop {
+        turn += TILLS;
+        let (voucher, code) = &vouchers[turn % vouchers.len()];
+        let Ok((status, reservation)) = call(
+            &http,
+            reqwest::Method::POST,
+            format!("{base}/v1/reservations"),
+            &token,
+            Some(json!({ "amount": CHARGE, "currency": "EUR", "code": code })),
+        )
+        .await
+        else {
+            return;
+        };
+        if status != StatusCode::CREATED {
+            continue;
+        }
+        let id = reservation["id"].as_str().expect("id");
+        let Ok((status, charge)) = call(
+            &http,
+            reqwest::Method::POST,
+            format!("{base}/v1/reservations/{id}/charge"),
+            &token,
+            Some(json!({ "order_number": format!("till-{index}-{turn}") })),
+        )
+        .await
+        else {
+            return;
+        };
+        if status == StatusCode::CREATED {
+            let charge_id = charge["id"].as_str().expect("charge id").to_string();
+            acknowledged
+                .lock()
+                .expect("lock")
+                .push((voucher.clone(), charge_id));
+            count.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+async fn acknowledged_charges_survive_kill_9(backend: Backend) {
+    let Some(database) = fresh_database(backend).await else {
+        return;
+    };
+    let cycles: usize = std::env::var("VOUCHERD_CRASH_CYCLES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(3);
+    let (mut child, base) = start(&database);
+    let (token, vouchers) = prepare(&base).await;
+    let vouchers = Arc::new(vouchers);
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let mut base = base;
+    for cycle in 0..cycles {
+        let count = Arc::new(AtomicUsize::new(0));
+        // A random moment: after some number of acknowledged charges, with requests in flight.
+        let kill_after = rand::rng().random_range(5..60);
+        let tills: Vec<_> = (0..TILLS)
+            .map(|i| {
+                tokio::spawn(till(
+                    base.clone(),
+                    token.clone(),
+                    vouchers.clone(),
+                    acknowledged.clone(),
+                    count.clone(),
+                    i,
+                ))
+            })
+            .collect();
+        let mut waited = 0;
+        while count.load(Ordering::SeqCst) < kill_after {
+            waited += 1;
+            assert!(
+                waited < PROGRESS_POLLS_MAX,
+                "the tills made no progress in cycle {cycle}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        kill_9(&mut child);
+        for t in tills {
+            let _ = t.await;
+        }
+        (child, base) = start(&database);
+        eprintln!(
+            "cycle {cycle}: killed after {} acknowledged charges",
+            count.load(Ordering::SeqCst)
+        );
+    }
+
+    // Every acknowledged charge is in the ledger.
+    let http = reqwest::Client::new();
+    let acknowledged = acknowledged.lock().expect("lock").clone();
+    for (voucher, charge) in &acknowledged {
+        let (status, _) = call(
+            &http,
+            reqwest::Method::GET,
+            format!("{base}/v1/vouchers/{voucher}/charges/{charge}"),
+            &token,
+            None,
+        )
+        .await
+        .expect("sent");
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "acknowledged charge {charge} of {voucher} is lost"
+        );
+    }
+    // Nothing half-applied: balances equal their entries, and what the vouchers lost is exactly
+    // the charges the ledger holds (at least the acknowledged ones).
+    let (status, integrity) = call(
+        &http,
+        reqwest::Method::GET,
+        format!("{base}/admin/api/v1/tenants/default/integrity"),
+        ADMIN,
+        None,
+    )
+    .await
+    .expect("sent");
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(integrity["violations"], json!([]), "{integrity}");
+    let mut lost_minor = 0;
+    let mut charges_in_ledger = 0;
+    for (voucher, _) in vouchers.iter() {
+        let (_, v) = call(
+            &http,
+            reqwest::Method::GET,
+            format!("{base}/v1/vouchers/{voucher}"),
+            &token,
+            None,
+        )
+        .await
+        .expect("sent");
+        let remaining: f64 = v["remaining_amount"]
+            .as_str()
+            .expect("remaining")
+            .parse()
+            .expect("number");
+        lost_minor += 100_000 - (remaining * 100.0).round() as i64;
+        let (_, list) = call(
+            &http,
+            reqwest::Method::GET,
+            format!("{base}/v1/vouchers/{voucher}/charges?filter[type]=charge&per_page=1"),
+            &token,
+            None,
+        )
+        .await
+        .expect("sent");
+        charges_in_ledger += list["meta"]["total"].as_i64().expect("total");
+    }
+    assert_eq!(
+        lost_minor,
+        charges_in_ledger * 100,
+        "balances match the charges in the ledger"
+    );
+    assert!(charges_in_ledger >= i64::try_from(acknowledged.len()).expect("count"));
+    eprintln!(
+        "{} acknowledged charges, {charges_in_ledger} in the ledger after {cycles} kills",
+        acknowledged.len()
+    );
+    kill_9(&mut child);
+}
