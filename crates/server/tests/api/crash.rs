@@ -18,8 +18,8 @@ use crate::support::{Backend, fresh_database};
 
 on_both_stores!(acknowledged_charges_survive_kill_9);
 
-const ADMIN: &str = "crash-test-admin-token-0123456789";
-const TILLS: usize = 12;
+pub(crate) const ADMIN: &str = "crash-test-admin-token-0123456789";
+pub(crate) const TILLS: usize = 12;
 const VOUCHERS: usize = 20;
 /// Each voucher starts with 1 000.00 and every charge takes 1.00, so none runs out.
 const CHARGE: &str = "1.00";
@@ -27,12 +27,12 @@ const CHARGE: &str = "1.00";
 /// most 30 s in all).
 const PROGRESS_POLLS_MAX: usize = 15_000;
 
-fn start(database: &str) -> (Child, String) {
+pub(crate) fn start(database: &str) -> (Child, String) {
     let (child, address, _) = serve_with(database, &["--admin-token", ADMIN], &[], Logs::Collected);
     (child, format!("http://{address}"))
 }
 
-fn kill_9(child: &mut Child) {
+pub(crate) fn kill_9(child: &mut Child) {
     let status = std::process::Command::new("kill")
         .args(["-KILL", &child.id().to_string()])
         .status()
@@ -41,7 +41,7 @@ fn kill_9(child: &mut Child) {
     let _ = child.wait();
 }
 
-async fn call(
+pub(crate) async fn call(
     http: &reqwest::Client,
     method: reqwest::Method,
     url: String,
@@ -59,7 +59,7 @@ async fn call(
 }
 
 /// A client token and a pool of vouchers (codes) on a fresh database.
-async fn prepare(base: &str) -> (String, Vec<(String, String)>) {
+pub(crate) async fn prepare(base: &str) -> (String, Vec<(String, String)>) {
     let http = reqwest::Client::new();
     let admin = |path: &str, body: Value| {
         http.post(format!("{base}/admin/api/v1/tenants/default{path}"))
@@ -132,7 +132,7 @@ async fn prepare(base: &str) -> (String, Vec<(String, String)>) {
 }
 
 /// Tills reserving and charging until `stop`; every acknowledged charge's voucher and id.
-async fn till(
+pub(crate) async fn till(
     base: String,
     token: String,
     vouchers: Arc<Vec<(String, String)>>,
@@ -231,15 +231,27 @@ async fn acknowledged_charges_survive_kill_9(backend: Backend) {
         );
     }
 
-    // Every acknowledged charge is in the ledger.
-    let http = reqwest::Client::new();
     let acknowledged = acknowledged.lock().expect("lock").clone();
-    for (voucher, charge) in &acknowledged {
+    verify(&base, &token, &vouchers, &acknowledged).await;
+    eprintln!("after {cycles} kills");
+    kill_9(&mut child);
+}
+
+/// Every acknowledged charge is in the ledger, the integrity check passes, and the vouchers
+/// lost exactly the charges the ledger holds (nothing half-applied).
+pub(crate) async fn verify(
+    base: &str,
+    token: &str,
+    vouchers: &[(String, String)],
+    acknowledged: &[(String, String)],
+) {
+    let http = reqwest::Client::new();
+    for (voucher, charge) in acknowledged {
         let (status, _) = call(
             &http,
             reqwest::Method::GET,
             format!("{base}/v1/vouchers/{voucher}/charges/{charge}"),
-            &token,
+            token,
             None,
         )
         .await
@@ -250,8 +262,6 @@ async fn acknowledged_charges_survive_kill_9(backend: Backend) {
             "acknowledged charge {charge} of {voucher} is lost"
         );
     }
-    // Nothing half-applied: balances equal their entries, and what the vouchers lost is exactly
-    // the charges the ledger holds (at least the acknowledged ones).
     let (status, integrity) = call(
         &http,
         reqwest::Method::GET,
@@ -265,12 +275,12 @@ async fn acknowledged_charges_survive_kill_9(backend: Backend) {
     assert_eq!(integrity["violations"], json!([]), "{integrity}");
     let mut lost_minor = 0;
     let mut charges_in_ledger = 0;
-    for (voucher, _) in vouchers.iter() {
+    for (voucher, _) in vouchers {
         let (_, v) = call(
             &http,
             reqwest::Method::GET,
             format!("{base}/v1/vouchers/{voucher}"),
-            &token,
+            token,
             None,
         )
         .await
@@ -285,7 +295,7 @@ async fn acknowledged_charges_survive_kill_9(backend: Backend) {
             &http,
             reqwest::Method::GET,
             format!("{base}/v1/vouchers/{voucher}/charges?filter[type]=charge&per_page=1"),
-            &token,
+            token,
             None,
         )
         .await
@@ -299,8 +309,7 @@ async fn acknowledged_charges_survive_kill_9(backend: Backend) {
     );
     assert!(charges_in_ledger >= i64::try_from(acknowledged.len()).expect("count"));
     eprintln!(
-        "{} acknowledged charges, {charges_in_ledger} in the ledger after {cycles} kills",
+        "{} acknowledged charges, {charges_in_ledger} in the ledger",
         acknowledged.len()
     );
-    kill_9(&mut child);
 }

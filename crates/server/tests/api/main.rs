@@ -16,3 +16,4 @@ mod front_flow;
 mod front_page;
 mod jtl_errors;
 mod jtl_flow;
+mod outage;
