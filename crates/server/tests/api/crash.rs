@@ -19,7 +19,7 @@ use crate::support::{Backend, fresh_database};
 on_both_stores!(acknowledged_charges_survive_kill_9);
 
 pub(crate) const ADMIN: &str = "crash-test-admin-token-0123456789";
-pub(crate) const TILLS: usize = 12;
+const TILLS: usize = 12;
 const VOUCHERS: usize = 20;
 /// Each voucher starts with 1 000.00 and every charge takes 1.00, so none runs out.
 const CHARGE: &str = "1.00";
@@ -131,8 +131,30 @@ pub(crate) async fn prepare(base: &str) -> (String, Vec<(String, String)>) {
     (token, vouchers)
 }
 
-/// Tills reserving and charging until `stop`; every acknowledged charge's voucher and id.
-pub(crate) async fn till(
+/// Twelve tills reserving and charging 1.00 until their task ends (or voucherd stops
+/// answering); every acknowledged charge is recorded with its voucher, and counted.
+pub(crate) fn spawn_tills(
+    base: &str,
+    token: &str,
+    vouchers: &Arc<Vec<(String, String)>>,
+    acknowledged: &Arc<Mutex<Vec<(String, String)>>>,
+    count: &Arc<AtomicUsize>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..TILLS)
+        .map(|index| {
+            tokio::spawn(till(
+                base.to_string(),
+                token.to_string(),
+                vouchers.clone(),
+                acknowledged.clone(),
+                count.clone(),
+                index,
+            ))
+        })
+        .collect()
+}
+
+async fn till(
     base: String,
     token: String,
     vouchers: Arc<Vec<(String, String)>>,
@@ -199,18 +221,7 @@ async fn acknowledged_charges_survive_kill_9(backend: Backend) {
         let count = Arc::new(AtomicUsize::new(0));
         // A random moment: after some number of acknowledged charges, with requests in flight.
         let kill_after = rand::rng().random_range(5..60);
-        let tills: Vec<_> = (0..TILLS)
-            .map(|i| {
-                tokio::spawn(till(
-                    base.clone(),
-                    token.clone(),
-                    vouchers.clone(),
-                    acknowledged.clone(),
-                    count.clone(),
-                    i,
-                ))
-            })
-            .collect();
+        let tills = spawn_tills(&base, &token, &vouchers, &acknowledged, &count);
         let mut waited = 0;
         while count.load(Ordering::SeqCst) < kill_after {
             waited += 1;
@@ -285,12 +296,7 @@ pub(crate) async fn verify(
         )
         .await
         .expect("sent");
-        let remaining: f64 = v["remaining_amount"]
-            .as_str()
-            .expect("remaining")
-            .parse()
-            .expect("number");
-        lost_minor += 100_000 - (remaining * 100.0).round() as i64;
+        lost_minor += 100_000 - minor(v["remaining_amount"].as_str().expect("remaining"));
         let (_, list) = call(
             &http,
             reqwest::Method::GET,
@@ -312,4 +318,10 @@ pub(crate) async fn verify(
         "{} acknowledged charges, {charges_in_ledger} in the ledger",
         acknowledged.len()
     );
+}
+
+/// `"987.50"` → `98750`.
+fn minor(amount: &str) -> i64 {
+    let (whole, cents) = amount.split_once('.').expect("two decimals");
+    whole.parse::<i64>().expect("digits") * 100 + cents.parse::<i64>().expect("digits")
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::crash::{TILLS, call, kill_9, prepare, start, till, verify};
+use crate::crash::{call, kill_9, prepare, spawn_tills, start, verify};
 use crate::support::{Backend, fresh_database};
 
 /// The longest a request may take while the database is down.
@@ -64,18 +64,7 @@ async fn a_database_outage_answers_503_and_recovers() {
     let vouchers = Arc::new(vouchers);
     let acknowledged = Arc::new(Mutex::new(Vec::new()));
     let count = Arc::new(AtomicUsize::new(0));
-    let tills: Vec<_> = (0..TILLS)
-        .map(|i| {
-            tokio::spawn(till(
-                base.clone(),
-                token.clone(),
-                vouchers.clone(),
-                acknowledged.clone(),
-                count.clone(),
-                i,
-            ))
-        })
-        .collect();
+    let tills = spawn_tills(&base, &token, &vouchers, &acknowledged, &count);
     progress(&count, 30).await;
 
     cluster("stop");
