@@ -59,6 +59,20 @@ fn jtl_errors(mut responses: Map<String, Value>, not_found: bool) -> Value {
     if not_found {
         responses.insert("404".into(), response("Unknown resource (`VOUCHER.NOT_FOUND`, `RESERVATION.NOT_FOUND`, `CHARGE.NOT_FOUND`).", Some(reference("JtlError"))));
     }
+    responses.insert(
+        "400".into(),
+        response(
+            "The body is not JSON, or the `Idempotency-Key` is malformed (`BAD_REQUEST`).",
+            Some(reference("JtlError")),
+        ),
+    );
+    responses.insert(
+        "413".into(),
+        response(
+            "The body is larger than 64 KiB.",
+            Some(reference("JtlError")),
+        ),
+    );
     responses.insert("422".into(), response("Validation failure (`<RESOURCE>.<ACTION>.UNPROCESSABLE_ENTITY` with `errors`) or business refusal.", Some(reference("JtlError"))));
     responses.insert(
         "429".into(),
@@ -157,8 +171,14 @@ impl Op {
 
 fn admin_errors(mut responses: Map<String, Value>) -> Value {
     for (status, description) in [
+        (
+            "400",
+            "The body is not JSON, or the `Idempotency-Key` is malformed.",
+        ),
         ("401", "Missing or wrong admin token."),
         ("404", "Unknown tenant, client or voucher."),
+        ("409", "The tenant id is taken."),
+        ("413", "The body is larger than 64 KiB."),
         ("422", "Invalid body or refused change."),
         ("503", "The database is unavailable."),
     ] {
