@@ -99,6 +99,15 @@ pub async fn submit(
     answer
 }
 
+/// The renderer of callers that answer in their own way and send no idempotency key (pages,
+/// background commands): nothing of it is kept.
+pub fn unrendered() -> Render {
+    Arc::new(|_: &CommandResult| StoredResponse {
+        status: 200,
+        body: String::new(),
+    })
+}
+
 /// A stored answer as an HTTP response: its status, and its body as JSON (none if empty).
 pub fn json_response(response: StoredResponse) -> Response {
     let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

@@ -29,7 +29,7 @@ use crate::wire::{self, BodyError, WriteRequestError};
 /// Codes generated from a pattern with less randomness than this are too easy to guess.
 pub const CODE_PATTERN_ENTROPY_BITS_MIN: f64 = 40.0;
 /// Samples a pattern preview returns at most.
-pub(crate) const PREVIEW_SAMPLES_MAX: usize = 50;
+const PREVIEW_SAMPLES_MAX: usize = 50;
 /// Items per page at most in admin lists.
 const ADMIN_PAGE_SIZE_MAX: i64 = 500;
 /// Longest names.

@@ -15,7 +15,7 @@ use voucherd_store::{Command, Outcome};
 
 use super::{Caller, execute, input, payer_only, present, read, reply};
 use crate::AppState;
-use crate::submit::{Answer, Render, submit};
+use crate::submit::{Answer, Render, submit, unrendered};
 
 fn code_renderer(state: &AppState) -> Render {
     let clock = state.clock.clone();
@@ -65,7 +65,6 @@ pub async fn reserve(State(state): State<AppState>, caller: Caller, request: Req
             let miss = Command::ContextMiss {
                 context_id: context_id.clone(),
             };
-            let ignore = reply::renderer(|_| Value::Null);
             let _ = submit(
                 &state,
                 &caller.tenant_id,
@@ -73,7 +72,7 @@ pub async fn reserve(State(state): State<AppState>, caller: Caller, request: Req
                 &request_id,
                 miss,
                 None,
-                ignore,
+                unrendered(),
             )
             .await;
         }

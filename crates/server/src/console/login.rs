@@ -16,7 +16,7 @@ use voucherd_store::{Actor, Command, Outcome};
 use super::session::{Fields, LOGIN_COOKIE, Operator, SESSION_COOKIE, cookie, set_cookie};
 use super::{Nav, render, see_other, unavailable};
 use crate::AppState;
-use crate::submit::{Answer, submit};
+use crate::submit::{Answer, submit, unrendered};
 
 #[derive(Template)]
 #[template(path = "console/login.html")]
@@ -59,15 +59,6 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response
     login_page(&state, &headers, StatusCode::OK, None, "")
 }
 
-fn quiet() -> crate::submit::Render {
-    std::sync::Arc::new(
-        |_: &voucherd_store::CommandResult| voucherd_store::StoredResponse {
-            status: 200,
-            body: String::new(),
-        },
-    )
-}
-
 async fn command(state: &AppState, command: Command) -> Answer {
     submit(
         state,
@@ -76,7 +67,7 @@ async fn command(state: &AppState, command: Command) -> Answer {
         &format!("console-{}", secret::opaque_id()),
         command,
         None,
-        quiet(),
+        unrendered(),
     )
     .await
 }

@@ -29,7 +29,7 @@ use axum::routing::{get, post};
 use voucherd_store::{Actor, Command, Outcome};
 
 use crate::AppState;
-use crate::submit::{Answer, submit};
+use crate::submit::{Answer, submit, unrendered};
 pub use session::Operator;
 
 const CONSOLE_CSS: &str = include_str!("../../assets/console.css");
@@ -218,13 +218,6 @@ async fn run(
     operator: &Operator,
     command: Command,
 ) -> Result<Result<Outcome, voucherd_domain::DomainError>, Response> {
-    let ignore =
-        std::sync::Arc::new(
-            |_: &voucherd_store::CommandResult| voucherd_store::StoredResponse {
-                status: 200,
-                body: String::new(),
-            },
-        );
     match submit(
         state,
         tenant,
@@ -232,7 +225,7 @@ async fn run(
         &operator.request_id,
         command,
         None,
-        ignore,
+        unrendered(),
     )
     .await
     {

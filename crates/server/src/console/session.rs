@@ -12,7 +12,7 @@ use voucherd_store::{Actor, Command};
 
 use super::Nav;
 use crate::AppState;
-use crate::submit::submit;
+use crate::submit::{submit, unrendered};
 
 pub const SESSION_COOKIE: &str = "voucherd_console";
 /// The cookie that carries the login form's CSRF token before there is a session.
@@ -121,12 +121,6 @@ impl FromRequestParts<AppState> for Operator {
         };
         let idle_left = session.expires_at - now;
         if idle_left.whole_seconds() < CONSOLE_SESSION_IDLE_SECONDS - TOUCH_AFTER_SECONDS {
-            let ignore = std::sync::Arc::new(|_: &voucherd_store::CommandResult| {
-                voucherd_store::StoredResponse {
-                    status: 200,
-                    body: String::new(),
-                }
-            });
             // Failing to push the expiry forward must not fail the page.
             let _ = submit(
                 state,
@@ -137,7 +131,7 @@ impl FromRequestParts<AppState> for Operator {
                     token_digest: digest,
                 },
                 None,
-                ignore,
+                unrendered(),
             )
             .await;
         }

@@ -17,7 +17,7 @@ use voucherd_store::front::FrontReservationView;
 use voucherd_store::{Actor, Command, Outcome};
 
 use crate::AppState;
-use crate::submit::{Answer, submit};
+use crate::submit::{Answer, submit, unrendered};
 
 /// The longest code or PIN the form takes.
 const FIELD_CHARS_MAX: usize = 128;
@@ -243,16 +243,6 @@ pub async fn page(
         .await;
     }
     render(&reservation, &merchant, None, StatusCode::OK)
-}
-
-/// The page renders its own answers: no response is kept (the page takes no idempotency key).
-fn unrendered() -> crate::submit::Render {
-    std::sync::Arc::new(
-        |_: &voucherd_store::CommandResult| voucherd_store::StoredResponse {
-            status: 200,
-            body: String::new(),
-        },
-    )
 }
 
 fn refusal_text(refusal: &DomainError) -> &'static str {

@@ -58,6 +58,13 @@ pub(crate) async fn call(
     Ok((status, value))
 }
 
+/// A GET that must be answered.
+async fn read(http: &reqwest::Client, url: String, token: &str) -> (StatusCode, Value) {
+    call(http, reqwest::Method::GET, url, token, None)
+        .await
+        .expect("answered")
+}
+
 /// A client token and a pool of vouchers (codes) on a fresh database.
 pub(crate) async fn prepare(base: &str) -> (String, Vec<(String, String)>) {
     let http = reqwest::Client::new();
@@ -258,54 +265,37 @@ pub(crate) async fn verify(
 ) {
     let http = reqwest::Client::new();
     for (voucher, charge) in acknowledged {
-        let (status, _) = call(
+        let (status, _) = read(
             &http,
-            reqwest::Method::GET,
             format!("{base}/v1/vouchers/{voucher}/charges/{charge}"),
             token,
-            None,
         )
-        .await
-        .expect("sent");
+        .await;
         assert_eq!(
             status,
             StatusCode::OK,
             "acknowledged charge {charge} of {voucher} is lost"
         );
     }
-    let (status, integrity) = call(
+    let (status, integrity) = read(
         &http,
-        reqwest::Method::GET,
         format!("{base}/admin/api/v1/tenants/default/integrity"),
         ADMIN,
-        None,
     )
-    .await
-    .expect("sent");
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(integrity["violations"], json!([]), "{integrity}");
     let mut lost_minor = 0;
     let mut charges_in_ledger = 0;
     for (voucher, _) in vouchers {
-        let (_, v) = call(
-            &http,
-            reqwest::Method::GET,
-            format!("{base}/v1/vouchers/{voucher}"),
-            token,
-            None,
-        )
-        .await
-        .expect("sent");
+        let (_, v) = read(&http, format!("{base}/v1/vouchers/{voucher}"), token).await;
         lost_minor += 100_000 - minor(v["remaining_amount"].as_str().expect("remaining"));
-        let (_, list) = call(
+        let (_, list) = read(
             &http,
-            reqwest::Method::GET,
             format!("{base}/v1/vouchers/{voucher}/charges?filter[type]=charge&per_page=1"),
             token,
-            None,
         )
-        .await
-        .expect("sent");
+        .await;
         charges_in_ledger += list["meta"]["total"].as_i64().expect("total");
     }
     assert_eq!(

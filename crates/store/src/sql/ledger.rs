@@ -31,6 +31,11 @@ const TOKEN_CHARS: usize = 48;
 /// Either a business refusal, or a storage failure that aborts the transaction.
 type Step<T> = Result<Result<T, DomainError>, StoreError>;
 
+/// `at` as the database keeps it (microseconds), for answers built without reading back.
+fn as_stored(at: OffsetDateTime) -> Result<OffsetDateTime, StoreError> {
+    from_micros(to_micros(at))
+}
+
 /// Shorthand for a refusal inside a [`Step`].
 fn refuse<T>(error: DomainError) -> Step<T> {
     Ok(Err(error))
@@ -255,7 +260,7 @@ impl<T: SqlExec> Run<'_, T> {
     /// The time as the database keeps it (microseconds), for answers built without reading
     /// back what was written.
     fn stored_now(&self) -> Result<OffsetDateTime, StoreError> {
-        from_micros(to_micros(self.ctx.now))
+        as_stored(self.ctx.now)
     }
 
     async fn audit(
@@ -1183,7 +1188,7 @@ impl<T: SqlExec> Run<'_, T> {
             amount_minor,
             currency,
             state: HoldState::Live,
-            expires_at: from_micros(to_micros(expires_at))?,
+            expires_at: as_stored(expires_at)?,
             charge_id: None,
             created_at: now,
             updated_at: now,

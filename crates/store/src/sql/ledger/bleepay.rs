@@ -17,7 +17,7 @@ use voucherd_domain::{Currency, DomainError, EntryKind, HoldState, secret};
 
 use super::super::bleepay_reads::{self, CodeRecord, ContextKey, ContextRecord};
 use super::super::reads::VoucherRecord;
-use super::{GENERATE_ATTEMPTS_MAX, NewEntry, Run, Step, TOKEN_CHARS, refuse};
+use super::{GENERATE_ATTEMPTS_MAX, NewEntry, Run, Step, TOKEN_CHARS, as_stored, refuse};
 use crate::StoreError;
 use crate::bleepay::{BleepayCaller, ContextAddress, PayerKind};
 use crate::command::Outcome;
@@ -129,7 +129,7 @@ impl<T: SqlExec> Run<'_, T> {
             .await?;
         Ok(Ok(Outcome::BleepayToken {
             token,
-            expires_at: super::super::from_micros(super::super::to_micros(expires_at))?,
+            expires_at: as_stored(expires_at)?,
             payer_id: payer.map(|(_, id)| id.to_string()),
         }))
     }

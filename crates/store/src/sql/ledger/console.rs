@@ -5,7 +5,7 @@ use serde_json::json;
 use time::Duration;
 use voucherd_domain::{DomainError, secret};
 
-use super::{Run, Step, TOKEN_CHARS, refuse};
+use super::{Run, Step, TOKEN_CHARS, as_stored, refuse};
 use crate::StoreError;
 use crate::command::Outcome;
 use crate::console::{
@@ -89,9 +89,7 @@ impl<T: SqlExec> Run<'_, T> {
                 .await?;
         }
         Ok(Ok(Outcome::ConsoleLoginCounted {
-            locked_until: locked_until
-                .map(|at| super::super::from_micros(super::super::to_micros(at)))
-                .transpose()?,
+            locked_until: locked_until.map(as_stored).transpose()?,
         }))
     }
 
@@ -134,7 +132,7 @@ impl<T: SqlExec> Run<'_, T> {
         Ok(Ok(Outcome::ConsoleSession {
             token,
             csrf_token,
-            expires_at: super::super::from_micros(super::super::to_micros(expires_at))?,
+            expires_at: as_stored(expires_at)?,
         }))
     }
 
