@@ -1,11 +1,11 @@
 //! Generators for voucher ids, codes and PINs from an operator's regular expression, as the
 //! JTL admin UI offers. A pattern may use literals, character classes, groups, alternation and
 //! bounded repetition; anchors `^`/`$` are accepted and ignored. Everything a generator could
-//! not bound (`*`, `+`, `{n,}`) or could not produce (look-around, non-printable characters) is
-//! refused when the pattern is set, not when a voucher is created.
+//! not bound (`*`, `+`, `{n,}`) or could not honour (word boundaries, non-printable characters)
+//! is refused when the pattern is set, not when a voucher is created.
 
 use rand::Rng;
-use regex_syntax::hir::{Class, Hir, HirKind};
+use regex_syntax::hir::{Class, Hir, HirKind, Look};
 
 /// The longest value a pattern may produce (ids, codes and PINs are at most 255 characters).
 pub const GENERATED_CHARS_MAX: usize = 255;
@@ -89,7 +89,16 @@ impl Pattern {
 
 fn lower(hir: &Hir) -> Result<Node, PatternError> {
     Ok(match hir.kind() {
-        HirKind::Empty | HirKind::Look(_) => Node::Literal(String::new()),
+        HirKind::Empty => Node::Literal(String::new()),
+        HirKind::Look(look) => match look {
+            Look::Start
+            | Look::End
+            | Look::StartLF
+            | Look::EndLF
+            | Look::StartCRLF
+            | Look::EndCRLF => Node::Literal(String::new()),
+            _ => return Err(PatternError::Unsupported("word boundaries")),
+        },
         HirKind::Literal(lit) => {
             if !lit.0.iter().all(|b| PRINTABLE.contains(b)) {
                 return Err(PatternError::Unsupported("non-printable literals"));
@@ -242,6 +251,18 @@ mod tests {
         assert_eq!(
             Pattern::parse("[\\x00-\\x1f]").err(),
             Some(PatternError::EmptyClass)
+        );
+        // Found by fuzzing: a generator cannot honour word boundaries (`VC-\<~` gave `VC-~`).
+        for bounded in ["VC-\\<~", "\\bA{4}", "A\\B-"] {
+            assert_eq!(
+                Pattern::parse(bounded).err(),
+                Some(PatternError::Unsupported("word boundaries")),
+                "{bounded}"
+            );
+        }
+        assert!(
+            Pattern::parse("^VC-[0-9]{6}$").is_ok(),
+            "anchors are ignored"
         );
     }
 }

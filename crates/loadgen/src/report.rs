@@ -60,6 +60,11 @@ pub fn figures(name: &'static str, tally: &mut Tally, elapsed: Duration) -> Figu
         tally.refused,
         tally.transport_errors,
     );
+    if tally.refused.contains_key(&429) {
+        println!(
+            "{name:8} 429 answers: the server's rate limits are on; to measure the ledger, serve with --caller-rate-limit 0 --address-rate-limit 0"
+        );
+    }
     figures
 }
 

@@ -33,6 +33,60 @@ pub struct Config {
     /// Log format: `text` or `json`.
     #[arg(long, env = "VOUCHERD_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+
+    #[command(flatten)]
+    pub limits: Limits,
+}
+
+/// How much one caller, one address and one slow client may take of the service.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct Limits {
+    /// Requests per second one authenticated caller (a JTL client, a Front Payment merchant,
+    /// a bleepay payer or payee) may make on average; bursts of twice as many pass. Beyond it
+    /// the caller gets 429 with `Retry-After`. 0 turns the limit off.
+    #[arg(long, env = "VOUCHERD_CALLER_RATE_LIMIT", default_value_t = CALLER_RATE_LIMIT_DEFAULT)]
+    pub caller_rate_limit: u32,
+
+    /// Requests per second one remote address may make on average, on every path but the
+    /// health and metrics endpoints; bursts of twice as many pass. 0 turns the limit off
+    /// (do that behind a reverse proxy, where every request comes from the proxy's address,
+    /// and limit at the proxy).
+    #[arg(long, env = "VOUCHERD_ADDRESS_RATE_LIMIT", default_value_t = ADDRESS_RATE_LIMIT_DEFAULT)]
+    pub address_rate_limit: u32,
+
+    /// Seconds a client has to send a request's head, and again its body; a slower client's
+    /// connection is closed (head) or answered 408 (body). Also how long an idle keep-alive
+    /// connection stays open.
+    #[arg(long, env = "VOUCHERD_CLIENT_TIMEOUT_SECONDS", default_value_t = CLIENT_TIMEOUT_SECONDS_DEFAULT)]
+    pub client_timeout_seconds: u64,
+}
+
+/// The default of [`Limits::caller_rate_limit`].
+pub const CALLER_RATE_LIMIT_DEFAULT: u32 = 50;
+/// The default of [`Limits::address_rate_limit`].
+pub const ADDRESS_RATE_LIMIT_DEFAULT: u32 = 200;
+/// The default of [`Limits::client_timeout_seconds`].
+pub const CLIENT_TIMEOUT_SECONDS_DEFAULT: u64 = 10;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            caller_rate_limit: CALLER_RATE_LIMIT_DEFAULT,
+            address_rate_limit: ADDRESS_RATE_LIMIT_DEFAULT,
+            client_timeout_seconds: CLIENT_TIMEOUT_SECONDS_DEFAULT,
+        }
+    }
+}
+
+impl Limits {
+    /// No rate limits (benchmarks, tests of other things); the client timeout stays.
+    pub fn without_rate_limits() -> Self {
+        Limits {
+            caller_rate_limit: 0,
+            address_rate_limit: 0,
+            ..Limits::default()
+        }
+    }
 }
 
 impl Config {
@@ -44,6 +98,7 @@ impl Config {
             admin_token: None,
             public_url: None,
             log_format: "text".into(),
+            limits: Limits::default(),
         }
     }
 }

@@ -11,16 +11,20 @@
 //! - [`ops`] answers `/healthz`, `/readyz`, `/metrics`, `/openapi.json` and `/docs`.
 //! - [`submit`] runs a command through the store with idempotency, for every face.
 //! - [`observe`] gives every request an id, a log line and metrics.
+//! - [`connections`] accepts connections with head limits and timeouts; per-address and
+//!   per-caller rate limits ([`rate_limit`]) guard every face.
 //! - [`clock`], [`config`], [`state`], [`throttle`], [`sweeper`], [`cli`] support them.
 //!
 //! A face parses its wire format into a store command, submits it, and formats the outcome in
 //! its own envelope; no face talks SQL and no store knows which face called.
 
+mod address_limit;
 pub mod admin;
 pub mod bleepay;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod connections;
 pub mod console;
 pub mod front;
 pub mod issuer;
@@ -28,6 +32,7 @@ pub mod jtl;
 pub mod observe;
 pub mod openapi;
 pub mod ops;
+pub mod rate_limit;
 pub mod state;
 pub mod submit;
 pub mod sweeper;
@@ -36,7 +41,6 @@ pub mod token_cache;
 mod wire;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -58,6 +62,10 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            address_limit::layer,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             observe::layer,
         ))
         .with_state(state)
@@ -76,10 +84,8 @@ pub async fn run(
         state.clock.clone(),
     ));
     let issuer = tokio::spawn(issuer::run(state.store.clone(), state.clock.clone()));
-    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let client_timeout = state.client_timeout;
+    let served = connections::serve(listener, app(state), client_timeout, shutdown).await;
     sweeper.abort();
     callbacks.abort();
     issuer.abort();
@@ -108,7 +114,13 @@ pub async fn prepare(
     store.bootstrap(clock.now()).await?;
     let (digest, generated) =
         resolve_admin_token(store.as_ref(), config.admin_token.as_deref()).await?;
-    let state = AppState::new(store, clock, digest, config.public_url.clone());
+    let state = AppState::new(
+        store,
+        clock,
+        digest,
+        config.public_url.clone(),
+        config.limits,
+    );
     Ok((state, generated))
 }
 

@@ -94,6 +94,14 @@ pub async fn not_found() -> Response {
     )
 }
 
+/// 429 in the same JSON envelope (the caller adds `Retry-After`).
+pub fn too_many_requests() -> Response {
+    json_response(
+        StatusCode::TOO_MANY_REQUESTS,
+        json!({ "status": 429, "code": "TOO_MANY_REQUESTS", "message": "Too many requests. Please try again later." }).to_string(),
+    )
+}
+
 /// A route that exists without the method answers 405 in the same JSON envelope.
 pub async fn method_not_allowed() -> Response {
     json_response(

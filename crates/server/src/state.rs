@@ -7,6 +7,8 @@ use voucherd_domain::secret;
 use voucherd_store::Store;
 
 use crate::clock::Clock;
+use crate::config::Limits;
+use crate::rate_limit::RateLimiter;
 use crate::throttle::Throttle;
 use crate::token_cache::TokenCache;
 
@@ -32,6 +34,12 @@ pub struct AppState {
     pub connect_attempts: Arc<Throttle>,
     /// Recently checked access tokens.
     pub tokens: Arc<TokenCache>,
+    /// Requests per authenticated caller; `None` when off.
+    pub callers: Option<Arc<RateLimiter>>,
+    /// Requests per remote address; `None` when off.
+    pub addresses: Option<Arc<RateLimiter>>,
+    /// How long a client may take to send a request's head or body.
+    pub client_timeout: std::time::Duration,
 }
 
 impl AppState {
@@ -41,6 +49,7 @@ impl AppState {
         clock: Arc<dyn Clock>,
         admin_token_digest: String,
         public_url: Option<String>,
+        limits: Limits,
     ) -> Self {
         AppState {
             store,
@@ -57,6 +66,18 @@ impl AppState {
                 THROTTLE_WINDOW_SECONDS,
             )),
             tokens: Arc::new(TokenCache::default()),
+            callers: RateLimiter::per_second(limits.caller_rate_limit).map(Arc::new),
+            addresses: RateLimiter::per_second(limits.address_rate_limit).map(Arc::new),
+            client_timeout: std::time::Duration::from_secs(limits.client_timeout_seconds.max(1)),
+        }
+    }
+
+    /// Admits one request of an authenticated caller (`key` names it across faces), or
+    /// answers the seconds it must wait.
+    pub fn admit_caller(&self, key: &str) -> Result<(), u64> {
+        match &self.callers {
+            Some(limiter) => limiter.admit(key, self.clock.now()),
+            None => Ok(()),
         }
     }
 

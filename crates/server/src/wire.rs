@@ -1,5 +1,5 @@
-//! Wire helpers every face shares: reading a bounded body, the `Idempotency-Key` header, the
-//! request digest, and the one timestamp format.
+//! Wire helpers every face shares: reading a bounded body (telling a too slow client from a
+//! broken one), the `Idempotency-Key` header, the request digest, and the one timestamp format.
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
@@ -18,21 +18,37 @@ pub const IDEMPOTENCY_KEY_CHARS_MAX: usize = 255;
 pub enum BodyError {
     TooLarge,
     Unreadable,
+    /// The client sent the body too slowly ([`crate::connections`] sets the pace).
+    TimedOut,
 }
 
-/// Reads the whole body, refusing more than [`REQUEST_BODY_BYTES_MAX`].
+/// Reads the whole body, refusing more than [`REQUEST_BODY_BYTES_MAX`] bytes.
 pub async fn read_body(body: Body) -> Result<Bytes, BodyError> {
     axum::body::to_bytes(body, REQUEST_BODY_BYTES_MAX)
         .await
         .map_err(|e| {
-            let too_large = std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-            if too_large {
+            if caused_by::<http_body_util::LengthLimitError>(&e) {
                 BodyError::TooLarge
+            } else if caused_by::<crate::connections::BodyTooSlow>(&e) {
+                BodyError::TimedOut
             } else {
                 BodyError::Unreadable
             }
         })
+}
+
+/// Whether `error` or one of its sources is an `E`.
+pub fn caused_by<E: std::error::Error + 'static>(
+    error: &(dyn std::error::Error + 'static),
+) -> bool {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if error.is::<E>() {
+            return true;
+        }
+        next = error.source();
+    }
+    false
 }
 
 /// A write request's body and what idempotency needs of it, before any face parses it.

@@ -4,6 +4,8 @@
 //!
 //! The stories talk only to the [`Store`] trait, with time moved by hand, never by sleeping.
 
+mod sequences;
+
 use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime, macros::datetime};
@@ -15,6 +17,8 @@ use crate::{
     Actor, Command, CommandContext, CommandRequest, CommandResult, Execution, IdempotencyRequest,
     Outcome, Store, StoredResponse,
 };
+
+pub use sequences::random_command_sequences_keep_the_balance_invariant;
 
 /// The time the stories start at.
 pub const T0: OffsetDateTime = datetime!(2026-03-01 09:00 UTC);
@@ -916,143 +920,5 @@ pub async fn concurrent_commands_each_get_their_own_answer(store: Arc<dyn Store>
     }
     let accepted = i64::try_from(MIXED_COMMANDS.div_ceil(2)).expect("small");
     assert_eq!(till.remaining(&voucher_id).await, (1_000 + accepted, 0));
-    till.assert_integrity(T0).await;
-}
-
-/// The model of one voucher in [`random_command_sequences_keep_the_balance_invariant`].
-struct ModelVoucher {
-    id: String,
-    code: String,
-    remaining: i64,
-    /// The live JTL reservation: its id and amount.
-    live: Option<(String, i64)>,
-}
-
-/// Random sequences of reserve, charge, release, refund and recharge on a few vouchers, each
-/// answer compared with a model of the ledger (balances, the live reservation, what each
-/// charge may still refund), and the integrity check at the end. The seed is printed, and
-/// `VOUCHERD_LEDGER_SEED` replays one.
-pub async fn random_command_sequences_keep_the_balance_invariant(store: Arc<dyn Store>) {
-    use rand::{Rng, SeedableRng};
-    const STEPS: usize = 300;
-    let seed: u64 = std::env::var("VOUCHERD_LEDGER_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(rand::random);
-    eprintln!("ledger sequence seed {seed} (VOUCHERD_LEDGER_SEED={seed} replays it)");
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let till = tenant(&store, "default").await;
-    let mut vouchers = Vec::new();
-    for i in 0..4 {
-        let code = format!("MODEL-{i}");
-        let id = till.voucher(10_000, &code).await;
-        vouchers.push(ModelVoucher {
-            id,
-            code,
-            remaining: 10_000,
-            live: None,
-        });
-    }
-    // Charges: (id, voucher index, amount, refunded so far).
-    let mut charges: Vec<(String, usize, i64, i64)> = Vec::new();
-    for step in 0..STEPS {
-        let v = rng.random_range(0..vouchers.len());
-        let amount = rng.random_range(1..=4_000);
-        let context = format!("seed {seed}, step {step}");
-        match rng.random_range(0..5) {
-            0 => {
-                let answer = till.reserve_at(T0, &vouchers[v].code, amount).await;
-                let fits = amount <= vouchers[v].remaining;
-                match answer {
-                    Ok(Outcome::Reservation(hold)) if fits => {
-                        vouchers[v].live = Some((hold.id, amount));
-                    }
-                    Err(DomainError::InsufficientBalance) if !fits => {}
-                    other => panic!(
-                        "{context}: reserve {amount} of {}: {other:?}",
-                        vouchers[v].remaining
-                    ),
-                }
-            }
-            1 => {
-                let Some((hold, held)) = vouchers[v].live.take() else {
-                    continue;
-                };
-                match till.charge_at(T0, &hold, &format!("model-{step}")).await {
-                    Ok(Outcome::Charge {
-                        entry,
-                        first_time: true,
-                    }) => {
-                        assert_eq!(entry.amount_minor, held, "{context}");
-                        vouchers[v].remaining -= held;
-                        charges.push((entry.id, v, held, 0));
-                    }
-                    other => panic!("{context}: charge: {other:?}"),
-                }
-            }
-            2 => {
-                let Some((hold, _)) = vouchers[v].live.take() else {
-                    continue;
-                };
-                let answer = till
-                    .run(Command::ReleaseReservation {
-                        reservation_id: hold,
-                    })
-                    .await;
-                assert!(
-                    matches!(answer, Ok(Outcome::Released)),
-                    "{context}: release: {answer:?}"
-                );
-            }
-            3 => {
-                if charges.is_empty() {
-                    continue;
-                }
-                let c = rng.random_range(0..charges.len());
-                let (id, owner, charged, refunded) = charges[c].clone();
-                let refund = rng.random_range(1..=charged);
-                let fits = refunded + refund <= charged;
-                let answer = till
-                    .run(Command::Refund {
-                        charge_id: id,
-                        amount_minor: refund,
-                        currency: eur(),
-                    })
-                    .await;
-                match answer {
-                    Ok(Outcome::Refund(_)) if fits => {
-                        charges[c].3 += refund;
-                        vouchers[owner].remaining += refund;
-                    }
-                    Err(DomainError::RefundExceedsCharge) if !fits => {}
-                    other => panic!(
-                        "{context}: refund {refund} of {charged} ({refunded} back): {other:?}"
-                    ),
-                }
-            }
-            _ => {
-                let answer = till
-                    .run(Command::Recharge {
-                        voucher: VoucherRef::Code(vouchers[v].code.clone()),
-                        amount_minor: amount,
-                        currency: eur(),
-                        order_number: format!("model-{step}"),
-                    })
-                    .await;
-                assert!(
-                    matches!(answer, Ok(Outcome::Recharge(_))),
-                    "{context}: recharge: {answer:?}"
-                );
-                vouchers[v].remaining += amount;
-            }
-        }
-        let (remaining, held) = till.remaining(&vouchers[v].id).await;
-        let model_held = vouchers[v].live.as_ref().map_or(0, |(_, a)| *a);
-        assert_eq!(
-            (remaining, held),
-            (vouchers[v].remaining, model_held),
-            "{context}"
-        );
-    }
     till.assert_integrity(T0).await;
 }

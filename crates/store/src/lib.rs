@@ -13,6 +13,7 @@
 
 pub mod bleepay;
 pub mod command;
+#[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod console;
 pub mod error;

@@ -90,6 +90,15 @@ impl AdminError {
         }
     }
 
+    /// 429: the address sent more than its rate limit.
+    pub(crate) fn too_many_requests(wait_seconds: u64) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            format!("too many requests; retry in {wait_seconds} s"),
+        )
+    }
+
     fn invalid(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message)
     }
@@ -191,6 +200,11 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for AdminBody<T> {
                     StatusCode::BAD_REQUEST,
                     "invalid_idempotency_key",
                     "Idempotency-Key must be 1 to 255 visible ASCII characters",
+                ),
+                WriteRequestError::Body(BodyError::TimedOut) => AdminError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout",
+                    "the body was not received in time",
                 ),
                 WriteRequestError::Body(BodyError::TooLarge) => AdminError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,

@@ -28,7 +28,7 @@ use voucherd_store::{Actor, Command};
 use crate::AppState;
 use crate::jtl::auth::bearer;
 use crate::submit::{self as submission, Keyed, Render};
-use crate::wire::{WriteRequestError, read_write_request};
+use crate::wire::{BodyError, WriteRequestError, read_write_request};
 
 /// The header naming the tenant at sign-up and sign-in (tokens carry it afterwards).
 pub const TENANT_HEADER: &str = "x-tenant-id";
@@ -127,10 +127,14 @@ impl FromRequestParts<AppState> for Caller {
             .await
             .map_err(|e| reply::store_failure(&e))?
             .ok_or_else(reply::unauthorized)?;
-        Ok(Caller {
+        let caller = Caller {
             tenant_id: grant.tenant_id,
             who: grant.caller,
-        })
+        };
+        state
+            .admit_caller(&format!("bleepay/{}/{}", caller.tenant_id, caller.key()))
+            .map_err(|wait| reply::too_many(wait, "Too many requests."))?;
+        Ok(caller)
     }
 }
 
@@ -144,6 +148,9 @@ struct Write {
 /// Reads a write request; `caller` names whose idempotency keys these are.
 async fn read(caller: Option<String>, request: Request) -> Result<Write, Response> {
     let write = read_write_request(request).await.map_err(|e| {
+        if e == WriteRequestError::Body(BodyError::TimedOut) {
+            return reply::request_timeout();
+        }
         let problem = match e {
             WriteRequestError::KeyInvalid => (
                 "Idempotency-Key".to_string(),

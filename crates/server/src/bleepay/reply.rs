@@ -67,6 +67,15 @@ pub fn not_found() -> Response {
     stored(refusal(&DomainError::Bleepay(BleepayRefusal::NotFound)))
 }
 
+/// 408: the body did not arrive within the client timeout.
+pub fn request_timeout() -> Response {
+    stored(error(
+        408,
+        "request_timeout",
+        "The request body was not received in time.",
+    ))
+}
+
 /// 429 with `Retry-After`.
 pub fn too_many(wait_seconds: u64, message: &str) -> Response {
     let mut r = stored(error(429, "too_many_requests", message));

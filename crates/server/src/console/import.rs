@@ -105,8 +105,12 @@ pub async fn upload(
     let Some(boundary) = boundary else {
         return refuse("Send the file with the form on this page.");
     };
-    let Ok(body) = axum::body::to_bytes(request.into_body(), IMPORT_BYTES_MAX).await else {
-        return refuse("The file is larger than 32 MiB.");
+    let body = match axum::body::to_bytes(request.into_body(), IMPORT_BYTES_MAX).await {
+        Ok(body) => body,
+        Err(e) if crate::wire::caused_by::<crate::connections::BodyTooSlow>(&e) => {
+            return refuse("The upload was too slow; try again.");
+        }
+        Err(_) => return refuse("The file is larger than 32 MiB."),
     };
     let Some(parts) = upload::parts(&body, &boundary) else {
         return refuse("The upload could not be read; send the file with the form on this page.");

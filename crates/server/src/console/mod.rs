@@ -12,13 +12,13 @@ mod clients;
 mod csv;
 mod home;
 mod import;
-mod import_rows;
+pub mod import_rows;
 mod login;
 mod reports;
 mod series;
 mod session;
 mod settings;
-mod upload;
+pub mod upload;
 mod vouchers;
 
 use askama::Template;

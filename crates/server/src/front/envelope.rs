@@ -22,6 +22,7 @@ fn status_message(status: u16) -> &'static str {
         400 => "Conflict of Business Logic",
         401 => "Unauthorized",
         404 => "Not Found",
+        408 => "Request Timeout",
         417 => "Client Error",
         429 => "Too Many Requests",
         503 => "Service Unavailable",
@@ -54,6 +55,15 @@ pub fn error(status: u16, message: &str, errors: Vec<String>) -> StoredResponse 
         json!({ "status_code": status, "status_message": status_message(status),
                 "message": message, "is_error": true, "errors": errors }),
     )
+}
+
+/// 429 `tooManyRequests` with `Retry-After`: the caller or its address is over its limit.
+pub fn too_many_requests(wait_seconds: u64) -> Response {
+    let mut response = stored(error(429, "tooManyRequests", Vec::new()));
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(wait_seconds));
+    response
 }
 
 /// 417 `payloadValidationErrors` with Laravel-style messages.

@@ -15,7 +15,7 @@ use super::input::{self, Flow};
 use super::{Merchant, invalid, payment_url, present};
 use crate::AppState;
 use crate::submit::{self as submission, Keyed, Render};
-use crate::wire::{WriteRequestError, read_write_request};
+use crate::wire::{BodyError, WriteRequestError, read_write_request};
 
 /// The body, request id and idempotency key of a write, or the answer to give instead.
 struct Write {
@@ -29,6 +29,9 @@ async fn read(merchant: &Merchant, request: Request) -> Result<Write, Response> 
         WriteRequestError::KeyInvalid => invalid(vec![
             "The Idempotency-Key header must be 1 to 255 visible ASCII characters.".into(),
         ]),
+        WriteRequestError::Body(BodyError::TimedOut) => {
+            envelope::stored(envelope::error(408, "requestTimeout", Vec::new()))
+        }
         WriteRequestError::Body(_) => invalid(vec![
             "The request body must be at most 64 KiB of JSON.".into(),
         ]),

@@ -59,6 +59,9 @@ impl FromRequestParts<AppState> for Caller {
                 grant
             }
         };
+        state
+            .admit_caller(&format!("jtl/{}/{}", grant.tenant_id, grant.client_id))
+            .map_err(JtlError::TooManyRequests)?;
         Ok(Caller {
             tenant_id: grant.tenant_id,
             client_id: grant.client_id,

@@ -36,6 +36,8 @@ pub enum JtlError {
     },
     /// 400: the body is not a JSON object, or a header is malformed.
     BadRequest(&'static str, &'static str),
+    /// 408: the body did not arrive within the client timeout.
+    RequestTimeout,
     /// 413: the body is larger than the limit.
     TooLarge,
     /// 429 with the seconds to wait.
@@ -56,6 +58,7 @@ impl JtlError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             JtlError::BadRequest(..) => StatusCode::BAD_REQUEST,
+            JtlError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             JtlError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             JtlError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             JtlError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -82,6 +85,10 @@ impl JtlError {
                 "errors": errors,
             })
             .to_string(),
+            JtlError::RequestTimeout => envelope(
+                "REQUEST.TIMEOUT",
+                "The request body was not received in time.",
+            ),
             JtlError::TooLarge => envelope(
                 "REQUEST.TOO_LARGE",
                 "The request body may not be greater than 65536 bytes.",

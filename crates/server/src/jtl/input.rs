@@ -43,6 +43,7 @@ impl FromRequest<AppState> for JtlInput {
                     "The Idempotency-Key header must be 1 to 255 visible ASCII characters.",
                 ),
                 WriteRequestError::Body(BodyError::TooLarge) => JtlError::TooLarge,
+                WriteRequestError::Body(BodyError::TimedOut) => JtlError::RequestTimeout,
                 WriteRequestError::Body(BodyError::Unreadable) => JtlError::BadRequest(
                     "REQUEST.UNREADABLE",
                     "The request body could not be read.",

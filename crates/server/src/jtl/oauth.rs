@@ -65,6 +65,9 @@ pub async fn token(
     let bytes = match read_body(body).await {
         Ok(bytes) => bytes,
         Err(BodyError::TooLarge) => return invalid_request("The request body is too large."),
+        Err(BodyError::TimedOut) => {
+            return invalid_request("The request body was not received in time.");
+        }
         Err(BodyError::Unreadable) => {
             return invalid_request("The request body could not be read.");
         }

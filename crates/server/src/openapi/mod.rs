@@ -5,6 +5,7 @@
 
 mod bleepay;
 mod front;
+mod limits;
 
 use serde_json::{Map, Value, json};
 
@@ -432,6 +433,7 @@ pub fn document() -> Value {
         let entry = paths.entry(path).or_insert_with(|| json!({}));
         entry[method] = operation;
     }
+    limits::add_limit_answers(&mut paths);
     let mut components = components();
     if let Some(schemas) = components["schemas"].as_object_mut() {
         for face in [front::schemas(), bleepay::schemas()] {

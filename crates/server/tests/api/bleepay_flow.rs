@@ -37,7 +37,7 @@ async fn anonymous(app: &TestApp, path: &str, body: Value) -> Reply {
 }
 
 /// A new payer account by e-mail; answers its token.
-async fn payer(app: &TestApp, email: &str) -> String {
+pub(crate) async fn payer(app: &TestApp, email: &str) -> String {
     let reply = anonymous(
         app,
         "/api/v1/auth/sign-up",

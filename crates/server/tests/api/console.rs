@@ -780,6 +780,34 @@ async fn five_wrong_passwords_lock_the_user_for_a_while(backend: Backend) {
     app.stop().await;
 }
 
+/// Guessing across user names: after 10 failed logins in a minute from one address, that
+/// address gets 429 (even with the right password) until the minute is over; over ten minutes
+/// of the clock a guesser gets 100 tries, not one per request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_from_one_address_are_throttled() {
+    let app = TestApp::spawn(Backend::Sqlite).await.expect("sqlite");
+    create_user(&app, OPERATOR, PASSWORD);
+    let http = plain_http();
+    let mut tried = 0;
+    for second in 0..600 {
+        let guess = log_in(&app, &http, &format!("guess-{second}"), "not the password").await;
+        match guess.status() {
+            StatusCode::UNAUTHORIZED => tried += 1,
+            StatusCode::TOO_MANY_REQUESTS => {}
+            other => panic!("guess {second}: {other}"),
+        }
+        if second == 10 {
+            let right = log_in(&app, &http, OPERATOR, PASSWORD).await;
+            assert_eq!(right.status(), StatusCode::TOO_MANY_REQUESTS);
+        }
+        app.advance(Duration::seconds(1));
+    }
+    assert_eq!(tried, 100, "10 tries a minute for 10 minutes");
+    app.advance(Duration::minutes(1));
+    session(&app, &http).await;
+    app.stop().await;
+}
+
 async fn an_idle_session_expires(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;

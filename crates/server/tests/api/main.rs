@@ -16,4 +16,5 @@ mod front_flow;
 mod front_page;
 mod jtl_errors;
 mod jtl_flow;
+mod limits;
 mod outage;

@@ -10,6 +10,7 @@ use time::macros::datetime;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use voucherd_server::clock::ManualClock;
+use voucherd_server::config::Limits;
 use voucherd_server::{AppState, Config};
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
@@ -62,10 +63,24 @@ impl TestApp {
         Some(Self::spawn_on(&url, ManualClock::new(datetime!(2026-03-01 09:00 UTC))).await)
     }
 
-    /// Starts a server on an existing database with the given clock.
+    /// Starts a server with `limits` on a fresh database; `None` if the backend is not
+    /// enabled here.
+    pub async fn spawn_limited(backend: Backend, limits: Limits) -> Option<TestApp> {
+        let url = fresh_database(backend).await?;
+        let clock = ManualClock::new(datetime!(2026-03-01 09:00 UTC));
+        Some(Self::spawn_with(&url, clock, limits).await)
+    }
+
+    /// Starts a server on an existing database with the given clock, without rate limits
+    /// (tests send bursts from one caller; the limits have their own tests).
     pub async fn spawn_on(database_url: &str, clock: ManualClock) -> TestApp {
+        Self::spawn_with(database_url, clock, Limits::without_rate_limits()).await
+    }
+
+    async fn spawn_with(database_url: &str, clock: ManualClock, limits: Limits) -> TestApp {
         let mut config = Config::for_database(database_url);
         config.admin_token = Some(ADMIN_TOKEN.into());
+        config.limits = limits;
         let (state, _): (AppState, _) = voucherd_server::prepare(&config, Arc::new(clock.clone()))
             .await
             .expect("state prepared");
