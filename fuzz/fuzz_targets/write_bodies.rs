@@ -217,23 +217,17 @@ async fn setup() -> Fixture {
     let voucher = setup_json(&app, Method::POST, "/v1/vouchers", &jtl,
         json!({ "amount": "900000.00", "currency": "EUR", "status": "active", "code": "FUZZ-CODE-1", "pin": "1234" })).await;
     let voucher_id = text(&voucher, "/id");
-    let reservation = setup_json(
-        &app,
-        Method::POST,
-        "/v1/reservations",
-        &jtl,
-        json!({ "amount": "5.00", "currency": "EUR", "code": "FUZZ-CODE-1", "pin": "1234" }),
-    )
-    .await;
-    let reservation_id = text(&reservation, "/id");
-    let spent = setup_json(
-        &app,
-        Method::POST,
-        "/v1/reservations",
-        &jtl,
-        json!({ "amount": "5.00", "currency": "EUR", "code": "FUZZ-CODE-1", "pin": "1234" }),
-    )
-    .await;
+    // A new reservation supersedes the live one: the charged one first, then the live one.
+    let reserve = || {
+        setup_json(
+            &app,
+            Method::POST,
+            "/v1/reservations",
+            &jtl,
+            json!({ "amount": "5.00", "currency": "EUR", "code": "FUZZ-CODE-1", "pin": "1234" }),
+        )
+    };
+    let spent = reserve().await;
     let charge = setup_json(
         &app,
         Method::POST,
@@ -242,6 +236,7 @@ async fn setup() -> Fixture {
         json!({ "order_number": "FUZZ" }),
     )
     .await;
+    let reservation_id = text(&reserve().await, "/id");
     let charge_id = text(&charge, "/id");
 
     let merchant = text(
