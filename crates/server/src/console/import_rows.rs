@@ -20,11 +20,20 @@ pub struct RowProblem {
     pub problem: String,
 }
 
+/// One record of the file and the line it starts on (1-based).
+struct Record {
+    line: usize,
+    fields: Vec<String>,
+}
+
 /// Splits CSV text into records of fields: `;` separates, `"` quotes (`""` is a quote),
-/// quoted fields may hold separators and line breaks; unquoted fields are trimmed.
-fn records(text: &str) -> Vec<Vec<String>> {
+/// quoted fields may hold separators and line breaks; unquoted fields are trimmed. Blank
+/// lines are skipped; each record keeps the line it starts on.
+fn records(text: &str) -> Vec<Record> {
     let mut records = Vec::new();
     let mut record = Vec::new();
+    let mut line = 1;
+    let mut starts = 1;
     let mut field = String::new();
     let mut quoted = false;
     let mut was_quoted = false;
@@ -47,7 +56,10 @@ fn records(text: &str) -> Vec<Vec<String>> {
                 field.push('"');
             }
             (true, '"') => quoted = false,
-            (true, c) => field.push(c),
+            (true, c) => {
+                line += usize::from(c == '\n');
+                field.push(c);
+            }
             (false, '"') if field.trim().is_empty() => {
                 field.clear();
                 quoted = true;
@@ -57,18 +69,26 @@ fn records(text: &str) -> Vec<Vec<String>> {
             (false, '\r') => {}
             (false, '\n') => {
                 record.push(finish(&mut field, &mut was_quoted));
-                records.push(std::mem::take(&mut record));
+                records.push(Record {
+                    line: starts,
+                    fields: std::mem::take(&mut record),
+                });
+                line += 1;
+                starts = line;
             }
             (false, c) => field.push(c),
         }
     }
     if !field.is_empty() || !record.is_empty() || was_quoted {
         record.push(finish(&mut field, &mut was_quoted));
-        records.push(record);
+        records.push(Record {
+            line: starts,
+            fields: record,
+        });
     }
     records
         .into_iter()
-        .filter(|r| !(r.len() == 1 && r[0].is_empty()))
+        .filter(|r| !(r.fields.len() == 1 && r.fields[0].is_empty()))
         .collect()
 }
 
@@ -85,6 +105,7 @@ pub fn parse(text: &str) -> Result<Vec<NewVoucher>, Vec<RowProblem>> {
     match rows.next() {
         Some(header)
             if header
+                .fields
                 .iter()
                 .map(String::as_str)
                 .eq(expected.iter().copied()) => {}
@@ -100,8 +121,7 @@ pub fn parse(text: &str) -> Result<Vec<NewVoucher>, Vec<RowProblem>> {
     let mut problems = Vec::new();
     let mut ids = std::collections::HashSet::new();
     let mut codes = std::collections::HashSet::new();
-    for (index, fields) in rows.enumerate() {
-        let line = index + 2;
+    for (index, Record { line, fields }) in rows.enumerate() {
         if index >= IMPORT_ROWS_MAX {
             problems.push(problem(
                 line,
@@ -327,5 +347,20 @@ mod tests {
             parse(&format!("{HEAD}\n")).expect_err("empty")[0].problem,
             "holds no vouchers"
         );
+    }
+
+    #[test]
+    fn problems_are_named_by_the_line_of_the_file_after_blank_lines_and_quoted_breaks() {
+        let file = format!(
+            "{HEAD}\n\nV-1;CODE-1;;;10.00;0;;EUR;inactive;digital;;;;\n\
+             V-2;\"CODE\n2\";;;10.00;0;;EUR;inactive;digital;;;;\n\
+             V-3;CODE-3;;;ten;0;;EUR;inactive;digital;;;;\n"
+        );
+        let problems = parse(&file).expect_err("invalid");
+        let named: Vec<(usize, &str)> = problems
+            .iter()
+            .map(|p| (p.line, p.column.as_str()))
+            .collect();
+        assert_eq!(named, [(6, "amount")], "{problems:?}");
     }
 }
