@@ -72,11 +72,11 @@ impl AppState {
         }
     }
 
-    /// Admits one request of an authenticated caller (`key` names it across faces), or
-    /// answers the seconds it must wait.
-    pub fn admit_caller(&self, key: &str) -> Result<(), u64> {
+    /// Admits one request of an authenticated caller (`key` names it across faces; made
+    /// only when the limit is on), or answers the seconds it must wait.
+    pub fn admit_caller(&self, key: impl FnOnce() -> String) -> Result<(), u64> {
         match &self.callers {
-            Some(limiter) => limiter.admit(key, self.clock.now()),
+            Some(limiter) => limiter.admit(&key(), self.clock.now()),
             None => Ok(()),
         }
     }

@@ -132,7 +132,7 @@ impl FromRequestParts<AppState> for Caller {
             who: grant.caller,
         };
         state
-            .admit_caller(&format!("bleepay/{}/{}", caller.tenant_id, caller.key()))
+            .admit_caller(|| format!("bleepay/{}/{}", caller.tenant_id, caller.key()))
             .map_err(|wait| reply::too_many(wait, "Too many requests."))?;
         Ok(caller)
     }

@@ -15,6 +15,7 @@ mod import;
 pub mod import_rows;
 mod login;
 mod reports;
+mod search;
 mod series;
 mod session;
 mod settings;

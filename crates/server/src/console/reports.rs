@@ -12,6 +12,7 @@ use voucherd_domain::EntryKind;
 use voucherd_domain::money::format_two_decimals;
 use voucherd_store::model::{AuditFilter, PageRequest};
 
+use super::search;
 use super::{Nav, Operator, existing_tenant, render, unavailable, when};
 use crate::AppState;
 
@@ -296,28 +297,18 @@ pub async fn audit(
     if let Err(response) = existing_tenant(&state, &operator, &tenant).await {
         return response;
     }
-    let text = |name: &str| {
-        query
-            .get(name)
-            .map(|v| v.trim().to_string())
-            .unwrap_or_default()
-    };
+    let text = |name: &str| search::text(&query, name);
     let q = AuditSearch {
         action: text("action"),
         actor_id: text("actor_id"),
         subject_id: text("subject_id"),
     };
-    let some = |s: &String| Some(s.clone()).filter(|s| !s.is_empty());
     let filter = AuditFilter {
-        action: some(&q.action),
-        actor_id: some(&q.actor_id),
-        subject_id: some(&q.subject_id),
+        action: search::filled(&q.action),
+        actor_id: search::filled(&q.actor_id),
+        subject_id: search::filled(&q.subject_id),
     };
-    let page = text("page")
-        .parse::<i64>()
-        .ok()
-        .filter(|p| *p >= 1)
-        .unwrap_or(1);
+    let page = search::page(&query);
     let found = match state
         .store
         .audit(

@@ -17,6 +17,7 @@ use voucherd_store::model::{
     AuditFilter, PageRequest, VoucherFilter, VoucherOrder, VoucherSort, VoucherView,
 };
 
+use super::search;
 use super::session::Fields;
 use super::{
     Nav, Operator, admit, existing_tenant, flash, message, render, run, see_other, unavailable,
@@ -159,12 +160,7 @@ pub async fn list(
     if let Err(response) = existing_tenant(&state, &operator, &tenant).await {
         return response;
     }
-    let text = |name: &str| {
-        query
-            .get(name)
-            .map(|v| v.trim().to_string())
-            .unwrap_or_default()
-    };
+    let text = |name: &str| search::text(&query, name);
     let q = Search {
         id: text("id"),
         code: text("code"),
@@ -179,24 +175,19 @@ pub async fn list(
         by: VoucherSort::parse(&text("sort")).unwrap_or_default(),
         descending: text("dir") != "asc",
     };
-    let some = |s: &String| Some(s.clone()).filter(|s| !s.is_empty());
     let filter = VoucherFilter {
         created_from: day(&q.created_from, false),
         created_to: day(&q.created_to, true),
         status: VoucherStatus::parse(&q.status),
-        batch: some(&q.batch),
-        sku: some(&q.sku),
-        order_number: some(&q.order_number),
+        batch: search::filled(&q.batch),
+        sku: search::filled(&q.sku),
+        order_number: search::filled(&q.order_number),
         kind: None,
-        id: some(&q.id),
-        code: some(&q.code),
+        id: search::filled(&q.id),
+        code: search::filled(&q.code),
         order,
     };
-    let page = text("page")
-        .parse::<i64>()
-        .ok()
-        .filter(|p| *p >= 1)
-        .unwrap_or(1);
+    let page = search::page(&query);
     let found = state
         .store
         .vouchers(

@@ -80,7 +80,7 @@ impl FromRequestParts<AppState> for Merchant {
             .map_err(|e| envelope::store_failure(&e))?
             .ok_or_else(unauthenticated)?;
         state
-            .admit_caller(&format!("front/{}/{}", grant.tenant_id, grant.token_id))
+            .admit_caller(|| format!("front/{}/{}", grant.tenant_id, grant.token_id))
             .map_err(envelope::too_many_requests)?;
         Ok(Merchant {
             tenant_id: grant.tenant_id,

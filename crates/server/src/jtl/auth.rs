@@ -60,7 +60,7 @@ impl FromRequestParts<AppState> for Caller {
             }
         };
         state
-            .admit_caller(&format!("jtl/{}/{}", grant.tenant_id, grant.client_id))
+            .admit_caller(|| format!("jtl/{}/{}", grant.tenant_id, grant.client_id))
             .map_err(JtlError::TooManyRequests)?;
         Ok(Caller {
             tenant_id: grant.tenant_id,
