@@ -973,7 +973,7 @@ impl<T: SqlExec> Run<'_, T> {
             refund_of,
             hold_pk,
         } = new;
-        let id = id.unwrap_or_else(secret::opaque_id);
+        let id = id.unwrap_or_else(|| secret::ordered_id(self.now()));
         let row = self
             .tx
             .fetch_optional(
@@ -1205,7 +1205,7 @@ impl<T: SqlExec> Run<'_, T> {
         currency: voucherd_domain::Currency,
         expires_at: OffsetDateTime,
     ) -> Result<(i64, String), StoreError> {
-        let id = secret::opaque_id();
+        let id = secret::ordered_id(self.now());
         let row = self
             .tx
             .fetch_optional(
