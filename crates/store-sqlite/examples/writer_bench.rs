@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
-use voucherd_domain::{Currency, VoucherKind, VoucherStatus};
+use voucherd_domain::{Currency, VoucherStatus};
 use voucherd_store::command::NewVoucher;
 use voucherd_store::model::DEFAULT_TENANT_ID;
 use voucherd_store::{
@@ -158,21 +158,8 @@ async fn run(
 
 fn voucher(n: usize) -> NewVoucher {
     NewVoucher {
-        id: None,
         code: Some(format!("BENCH-{n}")),
-        pin: None,
-        sku: None,
-        batch: None,
-        amount_minor: 1_000_000,
-        currency: euro(),
-        validity: None,
-        status: VoucherStatus::Active,
-        kind: VoucherKind::Digital,
-        taxable: false,
-        tax_rate: None,
-        order_number: None,
-        data: None,
-        valid_until: None,
+        ..NewVoucher::digital(1_000_000, euro(), VoucherStatus::Active)
     }
 }
 

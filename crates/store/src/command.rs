@@ -105,6 +105,31 @@ pub struct NewVoucher {
     pub valid_until: Option<OffsetDateTime>,
 }
 
+impl NewVoucher {
+    /// A digital, untaxed voucher of `amount_minor` with nothing else given: id, code, PIN and
+    /// validity come from the tenant's patterns and defaults. Set other fields with struct
+    /// update syntax.
+    pub fn digital(amount_minor: i64, currency: Currency, status: VoucherStatus) -> NewVoucher {
+        NewVoucher {
+            id: None,
+            code: None,
+            pin: None,
+            sku: None,
+            batch: None,
+            amount_minor,
+            currency,
+            validity: None,
+            status,
+            kind: VoucherKind::Digital,
+            taxable: false,
+            tax_rate: None,
+            order_number: None,
+            data: None,
+            valid_until: None,
+        }
+    }
+}
+
 /// How a command names a voucher.
 #[derive(Debug, Clone, PartialEq)]
 pub enum VoucherRef {

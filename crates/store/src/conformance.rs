@@ -112,21 +112,8 @@ impl Caller {
 
     async fn voucher(&self, amount_minor: i64, code: &str) -> String {
         let new = NewVoucher {
-            id: None,
             code: Some(code.into()),
-            pin: None,
-            sku: None,
-            batch: None,
-            amount_minor,
-            currency: eur(),
-            validity: None,
-            status: VoucherStatus::Active,
-            kind: VoucherKind::Digital,
-            taxable: false,
-            tax_rate: None,
-            order_number: None,
-            data: None,
-            valid_until: None,
+            ..NewVoucher::digital(amount_minor, eur(), VoucherStatus::Active)
         };
         match self.run(Command::CreateVoucher(new)).await {
             Ok(Outcome::Voucher(v)) => v.id,
@@ -745,19 +732,8 @@ pub async fn only_untouched_vouchers_can_be_deleted(store: Arc<dyn Store>) {
         .run(Command::CreateVoucher(NewVoucher {
             id: Some(fresh.clone()),
             code: Some("DEL-FRESH".into()),
-            pin: None,
-            sku: None,
-            batch: None,
-            amount_minor: 1,
-            currency: eur(),
-            validity: None,
-            status: VoucherStatus::Inactive,
             kind: VoucherKind::Print,
-            taxable: false,
-            tax_rate: None,
-            order_number: None,
-            data: None,
-            valid_until: None,
+            ..NewVoucher::digital(1, eur(), VoucherStatus::Inactive)
         }))
         .await;
     assert_eq!(again, Err(DomainError::VoucherIdAndCodeTaken));
@@ -806,24 +782,12 @@ pub async fn lists_filter_and_paginate(store: Arc<dyn Store>) {
     for i in 0..7 {
         let new = NewVoucher {
             id: Some(format!("LIST-{i}")),
-            code: None,
-            pin: None,
-            sku: None,
             batch: Some(if i % 2 == 0 {
                 "even".into()
             } else {
                 "odd".into()
             }),
-            amount_minor: 100,
-            currency: eur(),
-            validity: None,
-            status: VoucherStatus::Inactive,
-            kind: VoucherKind::Digital,
-            taxable: false,
-            tax_rate: None,
-            order_number: None,
-            data: None,
-            valid_until: None,
+            ..NewVoucher::digital(100, eur(), VoucherStatus::Inactive)
         };
         till.run_at(T0 + Duration::seconds(i), Command::CreateVoucher(new))
             .await

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use voucherd_domain::{Currency, Validity, ValidityInterval, VoucherKind, VoucherStatus};
+use voucherd_domain::{Currency, Validity, ValidityInterval, VoucherStatus};
 
 use crate::command::NewVoucher;
 
@@ -35,21 +35,14 @@ impl SeriesTemplate {
             _ => None,
         };
         Some(NewVoucher {
-            id: None,
-            code: None,
-            pin: None,
             sku: self.sku.clone(),
             batch: self.batch.clone(),
-            amount_minor: self.amount_minor,
-            currency: Currency::parse(&self.currency).ok()?,
             validity,
-            status: VoucherStatus::parse(&self.status)?,
-            kind: VoucherKind::Digital,
-            taxable: false,
-            tax_rate: None,
-            order_number: None,
-            data: None,
-            valid_until: None,
+            ..NewVoucher::digital(
+                self.amount_minor,
+                Currency::parse(&self.currency).ok()?,
+                VoucherStatus::parse(&self.status)?,
+            )
         })
     }
 }
