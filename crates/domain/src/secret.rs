@@ -31,8 +31,9 @@ pub fn opaque_id() -> String {
 /// since 1970 (enough until the year 2527), then 10 random ones (40 bits). Shaped like
 /// [`opaque_id`], for records written at a high rate (holds, ledger entries): each new one
 /// lands at the end of the indexes on its id instead of on a random page of them, which is
-/// what every commit would otherwise write again. Ids are names, not secrets; every lookup by
-/// one is scoped to its tenant and caller.
+/// what every commit would otherwise write again. Ids are names, not secrets: a lookup by one
+/// is scoped to its tenant and needs that tenant's credentials, and the time they carry is
+/// what the record's `created_at` shows anyway.
 pub fn ordered_id(at: time::OffsetDateTime) -> String {
     let milliseconds = (at.unix_timestamp_nanos() / 1_000_000).clamp(0, ORDERED_ID_TIME_MAX);
     format!("{milliseconds:011x}{}", random_string(HEX, 10))
