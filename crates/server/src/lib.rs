@@ -84,11 +84,13 @@ pub async fn run(
         state.clock.clone(),
     ));
     let issuer = tokio::spawn(issuer::run(state.store.clone(), state.clock.clone()));
+    let metrics_upkeep = tokio::spawn(observe::run_metrics_upkeep());
     let client_timeout = state.client_timeout;
     let served = connections::serve(listener, app(state), client_timeout, shutdown).await;
     sweeper.abort();
     callbacks.abort();
     issuer.abort();
+    metrics_upkeep.abort();
     served
 }
 

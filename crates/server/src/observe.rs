@@ -3,7 +3,7 @@
 //! histogram per route. Ledger commands are counted by outcome in [`crate::submit`].
 
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderValue;
@@ -18,6 +18,8 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// Longest request id accepted from a caller.
 const REQUEST_ID_CHARS_MAX: usize = 64;
 /// Latency buckets, in seconds.
+/// How often recorded histogram samples are folded into their buckets.
+const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 const LATENCY_BUCKETS_SECONDS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 ];
@@ -27,6 +29,20 @@ const LATENCY_BUCKETS_SECONDS: [f64; 12] = [
 pub struct RequestId(pub String);
 
 /// The process-wide Prometheus recorder (installed once, shared by every app in the process).
+/// Folds the histogram samples recorded since the last time into their buckets, every
+/// [`METRICS_UPKEEP_INTERVAL`], until the task is dropped. The exporter keeps each sample until
+/// then or until a scrape: without this, a voucherd nobody scrapes grows by about 20 bytes for
+/// every request it answers.
+pub async fn run_metrics_upkeep() {
+    let handle = metrics_handle();
+    let mut every = tokio::time::interval(METRICS_UPKEEP_INTERVAL);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        handle.run_upkeep();
+    }
+}
+
 pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
