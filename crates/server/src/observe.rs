@@ -1,6 +1,7 @@
 //! Every request gets an id (the caller's `X-Request-Id` if it sent a sane one), one
 //! structured log line, and two metrics: a counter per route and status, and a latency
-//! histogram per route. Ledger commands are counted by outcome in [`crate::submit`].
+//! histogram per route, whose samples [`run_metrics_upkeep`] folds into buckets every few
+//! seconds. Ledger commands are counted by outcome in [`crate::submit`].
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -17,9 +18,9 @@ use crate::AppState;
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// Longest request id accepted from a caller.
 const REQUEST_ID_CHARS_MAX: usize = 64;
-/// Latency buckets, in seconds.
 /// How often recorded histogram samples are folded into their buckets.
 const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+/// Latency buckets, in seconds.
 const LATENCY_BUCKETS_SECONDS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 ];
@@ -28,7 +29,6 @@ const LATENCY_BUCKETS_SECONDS: [f64; 12] = [
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-/// The process-wide Prometheus recorder (installed once, shared by every app in the process).
 /// Folds the histogram samples recorded since the last time into their buckets, every
 /// [`METRICS_UPKEEP_INTERVAL`], until the task is dropped. The exporter keeps each sample until
 /// then or until a scrape: without this, a voucherd nobody scrapes grows by about 20 bytes for
@@ -43,6 +43,7 @@ pub async fn run_metrics_upkeep() {
     }
 }
 
+/// The process-wide Prometheus recorder (installed once, shared by every app in the process).
 pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
