@@ -6,13 +6,19 @@
 //! with `SELECT ... FOR UPDATE`. Commands on one voucher are serialised across all nodes, and
 //! batches never deadlock over vouchers. Serialization failures, deadlocks and lost uniqueness
 //! races surface as retryable errors; the shared store runs such a command again, alone, a
-//! bounded number of times. This crate owns only the connection,
-//! binding, error mapping and migrations; the ledger is the shared SQL of `voucherd-store`.
+//! bounded number of times. This crate owns only the connection, binding, error mapping,
+//! migrations and, when the server's autovacuum is off, the upkeep of voucherd's tables
+//! (`upkeep`); the ledger is the shared SQL of `voucherd-store`.
+
+mod upkeep;
 
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Column, Postgres, Row as _, Transaction, TypeInfo, ValueRef};
+use tokio::task::JoinHandle;
+use upkeep::UPKEEP_INTERVAL_SECONDS;
+pub use upkeep::{UPKEEP_LOCK_KEY, UpkeepReport, upkeep_round};
 use voucherd_store::StoreError;
 use voucherd_store::sql::{
     Backend, Dialect, GroupCommit, Migration, QUEUE_COMMANDS_MAX, Row, SqlExec, SqlStore, Value,
@@ -64,6 +70,16 @@ const MIGRATIONS: &[Migration] = &[
 /// The PostgreSQL [`Backend`].
 pub struct PgBackend {
     pool: PgPool,
+    /// Table upkeep, when the server's autovacuum is off; stops with the backend.
+    upkeep: Option<JoinHandle<()>>,
+}
+
+impl Drop for PgBackend {
+    fn drop(&mut self) {
+        if let Some(upkeep) = &self.upkeep {
+            upkeep.abort();
+        }
+    }
 }
 
 /// The store on PostgreSQL.
@@ -78,20 +94,20 @@ pub async fn open(url: &str) -> Result<PgStore, StoreError> {
         "statement_timeout",
         STATEMENT_TIMEOUT_MILLISECONDS.to_string(),
     )]);
-    let mut pool = connect(options.clone()).await?;
-    if !autovacuum_runs(&pool).await? {
-        // Cached generic plans are made once per connection, possibly while the tables were
-        // empty and had no statistics, and only a fresh ANALYZE (autovacuum's job) replaces
-        // them: until then they may scan a whole index for what one unique key would find.
-        // Without autovacuum, plan every execution for its values and the tables of the moment.
+    let pool = connect(options.clone()).await?;
+    let upkeep = if autovacuum_runs(&pool).await? {
+        None
+    } else {
+        // Cached generic plans may be made while the tables are still empty, and only a fresh
+        // ANALYZE replaces them: until then they may scan a whole index for what one unique
+        // key would find. Without autovacuum, voucherd keeps its tables analysed itself.
         tracing::warn!(
-            "autovacuum is off on this PostgreSQL server: planning every statement afresh, \
-             which costs throughput; turn autovacuum on"
+            "autovacuum is off on this PostgreSQL server: voucherd vacuums and analyses its \
+             own tables every {UPKEEP_INTERVAL_SECONDS} s; turn autovacuum on"
         );
-        pool.close().await;
-        pool = connect(options.options([("plan_cache_mode", "force_custom_plan")])).await?;
-    }
-    let backend = PgBackend { pool };
+        Some(tokio::spawn(upkeep::run_upkeep(options)))
+    };
+    let backend = PgBackend { pool, upkeep };
     migrate(&backend, MIGRATIONS, MIGRATION_LOCK).await?;
     Ok(SqlStore::with_group_commit(
         backend,
