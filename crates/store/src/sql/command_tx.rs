@@ -51,7 +51,14 @@ pub(super) async fn run_command<T: SqlExec>(
     tx.execute("SAVEPOINT command", vec![]).await?;
     match run_fenced(tx, dialect, request).await {
         Ok(execution) => {
-            tx.execute("RELEASE SAVEPOINT command", vec![]).await?;
+            // PostgreSQL keeps the savepoint: the next command's savepoint of the same name
+            // nests inside it (a rollback to `command` goes to the newest), and the commit
+            // ends them all, which saves a round trip per command in batches of a few. SQLite
+            // releases it, as its batches run to hundreds of commands and a release costs no
+            // round trip there.
+            if dialect != Dialect::Postgres {
+                tx.execute("RELEASE SAVEPOINT command", vec![]).await?;
+            }
             Ok(execution)
         }
         Err(error) => {
