@@ -28,10 +28,12 @@ use voucherd_store::sql::{
 /// Connections per node.
 const CONNECTIONS_MAX: u32 = 24;
 /// Writer lanes per node: each holds one connection while its batch runs and commits, so
-/// lanes run side by side like separate transactions would.
-const WRITER_LANES: usize = 16;
-/// Commands per batch: small, so that waiting commands spread over the lanes.
-const BATCH_COMMANDS_MAX: usize = 4;
+/// lanes run side by side like separate transactions would. Measured with 64 tills on one
+/// node (2 cores): 4 lanes of 16 commands beat 16 of 4, 32 of 2 and 8 of 8 by 10–25 %, as
+/// fewer, fuller transactions spend less on BEGIN, locking and COMMIT per command.
+const WRITER_LANES: usize = 4;
+/// Commands per batch.
+const BATCH_COMMANDS_MAX: usize = 16;
 /// How long a request waits for a pooled connection before the store reports it unavailable.
 const ACQUIRE_TIMEOUT_SECONDS: u64 = 5;
 /// A statement that runs longer than this is cancelled by the server.

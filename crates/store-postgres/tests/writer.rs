@@ -11,7 +11,7 @@ use voucherd_store::{
 };
 use voucherd_store_postgres::testing::fresh_database_url;
 
-/// More commands than the lanes take at once (16 lanes × 4), so most share a batch.
+/// More commands than the lanes take at once (4 lanes × 16), so most share a batch.
 const SUBMITTED: usize = 96;
 
 fn create_group(n: usize) -> CommandRequest {
