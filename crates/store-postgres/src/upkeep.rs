@@ -5,7 +5,7 @@
 //! Without statistics, PostgreSQL may keep a generic plan for a prepared statement that was
 //! made while the tables were empty. An ANALYZE replaces it (it invalidates the plans of the
 //! table), so with upkeep running every statement can use the cached plans sqlx prepares once
-//! per connection instead of being planned again at every execution, which cost about half of
+//! per connection instead of being planned again at every execution, which cost nearly half of
 //! the database's CPU time under load. Only one node works at a time (an advisory lock); the
 //! others skip the round. This module never touches a table outside the current schema.
 
@@ -23,13 +23,15 @@ pub(crate) const UPKEEP_INTERVAL_SECONDS: u64 = 10;
 pub const UPKEEP_LOCK_KEY: i64 = 7_413_902_212;
 
 /// The tables of the current schema that are due, by autovacuum's rules and the server's own
-/// `autovacuum_*` thresholds: `vacuum` after enough dead or newly inserted rows, `analyze`
-/// after enough changed rows since the last ANALYZE.
+/// `autovacuum_*` thresholds: `vacuum` after enough dead or newly inserted rows (the latter
+/// unless the insert threshold is -1, which disables it), `analyze` after enough changed rows
+/// since the last ANALYZE.
 const DUE_TABLES: &str = "\
     SELECT relname, \
       n_dead_tup > current_setting('autovacuum_vacuum_threshold')::float8 \
           + current_setting('autovacuum_vacuum_scale_factor')::float8 * n_live_tup \
-        OR n_ins_since_vacuum > current_setting('autovacuum_vacuum_insert_threshold')::float8 \
+        OR current_setting('autovacuum_vacuum_insert_threshold')::float8 >= 0 \
+          AND n_ins_since_vacuum > current_setting('autovacuum_vacuum_insert_threshold')::float8 \
           + current_setting('autovacuum_vacuum_insert_scale_factor')::float8 * n_live_tup \
         AS vacuum, \
       n_mod_since_analyze > current_setting('autovacuum_analyze_threshold')::float8 \
