@@ -6,29 +6,12 @@ use std::sync::Arc;
 
 use sqlx::{Connection, PgConnection};
 use time::OffsetDateTime;
-use voucherd_store::{
-    Actor, Command, CommandContext, CommandRequest, Store, StoreError, model::DEFAULT_TENANT_ID,
-};
+use voucherd_store::conformance::{create_group, group_names};
+use voucherd_store::{Store, StoreError};
 use voucherd_store_postgres::testing::fresh_database_url;
 
 /// More commands than the lanes take at once (4 lanes × 16), so most share a batch.
 const SUBMITTED: usize = 96;
-
-fn create_group(n: usize) -> CommandRequest {
-    CommandRequest {
-        context: CommandContext {
-            tenant_id: DEFAULT_TENANT_ID.into(),
-            actor: Actor::System,
-            request_id: format!("fault-{n}"),
-            now: OffsetDateTime::now_utc(),
-        },
-        command: Command::CreateClientGroup {
-            name: format!("group {n}"),
-            scopes: Vec::new(),
-        },
-        idempotency: None,
-    }
-}
 
 /// Every fifth command, from the fourth on, meets the injected fault.
 fn faulty(n: usize) -> bool {
@@ -90,19 +73,11 @@ async fn commands_sharing_a_batch_with_a_failing_one_keep_their_answers_and_effe
     }
     // The lanes are still there.
     assert!(store.execute(create_group(1_000)).await.is_ok());
-    let mut names: Vec<String> = store
-        .client_groups(DEFAULT_TENANT_ID)
-        .await
-        .expect("list groups")
-        .into_iter()
-        .map(|g| g.name)
-        .collect();
-    names.sort();
     let mut expected: Vec<String> = (0..SUBMITTED)
         .filter(|n| !faulty(*n))
         .chain([1_000])
         .map(|n| format!("group {n}"))
         .collect();
     expected.sort();
-    assert_eq!(names, expected);
+    assert_eq!(group_names(store.as_ref()).await, expected);
 }

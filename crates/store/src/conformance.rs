@@ -23,6 +23,37 @@ pub use sequences::random_command_sequences_keep_the_balance_invariant;
 /// The time the stories start at.
 pub const T0: OffsetDateTime = datetime!(2026-03-01 09:00 UTC);
 
+/// A command a backend's writer tests queue in numbers: create the client group `group {n}`
+/// in the default tenant, as the system, now.
+pub fn create_group(n: usize) -> CommandRequest {
+    CommandRequest {
+        context: CommandContext {
+            tenant_id: crate::model::DEFAULT_TENANT_ID.into(),
+            actor: Actor::System,
+            request_id: format!("writer-test-{n}"),
+            now: OffsetDateTime::now_utc(),
+        },
+        command: Command::CreateClientGroup {
+            name: format!("group {n}"),
+            scopes: Vec::new(),
+        },
+        idempotency: None,
+    }
+}
+
+/// The names of the default tenant's client groups, sorted.
+pub async fn group_names(store: &dyn Store) -> Vec<String> {
+    let mut names: Vec<String> = store
+        .client_groups(crate::model::DEFAULT_TENANT_ID)
+        .await
+        .expect("list groups")
+        .into_iter()
+        .map(|g| g.name)
+        .collect();
+    names.sort();
+    names
+}
+
 /// Generates one `#[tokio::test]` per story for a backend. `$open` is an async expression
 /// returning `Option<Arc<dyn Store>>`; `None` skips (the backend printed why).
 #[macro_export]
