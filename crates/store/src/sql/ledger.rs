@@ -1141,13 +1141,12 @@ impl<T: SqlExec> Run<'_, T> {
                 return refuse(DomainError::VoucherNotFound);
             }
         }
-        let others: Vec<HoldSnapshot> = self
+        let (reservations, others): (Vec<_>, Vec<_>) = self
             .live_holds(voucher.pk)
             .await?
             .into_iter()
-            .filter(|(purpose, _)| purpose != PURPOSE_RESERVATION)
-            .map(|(_, hold)| hold)
-            .collect();
+            .partition(|(purpose, _)| purpose == PURPOSE_RESERVATION);
+        let others: Vec<HoldSnapshot> = others.into_iter().map(|(_, hold)| hold).collect();
         if let Err(refusal) = ledger::decide_reserve(
             &Self::snapshot(&voucher),
             &others,
@@ -1157,8 +1156,13 @@ impl<T: SqlExec> Run<'_, T> {
         ) {
             return refuse(refusal);
         }
-        self.end_live_holds(voucher.pk, Some(PURPOSE_RESERVATION), HoldState::Superseded)
-            .await?;
+        // Nothing else writes this voucher's holds meanwhile (its row is locked on PostgreSQL,
+        // SQLite has one writer), so the live holds just read are all there are: without a live
+        // reservation among them there is nothing to supersede, and no statement to run.
+        if !reservations.is_empty() {
+            self.end_live_holds(voucher.pk, Some(PURPOSE_RESERVATION), HoldState::Superseded)
+                .await?;
+        }
         let expires_at = self.now() + Duration::seconds(settings.reservation_ttl_seconds);
         let (_, hold_id) = self
             .insert_hold(
