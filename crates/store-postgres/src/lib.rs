@@ -32,8 +32,10 @@ const CONNECTIONS_MAX: u32 = 24;
 /// node (2 cores): 4 lanes of 16 commands beat 16 of 4, 32 of 2 and 8 of 8 by 10–25 %, as
 /// fewer, fuller transactions spend less on BEGIN, locking and COMMIT per command.
 const WRITER_LANES: usize = 4;
-/// Commands per batch.
+/// Commands per batch. Each keeps its savepoint, a subtransaction, until the commit, so a batch
+/// stays under the 64 subtransactions a backend tracks before it overflows to disk.
 const BATCH_COMMANDS_MAX: usize = 16;
+const _: () = assert!(BATCH_COMMANDS_MAX < 64);
 /// How long a request waits for a pooled connection before the store reports it unavailable.
 const ACQUIRE_TIMEOUT_SECONDS: u64 = 5;
 /// A statement that runs longer than this is cancelled by the server.
