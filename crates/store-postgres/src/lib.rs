@@ -33,7 +33,8 @@ const CONNECTIONS_MAX: u32 = 24;
 /// fewer, fuller transactions spend less on BEGIN, locking and COMMIT per command.
 const WRITER_LANES: usize = 4;
 /// Commands per batch. Each keeps its savepoint, a subtransaction, until the commit, so a batch
-/// stays under the 64 subtransactions a backend tracks before it overflows to disk.
+/// stays under the 64 subtransactions a backend caches (beyond them, every snapshot in the
+/// cluster has to look them up in `pg_subtrans`).
 const BATCH_COMMANDS_MAX: usize = 16;
 const _: () = assert!(BATCH_COMMANDS_MAX < 64);
 /// How long a request waits for a pooled connection before the store reports it unavailable.
