@@ -26,27 +26,30 @@ fn init_logging(json: bool) {
     }
 }
 
-/// Completes on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Listens for SIGTERM and Ctrl-C from this call on, and answers a future that completes on
+/// the first of them. The handlers are in place before the service announces itself, so a
+/// signal sent as soon as it serves stops it cleanly instead of killing it.
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    let signalled = {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        async move {
+            tokio::select! {
+                _ = terminate.recv() => {},
+                _ = interrupt.recv() => {},
             }
-            Err(_) => std::future::pending::<()>().await,
         }
     };
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutting down: finishing requests in flight");
+    let signalled = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    Ok(async move {
+        signalled.await;
+        tracing::info!("shutting down: finishing requests in flight");
+    })
 }
 
 #[tokio::main]
@@ -62,9 +65,10 @@ async fn main() -> anyhow::Result<()> {
                     "voucherd: generated the admin token (shown only now, stored hashed):\n\n    {token}\n"
                 );
             }
+            let shutdown = shutdown_signal()?;
             let listener = TcpListener::bind(&config.listen).await?;
             tracing::info!(listen = %listener.local_addr()?, database = %redacted(&config.database_url), "voucherd serving");
-            voucherd_server::run(state, listener, shutdown_signal()).await?;
+            voucherd_server::run(state, listener, shutdown).await?;
         }
         Top::Migrate { database_url } => {
             init_logging(false);

@@ -150,6 +150,14 @@ async fn first_start_prints_the_admin_token_once_and_sigterm_stops_cleanly() {
     assert_eq!(rest, "", "the token is shown only at the first start");
 }
 
+#[test]
+fn sigterm_as_soon_as_the_service_announces_itself_stops_it_cleanly() {
+    // The signal handlers are in place before "voucherd serving" is logged: a signal sent at
+    // once, before any request, must not kill the process.
+    let (mut child, _address, _stdout) = serve(&temp_database(), Logs::Collected);
+    assert!(terminate(&mut child).success());
+}
+
 fn run(args: &[&str]) -> String {
     let output = voucherd().args(args).output().expect("voucherd runs");
     assert!(
