@@ -102,7 +102,7 @@ pub async fn upkeep_round(options: &PgConnectOptions) -> Result<UpkeepReport, St
     report
 }
 
-async fn upkeep_due_tables(conn: &mut sqlx::PgConnection) -> Result<UpkeepReport, StoreError> {
+async fn upkeep_due_tables(conn: &mut PgConnection) -> Result<UpkeepReport, StoreError> {
     let due = sqlx::query(DUE_TABLES)
         .fetch_all(&mut *conn)
         .await

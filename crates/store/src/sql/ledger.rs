@@ -1141,12 +1141,15 @@ impl<T: SqlExec> Run<'_, T> {
                 return refuse(DomainError::VoucherNotFound);
             }
         }
-        let (reservations, others): (Vec<_>, Vec<_>) = self
-            .live_holds(voucher.pk)
-            .await?
+        let live = self.live_holds(voucher.pk).await?;
+        let supersedes = live
+            .iter()
+            .any(|(purpose, _)| purpose == PURPOSE_RESERVATION);
+        let others: Vec<HoldSnapshot> = live
             .into_iter()
-            .partition(|(purpose, _)| purpose == PURPOSE_RESERVATION);
-        let others: Vec<HoldSnapshot> = others.into_iter().map(|(_, hold)| hold).collect();
+            .filter(|(purpose, _)| purpose != PURPOSE_RESERVATION)
+            .map(|(_, hold)| hold)
+            .collect();
         if let Err(refusal) = ledger::decide_reserve(
             &Self::snapshot(&voucher),
             &others,
@@ -1159,7 +1162,7 @@ impl<T: SqlExec> Run<'_, T> {
         // Nothing else writes this voucher's holds meanwhile (its row is locked on PostgreSQL,
         // SQLite has one writer), so the live holds just read are all there are: without a live
         // reservation among them there is nothing to supersede, and no statement to run.
-        if !reservations.is_empty() {
+        if supersedes {
             self.end_live_holds(voucher.pk, Some(PURPOSE_RESERVATION), HoldState::Superseded)
                 .await?;
         }
