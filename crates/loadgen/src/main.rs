@@ -5,12 +5,14 @@
 //! at a fixed concurrency over keep-alive connections, prints throughput and latency, and
 //! finally checks the ledger: the integrity check must pass, no request may have failed with a
 //! 5xx or gone unanswered, and the ledger must hold exactly what was acknowledged. Any failure
-//! exits non-zero. Only loopback targets are accepted.
+//! exits non-zero. Alongside, it reports what the server's group-commit writer did during the
+//! run (from `/metrics`). Only loopback targets are accepted.
 
 mod api;
 mod check;
 mod report;
 mod scenario;
+mod writer;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -159,11 +161,17 @@ async fn main() -> anyhow::Result<()> {
         issued.elapsed().as_secs_f64()
     );
     let setup = Arc::new(setup_for(args.scenario, token, pool));
+    let writer_before = writer::sample(&api).await;
     let (mut tally, elapsed) = run(setup.clone(), duration).await;
     let figures = report::figures(args.scenario.name(), &mut tally, elapsed);
+    let writer = match (writer_before, writer::sample(&api).await) {
+        (Some(before), Some(after)) => writer::between(before, after),
+        _ => None,
+    };
     report::result_line(
         &figures,
         baseline.as_ref(),
+        writer.as_ref(),
         args.concurrency,
         args.pool,
         &tally,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::scenario::Tally;
+use crate::writer::WriterFigures;
 
 /// The figures of one measured run.
 pub struct Figures {
@@ -72,6 +73,7 @@ pub fn figures(name: &'static str, tally: &mut Tally, elapsed: Duration) -> Figu
 pub fn result_line(
     scenario: &Figures,
     baseline: Option<&Figures>,
+    writer: Option<&WriterFigures>,
     concurrency: usize,
     pool: usize,
     tally: &Tally,
@@ -79,6 +81,12 @@ pub fn result_line(
     let ratio = baseline.map(|b| scenario.ops_per_second / b.ops_per_second);
     if let Some(ratio) = ratio {
         println!("{}/healthz ratio {ratio:.3}", scenario.name);
+    }
+    if let Some(w) = writer {
+        println!(
+            "writer   {:.0} batches, {:.1} commands per batch, commit {:.2} ms, queue wait {:.2} ms",
+            w.batches, w.commands_per_batch, w.commit_ms, w.queue_wait_ms
+        );
     }
     let refused: serde_json::Map<String, serde_json::Value> = tally
         .refused
@@ -99,6 +107,12 @@ pub fn result_line(
             "max_ms": scenario.max_ms,
             "healthz_per_second": baseline.map(|b| b.ops_per_second.round()),
             "ratio_to_healthz": ratio,
+            "writer": writer.map(|w| json!({
+                "batches": w.batches,
+                "commands_per_batch": w.commands_per_batch,
+                "commit_ms": w.commit_ms,
+                "queue_wait_ms": w.queue_wait_ms,
+            })),
             "refused": refused,
             "transport_errors": tally.transport_errors,
         })

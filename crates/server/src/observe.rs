@@ -1,7 +1,8 @@
 //! Every request gets an id (the caller's `X-Request-Id` if it sent a sane one), one
 //! structured log line, and two metrics: a counter per route and status, and a latency
 //! histogram per route, whose samples [`run_metrics_upkeep`] folds into buckets every few
-//! seconds. Ledger commands are counted by outcome in [`crate::submit`].
+//! seconds. Ledger commands are counted by outcome in [`crate::submit`]; the store's writer
+//! measures its batches, commits and queue waits itself (`voucherd_writer_*`).
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -10,7 +11,8 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use voucherd_store::sql::BATCH_COMMANDS_METRIC;
 
 use crate::AppState;
 
@@ -24,6 +26,9 @@ const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 const LATENCY_BUCKETS_SECONDS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 ];
+/// Buckets for the commands per writer transaction (SQLite batches reach 512).
+const BATCH_COMMANDS_BUCKETS: [f64; 10] =
+    [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
 
 /// The id of the request being handled, for logs and the audit trail.
 #[derive(Debug, Clone)]
@@ -48,8 +53,15 @@ pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
+            // Fails only for an empty bucket list, which these constants are not.
             let builder = PrometheusBuilder::new()
                 .set_buckets(&LATENCY_BUCKETS_SECONDS)
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full(BATCH_COMMANDS_METRIC.to_string()),
+                        &BATCH_COMMANDS_BUCKETS,
+                    )
+                })
                 .unwrap_or_else(|_| PrometheusBuilder::new());
             let recorder = builder.build_recorder();
             let handle = recorder.handle();

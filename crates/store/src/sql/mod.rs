@@ -25,4 +25,7 @@ pub use backend::{Backend, Dialect, SqlExec};
 pub use migrate::{Migration, migrate};
 pub use store_impl::SqlStore;
 pub use value::{Row, RowReader, Value, from_micros, to_micros};
-pub use writer::{GroupCommit, QUEUE_COMMANDS_MAX};
+pub use writer::{
+    BATCH_COMMANDS_METRIC, COMMIT_SECONDS_METRIC, GroupCommit, QUEUE_COMMANDS_MAX,
+    QUEUE_WAIT_SECONDS_METRIC,
+};

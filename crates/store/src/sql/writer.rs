@@ -13,8 +13,13 @@
 //! executed completely or not at all: the writer, not the request, owns the command. The
 //! queue is bounded; when it is full a command is refused at once with
 //! [`StoreError::Overloaded`] instead of waiting.
+//!
+//! Each committed batch is measured ([`BATCH_COMMANDS_METRIC`], [`COMMIT_SECONDS_METRIC`],
+//! [`QUEUE_WAIT_SECONDS_METRIC`]): how full the batches are, how long the durable commit takes
+//! and how long commands wait for a lane tell an operator whether the writer is the limit.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::sync::{Mutex, mpsc, oneshot};
 
@@ -26,6 +31,13 @@ use crate::command::{CommandRequest, Execution};
 
 /// Commands waiting for the writer at most; beyond it, commands are refused.
 pub const QUEUE_COMMANDS_MAX: usize = 8_192;
+
+/// Histogram: commands per transaction a lane ran (committed or not).
+pub const BATCH_COMMANDS_METRIC: &str = "voucherd_writer_batch_commands";
+/// Histogram: seconds a batch's commit took, the wait for the disk included.
+pub const COMMIT_SECONDS_METRIC: &str = "voucherd_writer_commit_seconds";
+/// Histogram: seconds each command waited in the queue before a lane took it.
+pub const QUEUE_WAIT_SECONDS_METRIC: &str = "voucherd_writer_queue_wait_seconds";
 
 /// How a store group-commits.
 #[derive(Debug, Clone, Copy)]
@@ -42,6 +54,7 @@ pub struct GroupCommit {
 struct Job {
     request: CommandRequest,
     answer: oneshot::Sender<Result<Execution, StoreError>>,
+    queued_at: Instant,
 }
 
 /// The handle commands are submitted through. Dropping every handle stops the writer.
@@ -68,7 +81,11 @@ impl Writer {
     pub(super) async fn submit(&self, request: CommandRequest) -> Result<Execution, StoreError> {
         let (answer, answered) = oneshot::channel();
         self.queue
-            .try_send(Job { request, answer })
+            .try_send(Job {
+                request,
+                answer,
+                queued_at: Instant::now(),
+            })
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => StoreError::Overloaded,
                 mpsc::error::TrySendError::Closed(_) => {
@@ -100,6 +117,12 @@ async fn run<B: Backend>(backend: Arc<B>, jobs: Arc<Mutex<mpsc::Receiver<Job>>>,
                 }
             }
         }
+        let taken_at = Instant::now();
+        for job in &batch {
+            metrics::histogram!(QUEUE_WAIT_SECONDS_METRIC)
+                .record(taken_at.duration_since(job.queued_at).as_secs_f64());
+        }
+        metrics::histogram!(BATCH_COMMANDS_METRIC).record(batch.len() as f64);
         commit_batch(backend.as_ref(), &mut batch).await;
     }
 }
@@ -135,6 +158,8 @@ async fn run_batch<B: Backend>(
     for job in batch {
         answers.push(run_command(&mut tx, backend.dialect(), &job.request).await);
     }
+    let committing = Instant::now();
     B::commit(tx).await?;
+    metrics::histogram!(COMMIT_SECONDS_METRIC).record(committing.elapsed().as_secs_f64());
     Ok(answers)
 }
