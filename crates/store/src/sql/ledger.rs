@@ -10,7 +10,7 @@ use voucherd_domain::secret::{self, ALPHANUMERIC, UNAMBIGUOUS};
 use voucherd_domain::{DomainError, EntryKind, HoldState, Scope, VoucherStatus};
 
 use super::reads::{self, VoucherKey, VoucherRecord};
-use super::{Dialect, SqlExec, Value, from_micros, to_micros};
+use super::{Dialect, Row, SqlExec, Value, from_micros, to_micros};
 use crate::StoreError;
 use crate::command::{Command, CommandContext, CommandResult, NewVoucher, Outcome, VoucherRef};
 use crate::model::{
@@ -891,20 +891,53 @@ impl<T: SqlExec> Run<'_, T> {
         condition: &str,
         params: Vec<Value>,
     ) -> Result<Option<VoucherRecord>, StoreError> {
+        self.lock_voucher_row("", "", condition, params)
+            .await?
+            .as_ref()
+            .map(reads::voucher_row)
+            .transpose()
+    }
+
+    /// The row of [`Self::lock_voucher_where`], with `columns` after the voucher's from what
+    /// `join` adds to `vouchers v`.
+    async fn lock_voucher_row(
+        &mut self,
+        columns: &str,
+        join: &str,
+        condition: &str,
+        params: Vec<Value>,
+    ) -> Result<Option<Row>, StoreError> {
         let sql = format!(
-            "SELECT {} FROM vouchers v WHERE v.tenant_id = $2 AND {condition} \
+            "SELECT {}{columns} FROM vouchers v{join} WHERE v.tenant_id = $2 AND {condition} \
              AND v.deleted_at IS NULL{}",
             reads::VOUCHER_COLUMNS,
             self.dialect.voucher_lock_clause()
         );
         let mut all = vec![self.now().into(), self.tenant_id().into()];
         all.extend(params);
-        self.tx
-            .fetch_optional(&sql, all)
-            .await?
-            .as_ref()
-            .map(reads::voucher_row)
-            .transpose()
+        self.tx.fetch_optional(&sql, all).await
+    }
+
+    /// Locks the live voucher `code` names like [`Self::lock_voucher`] and reads, in the same
+    /// statement, how long the tenant's reservations last: all a reserve reads before deciding
+    /// but the voucher's live holds.
+    async fn lock_voucher_for_reserve(&mut self, code: &str) -> Step<(VoucherRecord, i64)> {
+        let row = self
+            .lock_voucher_row(
+                ", t.reservation_ttl_seconds",
+                " JOIN tenants t ON t.id = v.tenant_id",
+                "v.code = $3",
+                vec![code.into()],
+            )
+            .await?;
+        let Some(row) = row else {
+            // Tell a missing tenant from a missing voucher, as separate reads would.
+            decided!(self.settings().await);
+            return refuse(DomainError::VoucherNotFound);
+        };
+        let mut r = row.reader();
+        let voucher = reads::read_voucher(&mut r)?;
+        Ok(Ok((voucher, r.int()?)))
     }
 
     async fn live_holds(
@@ -1131,10 +1164,8 @@ impl<T: SqlExec> Run<'_, T> {
         amount_minor: i64,
         currency: voucherd_domain::Currency,
     ) -> Step<Outcome> {
-        let settings = decided!(self.settings().await);
-        let Some(voucher) = self.lock_voucher("code", code.into()).await? else {
-            return refuse(DomainError::VoucherNotFound);
-        };
+        let (voucher, reservation_ttl_seconds) =
+            decided!(self.lock_voucher_for_reserve(code).await);
         if let Some(expected) = &voucher.view.pin {
             // A wrong PIN answers exactly like an unknown code: no oracle for guessing.
             if !pin.is_some_and(|given| secret::constant_time_eq(given, expected)) {
@@ -1166,7 +1197,7 @@ impl<T: SqlExec> Run<'_, T> {
             self.end_live_holds(voucher.pk, Some(PURPOSE_RESERVATION), HoldState::Superseded)
                 .await?;
         }
-        let expires_at = self.now() + Duration::seconds(settings.reservation_ttl_seconds);
+        let expires_at = self.now() + Duration::seconds(reservation_ttl_seconds);
         let (_, hold_id) = self
             .insert_hold(
                 voucher.pk,

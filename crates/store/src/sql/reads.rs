@@ -211,7 +211,11 @@ pub(super) struct VoucherRecord {
 }
 
 pub(super) fn voucher_row(row: &Row) -> Result<VoucherRecord, StoreError> {
-    let mut r = row.reader();
+    read_voucher(&mut row.reader())
+}
+
+/// Reads the [`VOUCHER_COLUMNS`] from where `r` stands, leaving it on the column after them.
+pub(super) fn read_voucher(r: &mut RowReader<'_>) -> Result<VoucherRecord, StoreError> {
     let pk = r.int()?;
     let mut view = VoucherView {
         id: r.text()?,
@@ -221,14 +225,14 @@ pub(super) fn voucher_row(row: &Row) -> Result<VoucherRecord, StoreError> {
         sku: r.opt_text()?,
         batch: r.opt_text()?,
         amount_minor: r.int()?,
-        currency: currency(&mut r)?,
+        currency: currency(r)?,
         valid_until: r.opt_time()?,
         validity: Validity {
             value: r.int()?,
-            interval: parsed(&mut r, "validity interval", ValidityInterval::parse)?,
+            interval: parsed(r, "validity interval", ValidityInterval::parse)?,
         },
-        status: parsed(&mut r, "voucher status", VoucherStatus::parse)?,
-        kind: parsed(&mut r, "voucher type", VoucherKind::parse)?,
+        status: parsed(r, "voucher status", VoucherStatus::parse)?,
+        kind: parsed(r, "voucher type", VoucherKind::parse)?,
         taxable: r.bool()?,
         tax_rate: r.opt_text()?,
         order_number: r.opt_text()?,
