@@ -898,8 +898,8 @@ impl<T: SqlExec> Run<'_, T> {
             .transpose()
     }
 
-    /// The row of [`Self::lock_voucher_where`], with `columns` after the voucher's from what
-    /// `join` adds to `vouchers v`.
+    /// Locks like [`Self::lock_voucher_where`] and answers the row as it is: the voucher's
+    /// columns, then `columns`, which may read the tables `join` adds to `vouchers v`.
     async fn lock_voucher_row(
         &mut self,
         columns: &str,
