@@ -72,6 +72,7 @@ macro_rules! conformance_tests {
             tokens_are_revoked_on_disconnect,
             only_untouched_vouchers_can_be_deleted,
             concurrent_reserve_and_charge_never_overdraw,
+            a_reservation_charged_from_many_tills_at_once_is_charged_once,
             concurrent_commands_each_get_their_own_answer,
             lists_filter_and_paginate,
             random_command_sequences_keep_the_balance_invariant,
@@ -805,6 +806,37 @@ pub async fn concurrent_reserve_and_charge_never_overdraw(store: Arc<dyn Store>)
     );
     assert_eq!(remaining, 5_000 - 100 * charged);
     assert!(held <= remaining);
+    till.assert_integrity(T0).await;
+}
+
+/// Tills that charge one reservation at the same moment, each with its own order number.
+const CHARGERS: usize = 32;
+
+/// Exactly one of many simultaneous charges of one reservation is made; every other till is
+/// told the reservation is already charged, and the voucher pays once.
+pub async fn a_reservation_charged_from_many_tills_at_once_is_charged_once(store: Arc<dyn Store>) {
+    let till = Arc::new(tenant(&store, "default").await);
+    let voucher_id = till.voucher(1_000, "ONCE").await;
+    let reservation = till.reservation("ONCE", 300).await;
+    let mut tasks = Vec::new();
+    for i in 0..CHARGERS {
+        let (till, reservation) = (till.clone(), reservation.clone());
+        tasks.push(tokio::spawn(async move {
+            till.charge_at(T0, &reservation, &format!("O-{i}")).await
+        }));
+    }
+    let mut charged = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(Outcome::Charge {
+                first_time: true, ..
+            }) => charged += 1,
+            Err(DomainError::ReservationAlreadyCharged) => {}
+            other => panic!("a charge answered {other:?}"),
+        }
+    }
+    assert_eq!(charged, 1);
+    assert_eq!(till.remaining(&voucher_id).await, (700, 0));
     till.assert_integrity(T0).await;
 }
 

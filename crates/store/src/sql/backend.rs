@@ -26,11 +26,21 @@ impl Dialect {
     }
 
     /// Like [`Dialect::lock_clause`], locking only the rows of the voucher table aliased `v`
-    /// (a query that also reads other tables in subqueries).
+    /// (a query that also reads other tables in joins or subqueries).
     pub fn voucher_lock_clause(&self) -> &'static str {
         match self {
             Dialect::Sqlite => "",
             Dialect::Postgres => " FOR UPDATE OF v",
+        }
+    }
+
+    /// Like [`Dialect::voucher_lock_clause`], locking the rows of the hold table aliased `h`
+    /// too. Locked rows are read again as the transaction a lock waited for left them; a
+    /// joined row that is not locked is not.
+    pub fn voucher_and_hold_lock_clause(&self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE OF v, h",
         }
     }
 }

@@ -891,27 +891,29 @@ impl<T: SqlExec> Run<'_, T> {
         condition: &str,
         params: Vec<Value>,
     ) -> Result<Option<VoucherRecord>, StoreError> {
-        self.lock_voucher_row("", "", condition, params)
+        let lock = self.dialect.voucher_lock_clause();
+        self.lock_voucher_row("", "", condition, params, lock)
             .await?
             .as_ref()
             .map(reads::voucher_row)
             .transpose()
     }
 
-    /// Locks like [`Self::lock_voucher_where`] and answers the row as it is: the voucher's
-    /// columns, then `columns`, which may read the tables `join` adds to `vouchers v`.
+    /// Locks like [`Self::lock_voucher_where`] (with `lock`, a clause of [`Dialect`]) and
+    /// answers the row as it is: the voucher's columns, then `columns`, which may read the
+    /// tables `join` adds to `vouchers v`.
     async fn lock_voucher_row(
         &mut self,
         columns: &str,
         join: &str,
         condition: &str,
         params: Vec<Value>,
+        lock: &str,
     ) -> Result<Option<Row>, StoreError> {
         let sql = format!(
             "SELECT {}{columns} FROM vouchers v{join} WHERE v.tenant_id = $2 AND {condition} \
-             AND v.deleted_at IS NULL{}",
+             AND v.deleted_at IS NULL{lock}",
             reads::VOUCHER_COLUMNS,
-            self.dialect.voucher_lock_clause()
         );
         let mut all = vec![self.now().into(), self.tenant_id().into()];
         all.extend(params);
@@ -928,6 +930,7 @@ impl<T: SqlExec> Run<'_, T> {
                 " JOIN tenants t ON t.id = v.tenant_id",
                 "v.code = $3",
                 vec![code.into()],
+                self.dialect.voucher_lock_clause(),
             )
             .await?;
         let Some(row) = row else {
@@ -1279,31 +1282,28 @@ impl<T: SqlExec> Run<'_, T> {
         Ok(())
     }
 
-    /// Locks the voucher of a reservation, then reads the reservation under that lock.
+    /// Locks the voucher of a reservation and reads the reservation, in one statement. The
+    /// reservation's row is locked with the voucher's, so that on PostgreSQL a lock that had to
+    /// wait re-reads both as the transaction before left them.
     async fn lock_reservation(
         &mut self,
         hold_id: &str,
     ) -> Step<(VoucherRecord, reads::HoldRecord)> {
-        let tenant_id = self.ctx.tenant_id.clone();
-        let Some(voucher) = self
-            .lock_voucher_where(
-                "v.pk = (SELECT h.voucher_pk FROM holds h \
-                 WHERE h.tenant_id = $2 AND h.id = $3 AND h.purpose = $4)",
+        let row = self
+            .lock_voucher_row(
+                &format!(", {}", reads::HOLD_COLUMNS),
+                " JOIN holds h ON h.voucher_pk = v.pk",
+                "h.tenant_id = $2 AND h.id = $3 AND h.purpose = $4",
                 vec![hold_id.into(), PURPOSE_RESERVATION.into()],
+                self.dialect.voucher_and_hold_lock_clause(),
             )
-            .await?
-        else {
+            .await?;
+        let Some(row) = row else {
             return refuse(DomainError::ReservationNotFound);
         };
-        let hold = reads::hold(
-            self.tx,
-            &tenant_id,
-            hold_id,
-            PURPOSE_RESERVATION,
-            self.now(),
-        )
-        .await?
-        .ok_or_else(|| StoreError::Other("hold vanished under lock".into()))?;
+        let mut r = row.reader();
+        let voucher = reads::read_voucher(&mut r)?;
+        let hold = reads::read_hold(&mut r, self.now())?;
         Ok(Ok((voucher, hold)))
     }
 

@@ -319,10 +319,20 @@ pub(super) async fn vouchers<T: SqlExec>(
 
 // ---------------------------------------------------------------- holds
 
-const HOLD_SELECT: &str = "SELECT h.pk, h.id, v.id, v.taxable, v.tax_rate, h.client_id, \
-     h.purpose, h.amount_minor, h.currency, h.state, h.expires_at, \
-     (SELECT e.id FROM entries e WHERE e.pk = h.charge_entry_pk), h.created_at, h.updated_at \
-     FROM holds h JOIN vouchers v ON v.pk = h.voucher_pk WHERE h.tenant_id = $1";
+/// The columns of a hold (`h`) and its voucher (`v`) that [`read_hold`] reads.
+macro_rules! hold_columns {
+    () => {
+        "h.pk, h.id, v.id, v.taxable, v.tax_rate, h.client_id, \
+         h.purpose, h.amount_minor, h.currency, h.state, h.expires_at, \
+         (SELECT e.id FROM entries e WHERE e.pk = h.charge_entry_pk), h.created_at, h.updated_at"
+    };
+}
+pub(super) const HOLD_COLUMNS: &str = hold_columns!();
+const HOLD_SELECT: &str = concat!(
+    "SELECT ",
+    hold_columns!(),
+    " FROM holds h JOIN vouchers v ON v.pk = h.voucher_pk WHERE h.tenant_id = $1"
+);
 
 /// A hold row with its internal keys.
 pub(super) struct HoldRecord {
@@ -331,7 +341,14 @@ pub(super) struct HoldRecord {
 }
 
 fn hold_row(row: &Row, now: OffsetDateTime) -> Result<HoldRecord, StoreError> {
-    let mut r = row.reader();
+    read_hold(&mut row.reader(), now)
+}
+
+/// Reads the [`HOLD_COLUMNS`] from where `r` stands.
+pub(super) fn read_hold(
+    r: &mut RowReader<'_>,
+    now: OffsetDateTime,
+) -> Result<HoldRecord, StoreError> {
     let pk = r.int()?;
     let mut view = HoldView {
         id: r.text()?,
@@ -341,8 +358,8 @@ fn hold_row(row: &Row, now: OffsetDateTime) -> Result<HoldRecord, StoreError> {
         client_id: r.opt_text()?,
         purpose: r.text()?,
         amount_minor: r.int()?,
-        currency: currency(&mut r)?,
-        state: parsed(&mut r, "hold state", HoldState::parse)?,
+        currency: currency(r)?,
+        state: parsed(r, "hold state", HoldState::parse)?,
         expires_at: r.time()?,
         charge_id: r.opt_text()?,
         created_at: r.time()?,
