@@ -14,7 +14,7 @@
 //! queue is bounded; when it is full a command is refused at once with
 //! [`StoreError::Overloaded`] instead of waiting.
 //!
-//! Each committed batch is measured ([`BATCH_COMMANDS_METRIC`], [`COMMIT_SECONDS_METRIC`],
+//! Each batch is measured ([`BATCH_COMMANDS_METRIC`], [`COMMIT_SECONDS_METRIC`],
 //! [`QUEUE_WAIT_SECONDS_METRIC`]): how full the batches are, how long the durable commit takes
 //! and how long commands wait for a lane tell an operator whether the writer is the limit.
 
@@ -118,9 +118,9 @@ async fn run<B: Backend>(backend: Arc<B>, jobs: Arc<Mutex<mpsc::Receiver<Job>>>,
             }
         }
         let taken_at = Instant::now();
+        let queue_wait = metrics::histogram!(QUEUE_WAIT_SECONDS_METRIC);
         for job in &batch {
-            metrics::histogram!(QUEUE_WAIT_SECONDS_METRIC)
-                .record(taken_at.duration_since(job.queued_at).as_secs_f64());
+            queue_wait.record(taken_at.duration_since(job.queued_at).as_secs_f64());
         }
         metrics::histogram!(BATCH_COMMANDS_METRIC).record(batch.len() as f64);
         commit_batch(backend.as_ref(), &mut batch).await;
