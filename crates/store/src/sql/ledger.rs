@@ -900,8 +900,8 @@ impl<T: SqlExec> Run<'_, T> {
     }
 
     /// Locks like [`Self::lock_voucher_where`] (with `lock`, a clause of [`Dialect`]) and
-    /// answers the row as it is: the voucher's columns, then `columns`, which may read the
-    /// tables `join` adds to `vouchers v`.
+    /// answers the row as it is: the voucher's columns, then `columns` (a column list, or
+    /// empty), which may read the tables `join` adds to `vouchers v`.
     async fn lock_voucher_row(
         &mut self,
         columns: &str,
@@ -910,9 +910,10 @@ impl<T: SqlExec> Run<'_, T> {
         params: Vec<Value>,
         lock: &str,
     ) -> Result<Option<Row>, StoreError> {
+        let separator = if columns.is_empty() { "" } else { ", " };
         let sql = format!(
-            "SELECT {}{columns} FROM vouchers v{join} WHERE v.tenant_id = $2 AND {condition} \
-             AND v.deleted_at IS NULL{lock}",
+            "SELECT {}{separator}{columns} FROM vouchers v{join} WHERE v.tenant_id = $2 \
+             AND {condition} AND v.deleted_at IS NULL{lock}",
             reads::VOUCHER_COLUMNS,
         );
         let mut all = vec![self.now().into(), self.tenant_id().into()];
@@ -926,7 +927,7 @@ impl<T: SqlExec> Run<'_, T> {
     async fn lock_voucher_for_reserve(&mut self, code: &str) -> Step<(VoucherRecord, i64)> {
         let row = self
             .lock_voucher_row(
-                ", t.reservation_ttl_seconds",
+                "t.reservation_ttl_seconds",
                 " JOIN tenants t ON t.id = v.tenant_id",
                 "v.code = $3",
                 vec![code.into()],
@@ -1291,7 +1292,7 @@ impl<T: SqlExec> Run<'_, T> {
     ) -> Step<(VoucherRecord, reads::HoldRecord)> {
         let row = self
             .lock_voucher_row(
-                &format!(", {}", reads::HOLD_COLUMNS),
+                reads::HOLD_COLUMNS,
                 " JOIN holds h ON h.voucher_pk = v.pk",
                 "h.tenant_id = $2 AND h.id = $3 AND h.purpose = $4",
                 vec![hold_id.into(), PURPOSE_RESERVATION.into()],
