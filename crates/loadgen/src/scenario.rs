@@ -26,6 +26,9 @@ pub enum Scenario {
     Create,
     /// Only `GET /healthz`: the HTTP ceiling of this machine.
     Healthz,
+    /// Only `GET /v1/vouchers/{id}` on vouchers of the pool: an authenticated request that
+    /// reads the ledger and writes nothing, the ceiling a payment's two requests stand under.
+    Read,
 }
 
 impl Scenario {
@@ -36,6 +39,7 @@ impl Scenario {
             Scenario::Hot => "hot",
             Scenario::Create => "create",
             Scenario::Healthz => "healthz",
+            Scenario::Read => "read",
         }
     }
 }
@@ -147,6 +151,7 @@ impl Worker {
                 self.pay(voucher).await
             }
             Scenario::Create => self.create().await,
+            Scenario::Read => self.read_voucher().await,
             Scenario::Mixed => {
                 let roll = rand::rng().random_range(0..100);
                 match roll {
@@ -264,6 +269,22 @@ impl Worker {
             .setup
             .api
             .call(Method::GET, &path, &self.setup.token, None)
+            .await?;
+        Ok(ended(status, 200))
+    }
+
+    /// Reads one voucher of this worker's share of the pool.
+    async fn read_voucher(&mut self) -> anyhow::Result<Ended> {
+        let voucher = &self.setup.pool[self.own_voucher()].id;
+        let (status, _) = self
+            .setup
+            .api
+            .call(
+                Method::GET,
+                &format!("/v1/vouchers/{voucher}"),
+                &self.setup.token,
+                None,
+            )
             .await?;
         Ok(ended(status, 200))
     }

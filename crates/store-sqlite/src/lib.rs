@@ -8,30 +8,22 @@
 //! snapshots. This crate owns only the connection, the dialect's binding and error mapping,
 //! and the migrations; the ledger itself is the shared SQL of `voucherd-store`.
 
-use std::str::FromStr;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{Column, Row as _, Sqlite, Transaction, TypeInfo, ValueRef};
 use voucherd_store::StoreError;
 
-mod writer_conn;
+mod connection;
+mod readers;
+use connection::{Access, SharedWriter, SqliteTx, map_error, open_connection, open_writer};
+use readers::ReaderPool;
 use voucherd_store::sql::{
-    Backend, Dialect, GroupCommit, Migration, QUEUE_COMMANDS_MAX, Row, SqlExec, SqlStore, Value,
-    migrate,
+    Backend, Dialect, GroupCommit, Migration, QUEUE_COMMANDS_MAX, SqlStore, migrate,
 };
-use writer_conn::{SharedWriter, WriteTx};
 
-/// How long a connection waits for a lock held by another process before giving up.
-const BUSY_TIMEOUT_SECONDS: u64 = 5;
 /// Reader connections; WAL lets them read while the writer writes.
-const READ_CONNECTIONS_MAX: u32 = 8;
+const READ_CONNECTIONS_MAX: usize = 8;
 /// Commands one commit takes at most.
 const BATCH_COMMANDS_MAX: usize = 512;
-/// How long a request waits for a pooled connection.
-const ACQUIRE_TIMEOUT_SECONDS: u64 = 10;
 
 const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -64,7 +56,7 @@ const MIGRATIONS: &[Migration] = &[
 /// The SQLite [`Backend`].
 pub struct SqliteBackend {
     writer: SharedWriter,
-    readers: SqlitePool,
+    readers: ReaderPool,
 }
 
 /// The store on SQLite.
@@ -86,46 +78,60 @@ pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
 /// Writes a consistent copy of the database at `url` to the new file `to`, while the service
 /// keeps running (SQLite's `VACUUM INTO` reads one snapshot; writers are not held up). The copy
 /// is a complete database: serve it, or put it in place of the original, to restore.
-pub async fn backup(url: &str, to: &std::path::Path) -> Result<(), StoreError> {
-    use sqlx::ConnectOptions;
+pub async fn backup(url: &str, to: &Path) -> Result<(), StoreError> {
     if to.exists() {
         return Err(StoreError::Other(format!(
             "{} exists; a backup never overwrites a file",
             to.display()
         )));
     }
-    let options = SqliteConnectOptions::from_str(url)
-        .map_err(|e| StoreError::Other(format!("invalid SQLite URL: {e}")))?
-        .busy_timeout(Duration::from_secs(BUSY_TIMEOUT_SECONDS))
-        .read_only(true);
-    if !options.get_filename().exists() {
+    let path = database_path(url)?;
+    if !path.exists() {
         return Err(StoreError::Other(format!(
             "no database at {}",
-            options.get_filename().display()
+            path.display()
         )));
     }
-    let mut connection = options.connect().await.map_err(map_error)?;
     let target = to
         .to_str()
-        .ok_or_else(|| StoreError::Other("the backup path must be UTF-8".into()))?;
-    sqlx::query("VACUUM INTO ?")
-        .bind(target)
-        .execute(&mut connection)
-        .await
-        .map_err(map_error)?;
-    Ok(())
+        .ok_or_else(|| StoreError::Other("the backup path must be UTF-8".into()))?
+        .to_string();
+    // The copy reads the whole database: a thread of its own, not an async worker.
+    tokio::task::spawn_blocking(move || {
+        let connection = open_connection(&path, Access::Read)?;
+        connection
+            .execute("VACUUM INTO ?1", [target])
+            .map(|_| ())
+            .map_err(map_error)
+    })
+    .await
+    .map_err(|e| StoreError::Other(format!("the backup stopped: {e}")))?
+}
+
+/// The file a `sqlite://path/to/file.db` (or `sqlite:path/to/file.db`) URL names.
+fn database_path(url: &str) -> Result<PathBuf, StoreError> {
+    let invalid = |why: &str| StoreError::Other(format!("invalid SQLite URL {url:?}: {why}"));
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .ok_or_else(|| invalid("it must start with sqlite://"))?;
+    if path.is_empty() {
+        return Err(invalid("it names no file"));
+    }
+    if path.contains('?') {
+        return Err(invalid("options after ? are not supported"));
+    }
+    if path == ":memory:" {
+        return Err(invalid(
+            "an in-memory database would lose every acknowledged write",
+        ));
+    }
+    Ok(PathBuf::from(path))
 }
 
 /// Like [`open`], with another group-commit configuration (tests use a tiny queue).
 pub async fn open_with(url: &str, group_commit: GroupCommit) -> Result<SqliteStore, StoreError> {
-    let options = SqliteConnectOptions::from_str(url)
-        .map_err(|e| StoreError::Other(format!("invalid SQLite URL: {e}")))?
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(BUSY_TIMEOUT_SECONDS))
-        .read_only(true);
-    let path = options.get_filename().to_path_buf();
+    let path = database_path(url)?;
     if let Some(folder) = path.parent()
         && !folder.as_os_str().is_empty()
     {
@@ -133,95 +139,12 @@ pub async fn open_with(url: &str, group_commit: GroupCommit) -> Result<SqliteSto
             .map_err(|e| StoreError::Other(format!("cannot create {}: {e}", folder.display())))?;
     }
     // The writer creates the file; the readers open what it created.
-    let writer = writer_conn::open(&path)?;
-    let readers = SqlitePoolOptions::new()
-        .max_connections(READ_CONNECTIONS_MAX)
-        .acquire_timeout(Duration::from_secs(ACQUIRE_TIMEOUT_SECONDS))
-        .connect_with(options)
-        .await
-        .map_err(map_error)?;
+    let writer = open_writer(&path)?;
+    let readers = ReaderPool::open(&path, READ_CONNECTIONS_MAX)?;
     let backend = SqliteBackend { writer, readers };
     migrate(&backend, MIGRATIONS, "").await?;
     // One writer connection: group commit turns one fsync per command into one per batch.
     Ok(SqlStore::with_group_commit(backend, group_commit))
-}
-
-/// An open SQLite transaction: the writer's, or a reader's snapshot.
-pub enum SqliteTx {
-    Write(WriteTx),
-    Read(Transaction<'static, Sqlite>),
-}
-
-fn bind_all<'q>(
-    mut query: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
-    params: Vec<Value>,
-) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
-    for param in params {
-        query = match param {
-            Value::Null => query.bind(None::<String>),
-            Value::NullInt => query.bind(None::<i64>),
-            Value::Int(v) => query.bind(v),
-            Value::Text(v) => query.bind(v),
-            Value::Bool(v) => query.bind(v),
-        };
-    }
-    query
-}
-
-fn decode_row(row: &sqlx::sqlite::SqliteRow) -> Result<Row, StoreError> {
-    let mut values = Vec::with_capacity(row.columns().len());
-    for column in row.columns() {
-        let i = column.ordinal();
-        let raw = row.try_get_raw(i).map_err(map_error)?;
-        let value = if raw.is_null() {
-            Value::Null
-        } else {
-            match raw.type_info().name() {
-                "INTEGER" | "BOOLEAN" => Value::Int(row.try_get::<i64, _>(i).map_err(map_error)?),
-                "TEXT" => Value::Text(row.try_get::<String, _>(i).map_err(map_error)?),
-                other => return Err(StoreError::Other(format!("unexpected SQLite type {other}"))),
-            }
-        };
-        values.push(value);
-    }
-    Ok(Row(values))
-}
-
-impl SqlExec for SqliteTx {
-    async fn execute(&mut self, sql: &str, params: Vec<Value>) -> Result<u64, StoreError> {
-        match self {
-            SqliteTx::Write(tx) => tx.execute(sql, params).await,
-            SqliteTx::Read(tx) => {
-                let done = bind_all(sqlx::query(sql), params)
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(map_error)?;
-                Ok(done.rows_affected())
-            }
-        }
-    }
-
-    async fn fetch(&mut self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, StoreError> {
-        match self {
-            SqliteTx::Write(tx) => tx.fetch(sql, params).await,
-            SqliteTx::Read(tx) => {
-                let rows = bind_all(sqlx::query(sql), params)
-                    .fetch_all(&mut **tx)
-                    .await
-                    .map_err(map_error)?;
-                rows.iter().map(decode_row).collect()
-            }
-        }
-    }
-
-    async fn execute_script(&mut self, sql: &str) -> Result<(), StoreError> {
-        match self {
-            SqliteTx::Write(tx) => tx.execute_script(sql).await,
-            SqliteTx::Read(_) => Err(StoreError::Other(
-                "scripts run in write transactions".into(),
-            )),
-        }
-    }
 }
 
 impl Backend for SqliteBackend {
@@ -232,53 +155,24 @@ impl Backend for SqliteBackend {
     }
 
     async fn begin_write(&self) -> Result<SqliteTx, StoreError> {
-        WriteTx::begin(&self.writer).await.map(SqliteTx::Write)
+        SqliteTx::begin_write(&self.writer).await
     }
 
     async fn begin_read(&self) -> Result<SqliteTx, StoreError> {
-        self.readers
-            .begin()
-            .await
-            .map(SqliteTx::Read)
-            .map_err(map_error)
+        SqliteTx::begin_read(&self.readers, false).await
+    }
+
+    async fn begin_scan(&self) -> Result<SqliteTx, StoreError> {
+        SqliteTx::begin_read(&self.readers, true).await
     }
 
     async fn commit(tx: SqliteTx) -> Result<(), StoreError> {
-        match tx {
-            SqliteTx::Write(tx) => tx.commit(),
-            SqliteTx::Read(tx) => tx.commit().await.map_err(map_error),
-        }
+        tx.commit()
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.readers)
-            .await
-            .map(|_| ())
-            .map_err(map_error)
-    }
-}
-
-/// SQLite's result codes for a lock held elsewhere: BUSY, LOCKED and their extended forms.
-const BUSY_CODES: [&str; 5] = ["5", "6", "261", "262", "517"];
-
-fn map_error(error: sqlx::Error) -> StoreError {
-    match &error {
-        sqlx::Error::Database(db) => {
-            if db.is_unique_violation() {
-                StoreError::Conflict(db.message().to_string())
-            } else if db
-                .code()
-                .is_some_and(|code| BUSY_CODES.contains(&code.as_ref()))
-            {
-                StoreError::Retryable(db.message().to_string())
-            } else {
-                StoreError::Other(error.to_string())
-            }
-        }
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
-            StoreError::Unavailable(error.to_string())
-        }
-        _ => StoreError::Other(error.to_string()),
+        let mut tx = self.begin_read().await?;
+        voucherd_store::sql::SqlExec::fetch(&mut tx, "SELECT 1", Vec::new()).await?;
+        tx.commit()
     }
 }

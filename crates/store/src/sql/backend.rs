@@ -88,6 +88,13 @@ pub trait Backend: Send + Sync + 'static {
     /// Opens a transaction that only reads, for a consistent view across several queries.
     fn begin_read(&self) -> impl Future<Output = Result<Self::Tx, StoreError>> + Send;
 
+    /// Like [`Backend::begin_read`], for reads that go through much of a tenant's ledger (the
+    /// integrity check, reports). A backend that runs statements on the calling async worker
+    /// moves these off it, so that one long read does not hold up the requests queued there.
+    fn begin_scan(&self) -> impl Future<Output = Result<Self::Tx, StoreError>> + Send {
+        self.begin_read()
+    }
+
     /// Makes a transaction durable.
     fn commit(tx: Self::Tx) -> impl Future<Output = Result<(), StoreError>> + Send;
 

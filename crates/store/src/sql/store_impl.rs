@@ -68,10 +68,15 @@ impl<B: Backend> SqlStore<B> {
 }
 
 /// Runs `$body` with `$tx` bound to a fresh read transaction, then commits it. An early
-/// return through `?` drops the transaction, which rolls it back.
+/// return through `?` drops the transaction, which rolls it back. `in_read!(self, begin_scan,
+/// |tx| ...)` opens it with [`Backend::begin_scan`], for reads that go through much of a
+/// tenant's ledger.
 macro_rules! in_read {
-    ($self:ident, |$tx:ident| $body:expr) => {{
-        let mut owned = $self.backend.begin_read().await?;
+    ($self:ident, |$tx:ident| $body:expr) => {
+        in_read!($self, begin_read, |$tx| $body)
+    };
+    ($self:ident, $begin:ident, |$tx:ident| $body:expr) => {{
+        let mut owned = $self.backend.$begin().await?;
         let result = {
             let $tx = &mut owned;
             $body
@@ -327,7 +332,7 @@ impl<B: Backend> Store for SqlStore<B> {
         tenant_id: &str,
         now: OffsetDateTime,
     ) -> Result<IntegrityReport, StoreError> {
-        in_read!(self, |tx| {
+        in_read!(self, begin_scan, |tx| {
             let mut report = IntegrityReport {
                 vouchers_checked: 0,
                 violations: Vec::new(),
@@ -629,7 +634,7 @@ impl<B: Backend> Store for SqlStore<B> {
         days: i64,
         expiry_days: i64,
     ) -> Result<Report, StoreError> {
-        in_read!(self, |tx| report_reads::report(
+        in_read!(self, begin_scan, |tx| report_reads::report(
             tx,
             tenant_id,
             now,
