@@ -12,8 +12,10 @@ use std::path::{Path, PathBuf};
 
 use voucherd_store::StoreError;
 
+mod checkpointer;
 mod connection;
 mod readers;
+use checkpointer::Checkpointer;
 use connection::{Access, SharedWriter, SqliteTx, map_error, open_connection, open_writer};
 use readers::ReaderPool;
 use voucherd_store::sql::{
@@ -57,6 +59,8 @@ const MIGRATIONS: &[Migration] = &[
 pub struct SqliteBackend {
     writer: SharedWriter,
     readers: ReaderPool,
+    /// Copies the WAL into the database file; stops when the backend is dropped.
+    _checkpointer: Checkpointer,
 }
 
 /// The store on SQLite.
@@ -141,7 +145,12 @@ pub async fn open_with(url: &str, group_commit: GroupCommit) -> Result<SqliteSto
     // The writer creates the file; the readers open what it created.
     let writer = open_writer(&path)?;
     let readers = ReaderPool::open(&path, READ_CONNECTIONS_MAX)?;
-    let backend = SqliteBackend { writer, readers };
+    let checkpointer = checkpointer::spawn(&path, writer.clone())?;
+    let backend = SqliteBackend {
+        writer,
+        readers,
+        _checkpointer: checkpointer,
+    };
     migrate(&backend, MIGRATIONS, "").await?;
     // One writer connection: group commit turns one fsync per command into one per batch.
     Ok(SqlStore::with_group_commit(backend, group_commit))
