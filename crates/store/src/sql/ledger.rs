@@ -55,6 +55,18 @@ mod bleepay;
 mod console;
 mod front;
 mod series;
+mod writes;
+
+use writes::Write;
+
+/// The statement that places a live hold; its parameters are made by `Run::new_hold_write`.
+macro_rules! hold_insert {
+    () => {
+        "INSERT INTO holds (tenant_id, id, voucher_pk, client_id, purpose, amount_minor, \
+         currency, state, expires_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'live', $8, $9, $9)"
+    };
+}
 
 /// A ledger entry about to be written.
 struct NewEntry<'a> {
@@ -271,24 +283,51 @@ impl<T: SqlExec> Run<'_, T> {
         subject_id: &str,
         detail: serde_json::Value,
     ) -> Result<(), StoreError> {
-        self.tx
-            .execute(
-                "INSERT INTO audit_events (tenant_id, at, actor_kind, actor_id, action, \
-                 subject_kind, subject_id, request_id, detail) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                vec![
-                    tenant_id.into(),
-                    self.now().into(),
-                    self.ctx.actor.kind().into(),
-                    self.ctx.actor.id().into(),
-                    action.into(),
-                    subject_kind.into(),
-                    subject_id.into(),
-                    self.ctx.request_id.as_str().into(),
-                    detail.to_string().into(),
-                ],
-            )
-            .await?;
+        let write = self.audit_write(tenant_id, action, subject_kind, subject_id, detail);
+        self.write_all(vec![write]).await
+    }
+
+    /// The audit record of a change, as a write to send with the change's others.
+    fn audit_write(
+        &self,
+        tenant_id: &str,
+        action: &str,
+        subject_kind: &str,
+        subject_id: &str,
+        detail: serde_json::Value,
+    ) -> Write {
+        Write::new(
+            "INSERT INTO audit_events (tenant_id, at, actor_kind, actor_id, action, \
+             subject_kind, subject_id, request_id, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            vec![
+                tenant_id.into(),
+                self.now().into(),
+                self.ctx.actor.kind().into(),
+                self.ctx.actor.id().into(),
+                action.into(),
+                subject_kind.into(),
+                subject_id.into(),
+                self.ctx.request_id.as_str().into(),
+                detail.to_string().into(),
+            ],
+        )
+    }
+
+    /// Runs writes whose answers the command does not need: on PostgreSQL as one statement
+    /// (see [`writes`]), on SQLite one after the other.
+    async fn write_all(&mut self, writes: Vec<Write>) -> Result<(), StoreError> {
+        match self.dialect {
+            Dialect::Postgres => {
+                let one = writes::combined(writes);
+                self.tx.execute(&one.sql, one.params).await?;
+            }
+            Dialect::Sqlite => {
+                for write in writes {
+                    self.tx.execute(&write.sql, write.params).await?;
+                }
+            }
+        }
         Ok(())
     }
 
@@ -980,22 +1019,60 @@ impl<T: SqlExec> Run<'_, T> {
         purpose: Option<&str>,
         to: HoldState,
     ) -> Result<(), StoreError> {
-        let mut sql = String::from(
-            "UPDATE holds SET state = CASE WHEN expires_at > $2 THEN $3 ELSE 'expired' END, \
-             updated_at = $2 WHERE voucher_pk = $1 AND state = 'live'",
-        );
+        let write = self.end_live_holds_write(voucher_pk, purpose, to);
+        self.write_all(vec![write]).await
+    }
+
+    /// Ends a voucher's live holds (of `purpose`, or all): `to`, or expired where they ran out.
+    fn end_live_holds_write(&self, voucher_pk: i64, purpose: Option<&str>, to: HoldState) -> Write {
+        const ALL: &str = "UPDATE holds SET state = CASE WHEN expires_at > $2 THEN $3 \
+             ELSE 'expired' END, updated_at = $2 WHERE voucher_pk = $1 AND state = 'live'";
+        const OF_PURPOSE: &str = "UPDATE holds SET state = CASE WHEN expires_at > $2 THEN $3 \
+             ELSE 'expired' END, updated_at = $2 WHERE voucher_pk = $1 AND state = 'live' \
+             AND purpose = $4";
         let mut params = vec![voucher_pk.into(), self.now().into(), to.as_str().into()];
-        if let Some(purpose) = purpose {
-            sql.push_str(" AND purpose = $4");
-            params.push(purpose.into());
+        match purpose {
+            Some(purpose) => {
+                params.push(purpose.into());
+                Write::new(OF_PURPOSE, params)
+            }
+            None => Write::new(ALL, params),
         }
-        self.tx.execute(&sql, params).await?;
-        Ok(())
     }
 
     /// Writes a ledger entry and moves the voucher's balance by it; answers the entry's key
     /// and the entry as it was written.
     async fn insert_entry(
+        &mut self,
+        voucher_pk: i64,
+        voucher_id: &str,
+        new: NewEntry<'_>,
+    ) -> Result<(i64, EntryView), StoreError> {
+        let (entry_pk, entry) = self.insert_entry_row(voucher_pk, voucher_id, new).await?;
+        if let Some(write) = self.balance_write(voucher_pk, &entry) {
+            self.write_all(vec![write]).await?;
+        }
+        Ok((entry_pk, entry))
+    }
+
+    /// Moves a voucher's balance by an entry written on it; an issue entry records the
+    /// balance the voucher was created with, and moves nothing.
+    fn balance_write(&self, voucher_pk: i64, entry: &EntryView) -> Option<Write> {
+        (entry.kind != EntryKind::Issue).then(|| {
+            Write::new(
+                "UPDATE vouchers SET remaining_minor = remaining_minor + $2, updated_at = $3 \
+                 WHERE pk = $1",
+                vec![
+                    voucher_pk.into(),
+                    (entry.kind.balance_sign() * entry.amount_minor).into(),
+                    self.now().into(),
+                ],
+            )
+        })
+    }
+
+    /// Writes a ledger entry's row, without moving the balance ([`Self::balance_write`]).
+    async fn insert_entry_row(
         &mut self,
         voucher_pk: i64,
         voucher_id: &str,
@@ -1033,19 +1110,6 @@ impl<T: SqlExec> Run<'_, T> {
             )
             .await?
             .ok_or_else(|| StoreError::Other("insert returned no key".into()))?;
-        if kind != EntryKind::Issue {
-            self.tx
-                .execute(
-                    "UPDATE vouchers SET remaining_minor = remaining_minor + $2, updated_at = $3 \
-                     WHERE pk = $1",
-                    vec![
-                        voucher_pk.into(),
-                        (kind.balance_sign() * amount_minor).into(),
-                        self.now().into(),
-                    ],
-                )
-                .await?;
-        }
         let entry = EntryView {
             id,
             voucher_id: voucher_id.to_string(),
@@ -1197,28 +1261,33 @@ impl<T: SqlExec> Run<'_, T> {
         // Nothing else writes this voucher's holds meanwhile (its row is locked on PostgreSQL,
         // SQLite has one writer), so the live holds just read are all there are: without a live
         // reservation among them there is nothing to supersede, and no statement to run.
+        let mut writes = Vec::with_capacity(3);
         if supersedes {
-            self.end_live_holds(voucher.pk, Some(PURPOSE_RESERVATION), HoldState::Superseded)
-                .await?;
+            writes.push(self.end_live_holds_write(
+                voucher.pk,
+                Some(PURPOSE_RESERVATION),
+                HoldState::Superseded,
+            ));
         }
         let expires_at = self.now() + Duration::seconds(reservation_ttl_seconds);
-        let (_, hold_id) = self
-            .insert_hold(
-                voucher.pk,
-                PURPOSE_RESERVATION,
-                amount_minor,
-                currency,
-                expires_at,
-            )
-            .await?;
-        self.audit(
-            &self.ctx.tenant_id.clone(),
+        let (hold, hold_id) = self.new_hold_write(
+            voucher.pk,
+            PURPOSE_RESERVATION,
+            amount_minor,
+            currency,
+            expires_at,
+        );
+        writes.push(hold);
+        // The superseding update cannot meet the new hold: written in one statement, it sees
+        // the holds as they were before it.
+        writes.push(self.audit_write(
+            &self.ctx.tenant_id,
             "hold.reserve",
             "reservation",
             &hold_id,
             json!({ "voucher_id": voucher.view.id, "amount_minor": amount_minor }),
-        )
-        .await?;
+        ));
+        self.write_all(writes).await?;
         let now = self.stored_now()?;
         Ok(Ok(Outcome::Reservation(HoldView {
             id: hold_id,
@@ -1247,40 +1316,53 @@ impl<T: SqlExec> Run<'_, T> {
         currency: voucherd_domain::Currency,
         expires_at: OffsetDateTime,
     ) -> Result<(i64, String), StoreError> {
-        let id = secret::ordered_id(self.now());
+        let (write, id) =
+            self.new_hold_write(voucher_pk, purpose, amount_minor, currency, expires_at);
         let row = self
             .tx
-            .fetch_optional(
-                "INSERT INTO holds (tenant_id, id, voucher_pk, client_id, purpose, amount_minor, \
-                 currency, state, expires_at, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'live', $8, $9, $9) RETURNING pk",
-                vec![
-                    self.tenant_id().into(),
-                    id.as_str().into(),
-                    voucher_pk.into(),
-                    self.ctx.actor.client_id().into(),
-                    purpose.into(),
-                    amount_minor.into(),
-                    currency.code().into(),
-                    expires_at.into(),
-                    self.now().into(),
-                ],
-            )
+            .fetch_optional(concat!(hold_insert!(), " RETURNING pk"), write.params)
             .await?
             .ok_or_else(|| StoreError::Other("insert returned no key".into()))?;
         Ok((row.reader().int()?, id))
     }
 
+    /// Like [`Self::insert_hold`], as a write to send with others (the hold's key is not
+    /// needed); answers the hold's id with it.
+    fn new_hold_write(
+        &self,
+        voucher_pk: i64,
+        purpose: &str,
+        amount_minor: i64,
+        currency: voucherd_domain::Currency,
+        expires_at: OffsetDateTime,
+    ) -> (Write, String) {
+        let id = secret::ordered_id(self.now());
+        let params = vec![
+            self.tenant_id().into(),
+            id.as_str().into(),
+            voucher_pk.into(),
+            self.ctx.actor.client_id().into(),
+            purpose.into(),
+            amount_minor.into(),
+            currency.code().into(),
+            expires_at.into(),
+            self.now().into(),
+        ];
+        (Write::new(hold_insert!(), params), id)
+    }
+
     /// Records that a hold was charged by the entry `entry_pk`.
     async fn mark_hold_charged(&mut self, hold_pk: i64, entry_pk: i64) -> Result<(), StoreError> {
-        self.tx
-            .execute(
-                "UPDATE holds SET state = 'charged', charge_entry_pk = $2, updated_at = $3 \
-                 WHERE pk = $1",
-                vec![hold_pk.into(), entry_pk.into(), self.now().into()],
-            )
-            .await?;
-        Ok(())
+        let write = self.hold_charged_write(hold_pk, entry_pk);
+        self.write_all(vec![write]).await
+    }
+
+    fn hold_charged_write(&self, hold_pk: i64, entry_pk: i64) -> Write {
+        Write::new(
+            "UPDATE holds SET state = 'charged', charge_entry_pk = $2, updated_at = $3 \
+             WHERE pk = $1",
+            vec![hold_pk.into(), entry_pk.into(), self.now().into()],
+        )
     }
 
     /// Locks the voucher of a reservation and reads the reservation, in one statement. The
@@ -1336,7 +1418,7 @@ impl<T: SqlExec> Run<'_, T> {
             return refuse(refusal);
         }
         let (entry_pk, entry) = self
-            .insert_entry(
+            .insert_entry_row(
                 voucher.pk,
                 &voucher.view.id,
                 NewEntry {
@@ -1350,16 +1432,22 @@ impl<T: SqlExec> Run<'_, T> {
                 },
             )
             .await?;
-        self.mark_hold_charged(hold.pk, entry_pk).await?;
-        let tenant_id = self.ctx.tenant_id.clone();
-        self.audit(
-            &tenant_id,
-            "hold.charge",
-            "reservation",
-            hold_id,
-            json!({ "voucher_id": voucher.view.id, "charge_id": entry.id, "amount_minor": entry.amount_minor }),
-        )
-        .await?;
+        // The balance, the hold and the audit record: three rows of three tables.
+        let writes: Vec<Write> = [
+            self.balance_write(voucher.pk, &entry),
+            Some(self.hold_charged_write(hold.pk, entry_pk)),
+            Some(self.audit_write(
+                &self.ctx.tenant_id,
+                "hold.charge",
+                "reservation",
+                hold_id,
+                json!({ "voucher_id": voucher.view.id, "charge_id": entry.id, "amount_minor": entry.amount_minor }),
+            )),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        self.write_all(writes).await?;
         Ok(Ok(Outcome::Charge {
             entry,
             first_time: true,
