@@ -14,7 +14,8 @@ mod upkeep;
 
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Column, Postgres, Row as _, Transaction, TypeInfo, ValueRef};
 use tokio::task::JoinHandle;
 use upkeep::UPKEEP_INTERVAL_SECONDS;
@@ -142,8 +143,33 @@ async fn autovacuum_runs(pool: &PgPool) -> Result<bool, StoreError> {
     Ok(setting == "on")
 }
 
-/// An open PostgreSQL transaction.
-pub struct PgTx(Transaction<'static, Postgres>);
+/// An open PostgreSQL transaction, or a connection lent for one statement.
+pub enum PgTx {
+    Transaction(Transaction<'static, Postgres>),
+    /// A pooled connection outside any transaction, for one statement
+    /// ([`Backend::begin_single`]); `ran` says whether it has run it.
+    Single {
+        connection: PoolConnection<Postgres>,
+        ran: bool,
+    },
+}
+
+impl PgTx {
+    /// The connection the next statement runs on.
+    fn connection(&mut self) -> Result<&mut PgConnection, StoreError> {
+        match self {
+            PgTx::Transaction(tx) => Ok(&mut **tx),
+            PgTx::Single { connection, ran } => {
+                if std::mem::replace(ran, true) {
+                    return Err(StoreError::Other(
+                        "a second statement on a single-statement read".into(),
+                    ));
+                }
+                Ok(&mut **connection)
+            }
+        }
+    }
+}
 
 fn bind_all<'q>(
     mut query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
@@ -189,7 +215,7 @@ fn decode_row(row: &sqlx::postgres::PgRow) -> Result<Row, StoreError> {
 impl SqlExec for PgTx {
     async fn execute(&mut self, sql: &str, params: Vec<Value>) -> Result<u64, StoreError> {
         let done = bind_all(sqlx::query(sql), params)
-            .execute(&mut *self.0)
+            .execute(self.connection()?)
             .await
             .map_err(map_error)?;
         Ok(done.rows_affected())
@@ -197,7 +223,7 @@ impl SqlExec for PgTx {
 
     async fn fetch(&mut self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, StoreError> {
         let rows = bind_all(sqlx::query(sql), params)
-            .fetch_all(&mut *self.0)
+            .fetch_all(self.connection()?)
             .await
             .map_err(map_error)?;
         rows.iter().map(decode_row).collect()
@@ -205,7 +231,7 @@ impl SqlExec for PgTx {
 
     async fn execute_script(&mut self, sql: &str) -> Result<(), StoreError> {
         // A plain string runs through the simple protocol, which accepts several statements.
-        sqlx::Executor::execute(&mut *self.0, sql)
+        sqlx::Executor::execute(self.connection()?, sql)
             .await
             .map_err(map_error)?;
         Ok(())
@@ -220,19 +246,38 @@ impl Backend for PgBackend {
     }
 
     async fn begin_write(&self) -> Result<PgTx, StoreError> {
-        self.pool.begin().await.map(PgTx).map_err(map_error)
+        self.pool
+            .begin()
+            .await
+            .map(PgTx::Transaction)
+            .map_err(map_error)
     }
 
     async fn begin_read(&self) -> Result<PgTx, StoreError> {
         self.pool
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await
-            .map(PgTx)
+            .map(PgTx::Transaction)
+            .map_err(map_error)
+    }
+
+    async fn begin_single(&self) -> Result<PgTx, StoreError> {
+        self.pool
+            .acquire()
+            .await
+            .map(|connection| PgTx::Single {
+                connection,
+                ran: false,
+            })
             .map_err(map_error)
     }
 
     async fn commit(tx: PgTx) -> Result<(), StoreError> {
-        tx.0.commit().await.map_err(map_error)
+        match tx {
+            PgTx::Transaction(tx) => tx.commit().await.map_err(map_error),
+            // Its one statement committed by itself; the connection goes back to the pool.
+            PgTx::Single { .. } => Ok(()),
+        }
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -335,5 +380,53 @@ pub mod testing {
                 let _ = sqlx::Executor::execute(&mut *admin, sql.as_str()).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_single_statement_read_refuses_a_second_statement() {
+        let Some(url) = testing::fresh_database_url().await else {
+            return;
+        };
+        let backend = PgBackend {
+            pool: PgPoolOptions::new()
+                .max_connections(1)
+                .connect(&url)
+                .await
+                .expect("connect"),
+            upkeep: None,
+        };
+        let mut single = backend.begin_single().await.expect("lend a connection");
+        let rows = single
+            .fetch("SELECT 1::BIGINT", Vec::new())
+            .await
+            .expect("the first statement runs");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].0, vec![Value::Int(1)]);
+        let refused = single
+            .fetch("SELECT 2::BIGINT", Vec::new())
+            .await
+            .expect_err("a second statement must be refused");
+        assert!(
+            refused.to_string().contains("single-statement"),
+            "{refused}"
+        );
+        PgBackend::commit(single).await.expect("end the read");
+        // The connection went back to the pool (it has one) and serves a transaction.
+        let mut tx = backend
+            .begin_read()
+            .await
+            .expect("the connection came back");
+        tx.fetch("SELECT 1::BIGINT", Vec::new())
+            .await
+            .expect("read");
+        tx.fetch("SELECT 2::BIGINT", Vec::new())
+            .await
+            .expect("read again");
+        PgBackend::commit(tx).await.expect("commit");
     }
 }

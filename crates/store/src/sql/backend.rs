@@ -88,6 +88,14 @@ pub trait Backend: Send + Sync + 'static {
     /// Opens a transaction that only reads, for a consistent view across several queries.
     fn begin_read(&self) -> impl Future<Output = Result<Self::Tx, StoreError>> + Send;
 
+    /// Like [`Backend::begin_read`], for a read of one statement, which sees one snapshot by
+    /// itself: a backend may run it without a transaction around it (on PostgreSQL, one round
+    /// trip instead of three). A second statement on it is an error, not a silent read of
+    /// another snapshot.
+    fn begin_single(&self) -> impl Future<Output = Result<Self::Tx, StoreError>> + Send {
+        self.begin_read()
+    }
+
     /// Like [`Backend::begin_read`], for reads that go through much of a tenant's ledger (the
     /// integrity check, reports). A backend that runs statements on the calling async worker
     /// moves these off it, so that one long read does not hold up the requests queued there.

@@ -68,9 +68,10 @@ impl<B: Backend> SqlStore<B> {
 }
 
 /// Runs `$body` with `$tx` bound to a fresh read transaction, then commits it. An early
-/// return through `?` drops the transaction, which rolls it back. `in_read!(self, begin_scan,
-/// |tx| ...)` opens it with [`Backend::begin_scan`], for reads that go through much of a
-/// tenant's ledger.
+/// return through `?` drops the transaction, which rolls it back. `in_read!(self, begin_single,
+/// |tx| ...)` opens it with [`Backend::begin_single`], for reads of one statement;
+/// `in_read!(self, begin_scan, |tx| ...)` with [`Backend::begin_scan`], for reads that go
+/// through much of a tenant's ledger.
 macro_rules! in_read {
     ($self:ident, |$tx:ident| $body:expr) => {
         in_read!($self, begin_read, |$tx| $body)
@@ -117,7 +118,7 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn admin_token_digest(&self) -> Result<Option<String>, StoreError> {
-        in_read!(self, |tx| {
+        in_read!(self, begin_single, |tx| {
             tx.fetch_optional(
                 "SELECT value FROM meta WHERE key = 'admin_token_digest'",
                 vec![],
@@ -142,11 +143,11 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn tenant(&self, tenant_id: &str) -> Result<Option<Tenant>, StoreError> {
-        in_read!(self, |tx| reads::tenant(tx, tenant_id).await)
+        in_read!(self, begin_single, |tx| reads::tenant(tx, tenant_id).await)
     }
 
     async fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
-        in_read!(self, |tx| {
+        in_read!(self, begin_single, |tx| {
             let sql = format!(
                 "SELECT {} FROM tenants ORDER BY created_at, id",
                 reads::TENANT_COLUMNS
@@ -168,11 +169,14 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn client(&self, tenant_id: &str, client_id: &str) -> Result<Option<Client>, StoreError> {
-        in_read!(self, |tx| reads::client(tx, tenant_id, client_id).await)
+        in_read!(self, begin_single, |tx| reads::client(
+            tx, tenant_id, client_id
+        )
+        .await)
     }
 
     async fn merchant_tokens(&self, tenant_id: &str) -> Result<Vec<MerchantToken>, StoreError> {
-        in_read!(self, |tx| {
+        in_read!(self, begin_single, |tx| {
             let rows = tx
                 .fetch(
                     "SELECT id, name, created_at FROM merchant_tokens WHERE tenant_id = $1 \
@@ -198,7 +202,7 @@ impl<B: Backend> Store for SqlStore<B> {
         token_digest: &str,
         now: OffsetDateTime,
     ) -> Result<Option<TokenGrant>, StoreError> {
-        in_read!(self, |tx| {
+        in_read!(self, begin_single, |tx| {
             let row = tx
                 .fetch_optional(
                     "SELECT tenant_id, client_id, scopes, expires_at FROM access_tokens \
@@ -228,7 +232,7 @@ impl<B: Backend> Store for SqlStore<B> {
         voucher_id: &str,
         now: OffsetDateTime,
     ) -> Result<Option<VoucherView>, StoreError> {
-        in_read!(self, |tx| {
+        in_read!(self, begin_single, |tx| {
             Ok(
                 reads::voucher(tx, tenant_id, VoucherKey::Id(voucher_id), now)
                     .await?
@@ -275,7 +279,7 @@ impl<B: Backend> Store for SqlStore<B> {
         voucher_id: &str,
         entry_id: &str,
     ) -> Result<Option<EntryView>, StoreError> {
-        in_read!(self, |tx| {
+        in_read!(self, begin_single, |tx| {
             Ok(reads::entry(tx, tenant_id, entry_id, Some(voucher_id))
                 .await?
                 .map(|r| r.view)
@@ -289,7 +293,7 @@ impl<B: Backend> Store for SqlStore<B> {
         reservation_id: &str,
         now: OffsetDateTime,
     ) -> Result<Option<HoldView>, StoreError> {
-        in_read!(self, |tx| {
+        in_read!(self, begin_single, |tx| {
             Ok(reads::hold(
                 tx,
                 tenant_id,
