@@ -13,10 +13,10 @@
 //! not: change what a commit makes durable (the WAL is flushed by every commit, before this
 //! copies anything), or hold the writer longer than that one short pass.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use voucherd_store::StoreError;
 
@@ -26,6 +26,8 @@ use crate::connection::{SharedWriter, map_error};
 pub const CHECKPOINT_INTERVAL_MILLISECONDS: u64 = 50;
 /// WAL frames (pages) past which the next pass makes the WAL start over: 4 096 pages of 4 KiB.
 pub const WAL_RESTART_FRAMES: i64 = 4_096;
+/// A pass that keeps failing (a full disk, say) is logged at most this often.
+const FAILURE_LOG_INTERVAL_SECONDS: u64 = 60;
 
 /// What one checkpoint pass found, from `PRAGMA wal_checkpoint`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,15 +104,20 @@ pub fn spawn(path: &Path, writer: SharedWriter) -> Result<Checkpointer, StoreErr
     let connection = CheckpointConnection::open(path, writer, WAL_RESTART_FRAMES)?;
     let stop = Arc::new(AtomicBool::new(false));
     let stopped = stop.clone();
-    let shown: PathBuf = path.to_path_buf();
+    let shown = path.to_path_buf();
     std::thread::Builder::new()
         .name("sqlite-checkpoint".into())
         .spawn(move || {
+            let mut logged: Option<Instant> = None;
             while !stopped.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(CHECKPOINT_INTERVAL_MILLISECONDS));
                 if let Err(error) = connection.pass() {
                     // The WAL keeps every commit meanwhile; the next pass tries again.
-                    tracing::warn!(database = %shown.display(), %error, "WAL checkpoint failed");
+                    let quiet = Duration::from_secs(FAILURE_LOG_INTERVAL_SECONDS);
+                    if logged.is_none_or(|at| at.elapsed() >= quiet) {
+                        tracing::warn!(database = %shown.display(), %error, "WAL checkpoint failed");
+                        logged = Some(Instant::now());
+                    }
                 }
             }
         })
@@ -120,6 +127,8 @@ pub fn spawn(path: &Path, writer: SharedWriter) -> Result<Checkpointer, StoreErr
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
     use crate::connection::open_writer;
 

@@ -2,8 +2,9 @@
 //! place, on the task that owns the transaction, with no hand-off to another thread per
 //! statement (an async driver's thread hop per statement cost more than the statement: half
 //! of a read request's CPU went to threads waking each other). Only the writer's commit, which
-//! waits for the disk, is moved off the async worker. A read runs in place too: reads are
-//! short lookups and pages of at most a few hundred rows.
+//! waits for the disk, is moved off the async worker. A read runs in place too (reads are
+//! lookups and pages), but for a scan through much of the ledger (the integrity check, the
+//! reports), whose statements run off the async worker.
 
 use std::sync::Arc;
 
@@ -164,6 +165,27 @@ impl SqliteTx {
         }
         Ok(statement)
     }
+
+    fn execute_now(&self, sql: &str, params: Vec<Value>) -> Result<u64, StoreError> {
+        let mut statement = self.prepare(sql, params)?;
+        let changed = statement.raw_execute().map_err(map_error)?;
+        Ok(u64::try_from(changed).unwrap_or(0))
+    }
+
+    fn fetch_now(&self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, StoreError> {
+        let mut statement = self.prepare(sql, params)?;
+        let columns = statement.column_count();
+        let mut rows = statement.raw_query();
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(map_error)? {
+            let mut values = Vec::with_capacity(columns);
+            for i in 0..columns {
+                values.push(decode(row.get_ref(i).map_err(map_error)?)?);
+            }
+            out.push(Row(values));
+        }
+        Ok(out)
+    }
 }
 
 impl Drop for SqliteTx {
@@ -184,29 +206,6 @@ fn decode(value: ValueRef<'_>) -> Result<Value, StoreError> {
         ValueRef::Real(_) | ValueRef::Blob(_) => {
             Err(StoreError::Other("unexpected SQLite value type".into()))
         }
-    }
-}
-
-impl SqliteTx {
-    fn execute_now(&self, sql: &str, params: Vec<Value>) -> Result<u64, StoreError> {
-        let mut statement = self.prepare(sql, params)?;
-        let changed = statement.raw_execute().map_err(map_error)?;
-        Ok(u64::try_from(changed).unwrap_or(0))
-    }
-
-    fn fetch_now(&self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, StoreError> {
-        let mut statement = self.prepare(sql, params)?;
-        let columns = statement.column_count();
-        let mut rows = statement.raw_query();
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().map_err(map_error)? {
-            let mut values = Vec::with_capacity(columns);
-            for i in 0..columns {
-                values.push(decode(row.get_ref(i).map_err(map_error)?)?);
-            }
-            out.push(Row(values));
-        }
-        Ok(out)
     }
 }
 
