@@ -169,14 +169,20 @@ mod tests {
         assert_eq!(threshold, 0);
     }
 
-    #[test]
-    fn a_pass_past_the_restart_size_copies_the_wal_and_the_next_write_rewinds_it() {
+    /// A fresh database whose writer has made the table [`write_transactions`] writes to.
+    fn writer_with_table() -> (PathBuf, SharedWriter) {
         let path = fresh_path();
         let writer = open_writer(&path).expect("open the writer");
         writer
             .blocking_lock()
             .execute_batch("CREATE TABLE t (a TEXT)")
             .expect("create the table");
+        (path, writer)
+    }
+
+    #[test]
+    fn a_pass_past_the_restart_size_copies_the_wal_and_the_next_write_rewinds_it() {
+        let (path, writer) = writer_with_table();
         let restart_frames = 32;
         let checkpointer = CheckpointConnection::open(&path, writer.clone(), restart_frames)
             .expect("open the checkpointer");
@@ -196,12 +202,7 @@ mod tests {
 
     #[test]
     fn without_passes_the_wal_only_grows() {
-        let path = fresh_path();
-        let writer = open_writer(&path).expect("open the writer");
-        writer
-            .blocking_lock()
-            .execute_batch("CREATE TABLE t (a TEXT)")
-            .expect("create the table");
+        let (path, writer) = writer_with_table();
         write_transactions(&writer, 40);
         let filled = wal_bytes(&path);
         write_transactions(&writer, 1);
