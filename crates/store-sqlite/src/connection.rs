@@ -80,12 +80,26 @@ enum Lease {
     Reader(ReaderLease),
 }
 
+/// How a read runs its statements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadKind {
+    /// Several statements on one snapshot, in place.
+    Snapshot,
+    /// Several statements on one snapshot, off the async worker: a scan, which may take long.
+    Scan,
+    /// One statement, without a transaction around it (it sees one snapshot by itself).
+    Single,
+}
+
 /// An open transaction: the writer's (`BEGIN IMMEDIATE`), or a reader's snapshot (`BEGIN`,
-/// which takes its snapshot at the first read). Dropped without commit, it rolls back.
+/// which takes its snapshot at the first read), or a reader lent for one statement. Dropped
+/// without commit, a transaction rolls back.
 pub struct SqliteTx {
     lease: Lease,
     /// Whether its statements run off the async worker: a scan's do, which may take long.
     off_worker: bool,
+    /// For a single-statement read: whether it has run its statement.
+    single_ran: Option<bool>,
     open: bool,
 }
 
@@ -105,19 +119,36 @@ impl SqliteTx {
         Ok(SqliteTx {
             lease: Lease::Writer(conn),
             off_worker: false,
+            single_ran: None,
             open: true,
         })
     }
 
-    /// A read transaction; `scan` for one that may go through much of the database.
-    pub async fn begin_read(readers: &ReaderPool, scan: bool) -> Result<SqliteTx, StoreError> {
+    /// A read on a lent reader connection.
+    pub async fn begin_read(readers: &ReaderPool, kind: ReadKind) -> Result<SqliteTx, StoreError> {
         let lease = readers.acquire().await?;
-        lease.connection.execute_batch("BEGIN").map_err(map_error)?;
+        let open = kind != ReadKind::Single;
+        if open {
+            lease.connection.execute_batch("BEGIN").map_err(map_error)?;
+        }
         Ok(SqliteTx {
             lease: Lease::Reader(lease),
-            off_worker: scan,
-            open: true,
+            off_worker: kind == ReadKind::Scan,
+            single_ran: (kind == ReadKind::Single).then_some(false),
+            open,
         })
+    }
+
+    /// Counts a statement of a single-statement read, refusing a second one.
+    fn count_statement(&mut self) -> Result<(), StoreError> {
+        if let Some(ran) = &mut self.single_ran
+            && std::mem::replace(ran, true)
+        {
+            return Err(StoreError::Other(
+                "a second statement on a single-statement read".into(),
+            ));
+        }
+        Ok(())
     }
 
     fn conn(&self) -> &rusqlite::Connection {
@@ -130,6 +161,10 @@ impl SqliteTx {
     /// Commits; the writer's wait for the disk runs where it cannot stall other tasks. A
     /// reader's commit only ends its snapshot.
     pub fn commit(mut self) -> Result<(), StoreError> {
+        if self.single_ran.is_some() {
+            // No transaction: its one statement ended by itself.
+            return Ok(());
+        }
         let commit = || self.conn().execute_batch("COMMIT").map_err(map_error);
         let result = match self.lease {
             Lease::Writer(_) => off_worker(commit),
@@ -211,6 +246,7 @@ fn decode(value: ValueRef<'_>) -> Result<Value, StoreError> {
 
 impl SqlExec for SqliteTx {
     async fn execute(&mut self, sql: &str, params: Vec<Value>) -> Result<u64, StoreError> {
+        self.count_statement()?;
         if self.off_worker {
             off_worker(|| self.execute_now(sql, params))
         } else {
@@ -219,6 +255,7 @@ impl SqlExec for SqliteTx {
     }
 
     async fn fetch(&mut self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, StoreError> {
+        self.count_statement()?;
         if self.off_worker {
             off_worker(|| self.fetch_now(sql, params))
         } else {
@@ -263,15 +300,53 @@ pub fn map_error(error: rusqlite::Error) -> StoreError {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_reader_connection_cannot_write() {
+    fn fresh_path() -> std::path::PathBuf {
         let folder = std::env::temp_dir().join(format!(
             "voucherd-reader-{}-{}",
             std::process::id(),
             voucherd_domain::secret::opaque_id()
         ));
         std::fs::create_dir_all(&folder).expect("create the folder");
-        let path = folder.join("ledger.db");
+        folder.join("ledger.db")
+    }
+
+    #[tokio::test]
+    async fn a_single_statement_read_refuses_a_second_statement() {
+        let path = fresh_path();
+        let _writer = open_writer(&path).expect("open the writer");
+        let readers = ReaderPool::open(&path, 1).expect("open a reader");
+        let mut single = SqliteTx::begin_read(&readers, ReadKind::Single)
+            .await
+            .expect("lend the reader");
+        let rows = single
+            .fetch("SELECT 1", Vec::new())
+            .await
+            .expect("one statement");
+        assert_eq!(rows[0].0, vec![Value::Int(1)]);
+        let refused = single
+            .fetch("SELECT 2", Vec::new())
+            .await
+            .expect_err("a second statement must be refused");
+        assert!(
+            refused.to_string().contains("single-statement"),
+            "{refused}"
+        );
+        single.commit().expect("end the read");
+        // The reader came back and serves a snapshot of several statements.
+        let mut snapshot = SqliteTx::begin_read(&readers, ReadKind::Snapshot)
+            .await
+            .expect("the reader came back");
+        snapshot.fetch("SELECT 1", Vec::new()).await.expect("read");
+        snapshot
+            .fetch("SELECT 2", Vec::new())
+            .await
+            .expect("read again");
+        snapshot.commit().expect("commit");
+    }
+
+    #[test]
+    fn a_reader_connection_cannot_write() {
+        let path = fresh_path();
         let writer = open_connection(&path, Access::Write).expect("open the writer");
         writer
             .execute_batch("CREATE TABLE t (a INTEGER)")

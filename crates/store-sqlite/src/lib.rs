@@ -16,7 +16,9 @@ mod checkpointer;
 mod connection;
 mod readers;
 use checkpointer::Checkpointer;
-use connection::{Access, SharedWriter, SqliteTx, map_error, open_connection, open_writer};
+use connection::{
+    Access, ReadKind, SharedWriter, SqliteTx, map_error, open_connection, open_writer,
+};
 use readers::ReaderPool;
 use voucherd_store::sql::{
     Backend, Dialect, GroupCommit, Migration, QUEUE_COMMANDS_MAX, SqlStore, migrate,
@@ -168,11 +170,15 @@ impl Backend for SqliteBackend {
     }
 
     async fn begin_read(&self) -> Result<SqliteTx, StoreError> {
-        SqliteTx::begin_read(&self.readers, false).await
+        SqliteTx::begin_read(&self.readers, ReadKind::Snapshot).await
+    }
+
+    async fn begin_single(&self) -> Result<SqliteTx, StoreError> {
+        SqliteTx::begin_read(&self.readers, ReadKind::Single).await
     }
 
     async fn begin_scan(&self) -> Result<SqliteTx, StoreError> {
-        SqliteTx::begin_read(&self.readers, true).await
+        SqliteTx::begin_read(&self.readers, ReadKind::Scan).await
     }
 
     async fn commit(tx: SqliteTx) -> Result<(), StoreError> {

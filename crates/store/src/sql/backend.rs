@@ -91,8 +91,7 @@ pub trait Backend: Send + Sync + 'static {
     /// Like [`Backend::begin_read`], for a read of one statement, which sees one snapshot by
     /// itself: a backend may run it without a transaction around it (on PostgreSQL, one round
     /// trip instead of three). Such a backend refuses a second statement on it, rather than
-    /// letting it read another snapshot; the tests on PostgreSQL catch a read given the wrong
-    /// kind.
+    /// letting it read another snapshot, so a read given the wrong kind fails its tests.
     fn begin_single(&self) -> impl Future<Output = Result<Self::Tx, StoreError>> + Send {
         self.begin_read()
     }
