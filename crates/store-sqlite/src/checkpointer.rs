@@ -130,17 +130,7 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::connection::open_writer;
-
-    fn fresh_path() -> PathBuf {
-        let folder = std::env::temp_dir().join(format!(
-            "voucherd-checkpoint-{}-{}",
-            std::process::id(),
-            voucherd_domain::secret::opaque_id()
-        ));
-        std::fs::create_dir_all(&folder).expect("create the folder");
-        folder.join("ledger.db")
-    }
+    use crate::connection::{fresh_test_path as fresh_path, open_writer};
 
     /// The WAL file's length: it grows while frames are appended and keeps its length when the
     /// WAL starts over (new frames overwrite it from the start).

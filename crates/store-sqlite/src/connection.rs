@@ -296,19 +296,22 @@ pub fn map_error(error: rusqlite::Error) -> StoreError {
     }
 }
 
+/// A database path in a fresh folder of its own, for this crate's unit tests.
+#[cfg(test)]
+pub fn fresh_test_path() -> std::path::PathBuf {
+    let folder = std::env::temp_dir().join(format!(
+        "voucherd-sqlite-{}-{}",
+        std::process::id(),
+        voucherd_domain::secret::opaque_id()
+    ));
+    std::fs::create_dir_all(&folder).expect("create the folder");
+    folder.join("ledger.db")
+}
+
 #[cfg(test)]
 mod tests {
+    use super::fresh_test_path as fresh_path;
     use super::*;
-
-    fn fresh_path() -> std::path::PathBuf {
-        let folder = std::env::temp_dir().join(format!(
-            "voucherd-reader-{}-{}",
-            std::process::id(),
-            voucherd_domain::secret::opaque_id()
-        ));
-        std::fs::create_dir_all(&folder).expect("create the folder");
-        folder.join("ledger.db")
-    }
 
     #[tokio::test]
     async fn a_single_statement_read_refuses_a_second_statement() {
