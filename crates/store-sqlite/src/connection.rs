@@ -74,10 +74,10 @@ pub fn open_writer(path: &std::path::Path) -> Result<SharedWriter, StoreError> {
     open_connection(path, Access::Write).map(|conn| Arc::new(Mutex::new(conn)))
 }
 
-/// The connection a transaction runs on.
+/// The connection a transaction runs on, and for a reader how the read runs.
 enum Lease {
     Writer(OwnedMutexGuard<rusqlite::Connection>),
-    Reader(ReaderLease),
+    Reader(ReaderLease, ReadKind),
 }
 
 /// How a read runs its statements.
@@ -96,10 +96,9 @@ pub enum ReadKind {
 /// without commit, a transaction rolls back.
 pub struct SqliteTx {
     lease: Lease,
-    /// Whether its statements run off the async worker: a scan's do, which may take long.
-    off_worker: bool,
-    /// For a single-statement read: whether it has run its statement.
-    single_ran: Option<bool>,
+    /// Whether a statement has run: a single-statement read refuses a second.
+    ran: bool,
+    /// Whether a transaction is open, to roll back if dropped (never for a single statement).
     open: bool,
 }
 
@@ -118,8 +117,7 @@ impl SqliteTx {
         conn.execute_batch("BEGIN IMMEDIATE").map_err(map_error)?;
         Ok(SqliteTx {
             lease: Lease::Writer(conn),
-            off_worker: false,
-            single_ran: None,
+            ran: false,
             open: true,
         })
     }
@@ -132,43 +130,46 @@ impl SqliteTx {
             lease.connection.execute_batch("BEGIN").map_err(map_error)?;
         }
         Ok(SqliteTx {
-            lease: Lease::Reader(lease),
-            off_worker: kind == ReadKind::Scan,
-            single_ran: (kind == ReadKind::Single).then_some(false),
+            lease: Lease::Reader(lease, kind),
+            ran: false,
             open,
         })
     }
 
-    /// Counts a statement of a single-statement read, refusing a second one.
+    /// Counts a statement, refusing a second one on a single-statement read.
     fn count_statement(&mut self) -> Result<(), StoreError> {
-        if let Some(ran) = &mut self.single_ran
-            && std::mem::replace(ran, true)
-        {
+        if self.ran && matches!(self.lease, Lease::Reader(_, ReadKind::Single)) {
             return Err(StoreError::Other(
                 "a second statement on a single-statement read".into(),
             ));
         }
+        self.ran = true;
         Ok(())
+    }
+
+    /// Whether its statements run off the async worker: a scan's do, which may take long.
+    fn runs_off_worker(&self) -> bool {
+        matches!(self.lease, Lease::Reader(_, ReadKind::Scan))
     }
 
     fn conn(&self) -> &rusqlite::Connection {
         match &self.lease {
             Lease::Writer(conn) => conn,
-            Lease::Reader(lease) => &lease.connection,
+            Lease::Reader(lease, _) => &lease.connection,
         }
     }
 
     /// Commits; the writer's wait for the disk runs where it cannot stall other tasks. A
     /// reader's commit only ends its snapshot.
     pub fn commit(mut self) -> Result<(), StoreError> {
-        if self.single_ran.is_some() {
-            // No transaction: its one statement ended by itself.
+        if !self.open {
+            // A single-statement read: no transaction, its one statement ended by itself.
             return Ok(());
         }
         let commit = || self.conn().execute_batch("COMMIT").map_err(map_error);
         let result = match self.lease {
             Lease::Writer(_) => off_worker(commit),
-            Lease::Reader(_) => commit(),
+            Lease::Reader(..) => commit(),
         };
         self.open = result.is_err();
         result
@@ -247,7 +248,7 @@ fn decode(value: ValueRef<'_>) -> Result<Value, StoreError> {
 impl SqlExec for SqliteTx {
     async fn execute(&mut self, sql: &str, params: Vec<Value>) -> Result<u64, StoreError> {
         self.count_statement()?;
-        if self.off_worker {
+        if self.runs_off_worker() {
             off_worker(|| self.execute_now(sql, params))
         } else {
             self.execute_now(sql, params)
@@ -256,7 +257,7 @@ impl SqlExec for SqliteTx {
 
     async fn fetch(&mut self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, StoreError> {
         self.count_statement()?;
-        if self.off_worker {
+        if self.runs_off_worker() {
             off_worker(|| self.fetch_now(sql, params))
         } else {
             self.fetch_now(sql, params)
@@ -266,7 +267,7 @@ impl SqlExec for SqliteTx {
     async fn execute_script(&mut self, sql: &str) -> Result<(), StoreError> {
         match self.lease {
             Lease::Writer(ref conn) => conn.execute_batch(sql).map_err(map_error),
-            Lease::Reader(_) => Err(StoreError::Other(
+            Lease::Reader(..) => Err(StoreError::Other(
                 "scripts run in write transactions".into(),
             )),
         }

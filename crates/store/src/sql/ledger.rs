@@ -1433,20 +1433,16 @@ impl<T: SqlExec> Run<'_, T> {
             )
             .await?;
         // The balance, the hold and the audit record: three rows of three tables.
-        let writes: Vec<Write> = [
-            self.balance_write(voucher.pk, &entry),
-            Some(self.hold_charged_write(hold.pk, entry_pk)),
-            Some(self.audit_write(
-                &self.ctx.tenant_id,
-                "hold.charge",
-                "reservation",
-                hold_id,
-                json!({ "voucher_id": voucher.view.id, "charge_id": entry.id, "amount_minor": entry.amount_minor }),
-            )),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
+        let mut writes = Vec::with_capacity(3);
+        writes.extend(self.balance_write(voucher.pk, &entry));
+        writes.push(self.hold_charged_write(hold.pk, entry_pk));
+        writes.push(self.audit_write(
+            &self.ctx.tenant_id,
+            "hold.charge",
+            "reservation",
+            hold_id,
+            json!({ "voucher_id": voucher.view.id, "charge_id": entry.id, "amount_minor": entry.amount_minor }),
+        ));
         self.write_all(writes).await?;
         Ok(Ok(Outcome::Charge {
             entry,

@@ -27,8 +27,13 @@ impl Write {
 
 /// The writes as one PostgreSQL statement: `WITH w1 AS (first), w2 AS (second) last`, each
 /// write's parameters renumbered after the ones before it.
-pub(super) fn combined(writes: Vec<Write>) -> Write {
+pub(super) fn combined(mut writes: Vec<Write>) -> Write {
     let count = writes.len();
+    if count == 1
+        && let Some(only) = writes.pop()
+    {
+        return only;
+    }
     let mut sql = String::new();
     let mut params = Vec::new();
     for (index, write) in writes.into_iter().enumerate() {
