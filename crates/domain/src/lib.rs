@@ -6,6 +6,7 @@
 //! `now` as an argument, so callers (and tests) decide what time it is.
 
 pub mod bleepay;
+pub mod engine;
 pub mod error;
 pub mod front;
 pub mod integrity;

@@ -1,0 +1,199 @@
+//! The one hold lifecycle and the one way a balance moves. A hold is placed `Live`; it ends
+//! `Charged` (its money becomes a charge entry), `Released` or `Superseded` (its money is free
+//! again) or `Expired` (its time ran out first). Every entry moves its voucher's remaining
+//! balance by its signed amount, and every credit is checked against the balance limit here.
+//! The faces' rules decide *whether* a transition may happen; this module is *how* it happens.
+
+use time::OffsetDateTime;
+
+use super::state::{Entry, Hold, Ledger, RowKey, Voucher};
+use super::{IdSource, Origin};
+use crate::{BALANCE_MINOR_MAX, Currency, DomainError, EntryKind, HoldState, VoucherStatus};
+
+/// An active voucher whose validity has not passed.
+pub fn check_usable(voucher: &Voucher, now: OffsetDateTime) -> Result<(), DomainError> {
+    if voucher.status != VoucherStatus::Active {
+        return Err(DomainError::VoucherInactive);
+    }
+    if voucher.valid_until.is_some_and(|until| until <= now) {
+        return Err(DomainError::VoucherExpired);
+    }
+    Ok(())
+}
+
+/// The amount is in the voucher's currency.
+pub fn check_currency(voucher: &Voucher, currency: Currency) -> Result<(), DomainError> {
+    if voucher.currency == currency {
+        Ok(())
+    } else {
+        Err(DomainError::CurrencyMismatch)
+    }
+}
+
+/// Crediting `amount_minor` (a recharge or a refund) keeps the voucher within the balance
+/// limit.
+pub fn check_credit(voucher: &Voucher, amount_minor: i64) -> Result<(), DomainError> {
+    match voucher.remaining_minor.checked_add(amount_minor) {
+        Some(after) if after <= BALANCE_MINOR_MAX => Ok(()),
+        _ => Err(DomainError::BalanceLimitExceeded),
+    }
+}
+
+/// The PIN presented for a voucher matches its own (a voucher without a PIN needs none). Compared
+/// in constant time.
+pub fn pin_matches(voucher: &Voucher, given: Option<&str>) -> bool {
+    match &voucher.pin {
+        None => true,
+        Some(expected) => given.is_some_and(|g| crate::secret::constant_time_eq(g, expected)),
+    }
+}
+
+/// The money free on a voucher at `now`, leaving out the holds `ignored` says to.
+pub fn available_minor(
+    ledger: &Ledger,
+    voucher: &Voucher,
+    now: OffsetDateTime,
+    ignored: impl Fn(&Hold) -> bool,
+) -> i64 {
+    let held: i64 = ledger
+        .holds_of(voucher.pk)
+        .iter()
+        .map(|&i| ledger.hold(i))
+        .filter(|h| h.is_live_at(now) && !ignored(h))
+        .map(|h| h.amount_minor)
+        .sum();
+    voucher.remaining_minor - held
+}
+
+/// What a new hold is for and how long it lasts.
+pub struct NewHold<'a> {
+    pub voucher_pk: i64,
+    pub purpose: &'a str,
+    pub amount_minor: i64,
+    pub currency: Currency,
+    pub expires_at: OffsetDateTime,
+}
+
+/// Places a live hold (the caller decided it may); answers its index.
+pub fn place(
+    ledger: &mut Ledger,
+    origin: &Origin,
+    new: NewHold<'_>,
+    ids: &mut dyn IdSource,
+) -> usize {
+    let hold = Hold {
+        key: ledger.next_hold_key(),
+        tenant_id: origin.tenant_id.clone(),
+        id: ids.next_id(origin.now),
+        voucher_pk: new.voucher_pk,
+        client_id: origin.client_id.clone(),
+        purpose: new.purpose.to_string(),
+        amount_minor: new.amount_minor,
+        currency: new.currency,
+        state: HoldState::Live,
+        expires_at: new.expires_at,
+        charge: None,
+        created_at: origin.now,
+        updated_at: origin.now,
+    };
+    ledger.add_hold(hold)
+}
+
+/// Ends a live hold without taking its money: `to` (released or superseded), or expired if
+/// its time ran out first. Holds that are not live are left as they are.
+pub fn end(ledger: &mut Ledger, index: usize, to: HoldState, now: OffsetDateTime) {
+    if ledger.hold(index).state != HoldState::Live {
+        return;
+    }
+    ledger.change_hold(index, |hold| {
+        hold.state = if hold.expires_at > now {
+            to
+        } else {
+            HoldState::Expired
+        };
+        hold.updated_at = now;
+    });
+}
+
+/// What a new entry records.
+pub struct NewEntry {
+    pub voucher_pk: i64,
+    pub kind: EntryKind,
+    pub amount_minor: i64,
+    pub currency: Currency,
+    pub order_number: Option<String>,
+    /// For a refund: the charge's key and id.
+    pub refund_of: Option<(RowKey, String)>,
+    /// For a charge: the hold it charges.
+    pub hold: Option<RowKey>,
+}
+
+/// Writes an entry and moves its voucher's balance by it (the caller decided it may); answers
+/// the entry.
+pub fn write_entry(
+    ledger: &mut Ledger,
+    origin: &Origin,
+    new: NewEntry,
+    ids: &mut dyn IdSource,
+) -> Entry {
+    let voucher_id = ledger
+        .voucher(new.voucher_pk)
+        .map(|v| v.id.clone())
+        .unwrap_or_default();
+    let entry = Entry {
+        key: ledger.next_entry_key(),
+        tenant_id: origin.tenant_id.clone(),
+        id: ids.next_id(origin.now),
+        voucher_pk: new.voucher_pk,
+        voucher_id,
+        client_id: origin.client_id.clone(),
+        kind: new.kind,
+        amount_minor: new.amount_minor,
+        currency: new.currency,
+        order_number: new.order_number,
+        refund_of: new.refund_of,
+        hold: new.hold,
+        created_at: origin.now,
+        refunded_minor: 0,
+    };
+    let signed = entry.kind.balance_sign() * entry.amount_minor;
+    let moves_balance = entry.kind != EntryKind::Issue;
+    ledger.change_voucher(new.voucher_pk, |voucher| {
+        if moves_balance {
+            voucher.remaining_minor += signed;
+            voucher.has_activity = true;
+        }
+        voucher.updated_at = origin.now;
+    });
+    ledger.add_entry(entry.clone());
+    entry
+}
+
+/// Turns the whole of a live hold into a charge entry (the caller decided it may); answers the
+/// entry.
+pub fn charge(
+    ledger: &mut Ledger,
+    origin: &Origin,
+    index: usize,
+    order_number: &str,
+    ids: &mut dyn IdSource,
+) -> Entry {
+    let hold = ledger.hold(index);
+    let new = NewEntry {
+        voucher_pk: hold.voucher_pk,
+        kind: EntryKind::Charge,
+        amount_minor: hold.amount_minor,
+        currency: hold.currency,
+        order_number: Some(order_number.to_string()),
+        refund_of: None,
+        hold: Some(hold.key),
+    };
+    let entry = write_entry(ledger, origin, new, ids);
+    let charge = (entry.key, entry.id.clone());
+    ledger.change_hold(index, |hold| {
+        hold.state = HoldState::Charged;
+        hold.charge = Some(charge);
+        hold.updated_at = origin.now;
+    });
+    entry
+}

@@ -1,0 +1,198 @@
+//! The ledger engine: one pure state machine that every money-moving command of a batch goes
+//! through. The store loads what a batch names into a [`Ledger`] (locking it where other
+//! writers exist), calls [`apply`] for each command in queue order, and writes the
+//! [`Ledger::write_set`] in one transaction. Nothing here does I/O: no clock (each command
+//! carries its `now`), no database, and ids come from an injected [`IdSource`].
+//!
+//! A command sees the effects of the ones before it in the same batch. A refused command
+//! changes nothing and answers its refusal, so commands need no savepoints.
+//!
+//! Layout: [`state`] holds the ledger and records every change; [`lifecycle`] is the one hold
+//! lifecycle and the one way a balance moves, with the checks every face shares; [`jtl`] holds
+//! the JTL face's (and the console's) rules over it.
+
+pub mod jtl;
+pub mod lifecycle;
+pub mod state;
+
+#[cfg(test)]
+mod model_tests;
+
+use time::OffsetDateTime;
+
+pub use state::{
+    AuditRecord, Entry, Hold, Ledger, PURPOSE_RESERVATION, RowKey, TenantRules, Voucher, WriteSet,
+};
+
+use crate::{Currency, DomainError, VoucherStatus};
+
+/// Makes the ids of new holds and entries. The service uses [`OrderedIds`]; tests count.
+pub trait IdSource {
+    fn next_id(&mut self, now: OffsetDateTime) -> String;
+}
+
+/// Ids that sort by time, with 40 random bits ([`crate::secret::ordered_id`]).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct OrderedIds;
+
+impl IdSource for OrderedIds {
+    fn next_id(&mut self, now: OffsetDateTime) -> String {
+        crate::secret::ordered_id(now)
+    }
+}
+
+/// Who sent a command, in which tenant, under which request, and when it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Origin {
+    pub tenant_id: String,
+    /// The actor's kind as the audit log names it (`client`, `admin`, ...).
+    pub actor_kind: &'static str,
+    pub actor_id: String,
+    /// The API client to record on new holds and entries.
+    pub client_id: Option<String>,
+    pub request_id: String,
+    pub now: OffsetDateTime,
+}
+
+/// How a command names a voucher.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VoucherName {
+    Id(String),
+    Code(String),
+    /// Both given: they must name the same voucher.
+    Both {
+        id: String,
+        code: String,
+    },
+}
+
+/// The money-moving commands the engine decides.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Holds an amount on the voucher with this code, superseding its live reservation.
+    Reserve {
+        code: String,
+        pin: Option<String>,
+        amount_minor: i64,
+        currency: Currency,
+    },
+    Charge {
+        reservation_id: String,
+        order_number: String,
+    },
+    Release {
+        reservation_id: String,
+    },
+    Refund {
+        charge_id: String,
+        amount_minor: i64,
+        currency: Currency,
+    },
+    Recharge {
+        voucher: VoucherName,
+        amount_minor: i64,
+        currency: Currency,
+        order_number: String,
+    },
+    SetStatus {
+        voucher_id: String,
+        status: VoucherStatus,
+        comment: Option<String>,
+    },
+    Delete {
+        voucher_id: String,
+        comment: String,
+    },
+}
+
+/// A voucher's changing figures right after a command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoucherFigures {
+    pub pk: i64,
+    pub status: VoucherStatus,
+    pub valid_until: Option<OffsetDateTime>,
+    pub remaining_minor: i64,
+    pub held_minor: i64,
+    pub deletable: bool,
+    pub updated_at: OffsetDateTime,
+}
+
+/// What an accepted command produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Reserved(Hold),
+    /// `first_time: false` when the reservation was already charged with the same order
+    /// number and this is that charge again.
+    Charged {
+        entry: Entry,
+        first_time: bool,
+    },
+    Released,
+    Refunded(Entry),
+    Recharged(Entry),
+    Voucher(VoucherFigures),
+    Deleted,
+}
+
+/// Decides one command against the ledger and, if it is accepted, applies it.
+pub fn apply(
+    ledger: &mut Ledger,
+    origin: &Origin,
+    command: &Command,
+    ids: &mut dyn IdSource,
+) -> Result<Answer, DomainError> {
+    let changes_before = ledger.changes();
+    let answer = match command {
+        Command::Reserve {
+            code,
+            pin,
+            amount_minor,
+            currency,
+        } => jtl::reserve(
+            ledger,
+            origin,
+            (code, pin.as_deref(), *amount_minor, *currency),
+            ids,
+        ),
+        Command::Charge {
+            reservation_id,
+            order_number,
+        } => jtl::charge(ledger, origin, (reservation_id, order_number), ids),
+        Command::Release { reservation_id } => jtl::release(ledger, origin, reservation_id),
+        Command::Refund {
+            charge_id,
+            amount_minor,
+            currency,
+        } => jtl::refund(ledger, origin, (charge_id, *amount_minor, *currency), ids),
+        Command::Recharge {
+            voucher,
+            amount_minor,
+            currency,
+            order_number,
+        } => jtl::recharge(
+            ledger,
+            origin,
+            (voucher, *amount_minor, *currency, order_number),
+            ids,
+        ),
+        Command::SetStatus {
+            voucher_id,
+            status,
+            comment,
+        } => jtl::set_status(ledger, origin, (voucher_id, *status, comment.as_deref())),
+        Command::Delete {
+            voucher_id,
+            comment,
+        } => jtl::delete(ledger, origin, (voucher_id, comment)),
+    };
+    if answer.is_err() {
+        assert_eq!(
+            ledger.changes(),
+            changes_before,
+            "a refused command changed the ledger"
+        );
+    } else if cfg!(debug_assertions) {
+        ledger.assert_balances(origin.now);
+    }
+    answer
+}

@@ -1,0 +1,429 @@
+//! The in-memory ledger a batch works on: the vouchers, holds and entries the batch's commands
+//! name, as the store loaded them (under lock), and every change the engine made since. Only
+//! this module reads or changes the maps; the rules go through its methods, so that every
+//! change is recorded for the write set.
+
+use std::collections::{BTreeSet, HashMap};
+
+use time::OffsetDateTime;
+
+use crate::{Currency, EntryKind, HoldState, Validity, VoucherStatus};
+
+/// Where a row lives: in the store already, under its primary key, or made by this batch
+/// (numbered in the order the batch made rows of its kind). The store gives new rows their keys
+/// when it writes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RowKey {
+    Stored(i64),
+    New(usize),
+}
+
+/// What a batch needs to know of a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TenantRules {
+    /// How long a JTL reservation holds its money.
+    pub reservation_ttl_seconds: i64,
+}
+
+/// A voucher as the engine sees it: the fields decisions read and the ones they change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Voucher {
+    pub pk: i64,
+    pub tenant_id: String,
+    pub id: String,
+    pub code: String,
+    pub pin: Option<String>,
+    pub status: VoucherStatus,
+    pub currency: Currency,
+    pub valid_until: Option<OffsetDateTime>,
+    /// How long the voucher stays valid once activated.
+    pub validity: Validity,
+    /// initial + recharges + refunds - charges, over the voucher's entries.
+    pub remaining_minor: i64,
+    /// Whether any entry besides the issue entry exists.
+    pub has_activity: bool,
+    pub deleted_at: Option<OffsetDateTime>,
+    pub delete_comment: Option<String>,
+    pub updated_at: OffsetDateTime,
+}
+
+/// A hold: money set aside on a voucher until it is charged, released or expires.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hold {
+    pub key: RowKey,
+    pub tenant_id: String,
+    pub id: String,
+    pub voucher_pk: i64,
+    pub client_id: Option<String>,
+    /// What the hold is for: a JTL reservation is [`PURPOSE_RESERVATION`].
+    pub purpose: String,
+    pub amount_minor: i64,
+    pub currency: Currency,
+    /// The state as written; a live hold past `expires_at` holds no money all the same.
+    pub state: HoldState,
+    pub expires_at: OffsetDateTime,
+    /// The charge entry that took the hold's money, with its id.
+    pub charge: Option<(RowKey, String)>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// The hold purpose of JTL reservations: one live per voucher, superseded by the next.
+pub const PURPOSE_RESERVATION: &str = "reservation";
+
+impl Hold {
+    /// A hold holds money while it is live and its expiry lies in the future. Expiry is
+    /// evaluated at every decision, so a hold the sweeper has not reached yet never blocks
+    /// money.
+    pub fn is_live_at(&self, now: OffsetDateTime) -> bool {
+        self.state == HoldState::Live && self.expires_at > now
+    }
+
+    /// The state a reader sees at `now`: a live hold past its expiry reads `Expired`.
+    pub fn state_at(&self, now: OffsetDateTime) -> HoldState {
+        if self.state == HoldState::Live && self.expires_at <= now {
+            HoldState::Expired
+        } else {
+            self.state
+        }
+    }
+}
+
+/// An immutable ledger entry, with what the batch knows of the refunds against it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub key: RowKey,
+    pub tenant_id: String,
+    pub id: String,
+    pub voucher_pk: i64,
+    pub voucher_id: String,
+    pub client_id: Option<String>,
+    pub kind: EntryKind,
+    pub amount_minor: i64,
+    pub currency: Currency,
+    pub order_number: Option<String>,
+    /// For a refund: the charge it refunds, with its id.
+    pub refund_of: Option<(RowKey, String)>,
+    /// For a charge: the hold it charged.
+    pub hold: Option<RowKey>,
+    pub created_at: OffsetDateTime,
+    /// For a charge: the sum of the refunds written against it so far.
+    pub refunded_minor: i64,
+}
+
+/// A record of the audit log, written with the change it describes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    pub tenant_id: String,
+    pub at: OffsetDateTime,
+    pub actor_kind: &'static str,
+    pub actor_id: String,
+    pub action: &'static str,
+    pub subject_kind: &'static str,
+    pub subject_id: String,
+    pub request_id: String,
+    /// A JSON object.
+    pub detail: String,
+}
+
+type TenantScoped = (String, String);
+
+/// The state of one batch: what was loaded plus what the batch changed.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    tenants: HashMap<String, TenantRules>,
+    vouchers: HashMap<i64, Voucher>,
+    voucher_by_id: HashMap<TenantScoped, i64>,
+    voucher_by_code: HashMap<TenantScoped, i64>,
+    holds: Vec<Hold>,
+    hold_by_key: HashMap<RowKey, usize>,
+    hold_by_id: HashMap<TenantScoped, usize>,
+    holds_of_voucher: HashMap<i64, Vec<usize>>,
+    entries: Vec<Entry>,
+    entry_by_key: HashMap<RowKey, usize>,
+    entry_by_id: HashMap<TenantScoped, usize>,
+    changed_vouchers: BTreeSet<i64>,
+    changed_holds: BTreeSet<usize>,
+    new_holds: usize,
+    new_entries: usize,
+    audit: Vec<AuditRecord>,
+    /// Each voucher's remaining balance as loaded, to check the batch's entries against.
+    loaded_remaining: HashMap<i64, i64>,
+    /// How many changes the batch made, so a refusal can be shown to have made none.
+    changes: u64,
+}
+
+fn scoped(tenant_id: &str, name: &str) -> TenantScoped {
+    (tenant_id.to_string(), name.to_string())
+}
+
+impl Ledger {
+    /// An empty ledger, to be filled by the `load_*` methods.
+    pub fn new() -> Ledger {
+        Ledger::default()
+    }
+
+    // ------------------------------------------------------------ loading
+
+    pub fn load_tenant(&mut self, tenant_id: &str, rules: TenantRules) {
+        self.tenants.insert(tenant_id.to_string(), rules);
+    }
+
+    /// Adds a stored voucher. A voucher loaded twice keeps its first version.
+    pub fn load_voucher(&mut self, voucher: Voucher) {
+        if self.vouchers.contains_key(&voucher.pk) {
+            return;
+        }
+        self.voucher_by_id
+            .insert(scoped(&voucher.tenant_id, &voucher.id), voucher.pk);
+        self.voucher_by_code
+            .insert(scoped(&voucher.tenant_id, &voucher.code), voucher.pk);
+        self.loaded_remaining
+            .insert(voucher.pk, voucher.remaining_minor);
+        self.vouchers.insert(voucher.pk, voucher);
+    }
+
+    /// Adds a stored hold. The store loads every live hold of every voucher it loads, and
+    /// the holds the commands name. A hold loaded twice keeps its first version.
+    pub fn load_hold(&mut self, hold: Hold) {
+        if !self.hold_by_key.contains_key(&hold.key) {
+            self.insert_hold(hold);
+        }
+    }
+
+    /// Adds a stored entry (with its refunded sum, for a charge). An entry loaded twice keeps
+    /// its first version.
+    pub fn load_entry(&mut self, entry: Entry) {
+        if !self.entry_by_key.contains_key(&entry.key) {
+            self.insert_entry(entry);
+        }
+    }
+
+    // ------------------------------------------------------------ reading
+
+    pub fn tenant(&self, tenant_id: &str) -> Option<TenantRules> {
+        self.tenants.get(tenant_id).copied()
+    }
+
+    pub fn voucher(&self, pk: i64) -> Option<&Voucher> {
+        self.vouchers.get(&pk).filter(|v| v.deleted_at.is_none())
+    }
+
+    pub fn voucher_by_id(&self, tenant_id: &str, id: &str) -> Option<&Voucher> {
+        let pk = self.voucher_by_id.get(&scoped(tenant_id, id))?;
+        self.voucher(*pk)
+    }
+
+    pub fn voucher_by_code(&self, tenant_id: &str, code: &str) -> Option<&Voucher> {
+        let pk = self.voucher_by_code.get(&scoped(tenant_id, code))?;
+        self.voucher(*pk)
+    }
+
+    /// The hold with this id in the tenant, by its index.
+    pub fn hold_index(&self, tenant_id: &str, id: &str) -> Option<usize> {
+        self.hold_by_id.get(&scoped(tenant_id, id)).copied()
+    }
+
+    pub fn hold(&self, index: usize) -> &Hold {
+        &self.holds[index]
+    }
+
+    /// The indexes of a voucher's holds that the batch knows (all its live ones among them).
+    pub fn holds_of(&self, voucher_pk: i64) -> &[usize] {
+        self.holds_of_voucher
+            .get(&voucher_pk)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The money held on a voucher at `now`.
+    pub fn held_minor(&self, voucher_pk: i64, now: OffsetDateTime) -> i64 {
+        self.holds_of(voucher_pk)
+            .iter()
+            .map(|&i| &self.holds[i])
+            .filter(|h| h.is_live_at(now))
+            .map(|h| h.amount_minor)
+            .sum()
+    }
+
+    pub fn entry_index(&self, tenant_id: &str, id: &str) -> Option<usize> {
+        self.entry_by_id.get(&scoped(tenant_id, id)).copied()
+    }
+
+    pub fn entry_by_key(&self, key: RowKey) -> Option<&Entry> {
+        self.entry_by_key.get(&key).map(|&i| &self.entries[i])
+    }
+
+    pub fn entry(&self, index: usize) -> &Entry {
+        &self.entries[index]
+    }
+
+    // ------------------------------------------------------------ changing
+
+    /// Changes a voucher; the change is written with the batch.
+    pub(super) fn change_voucher(&mut self, pk: i64, change: impl FnOnce(&mut Voucher)) {
+        if let Some(voucher) = self.vouchers.get_mut(&pk) {
+            change(voucher);
+            self.changed_vouchers.insert(pk);
+            self.changes += 1;
+        }
+    }
+
+    /// Changes a hold; the change is written with the batch.
+    pub(super) fn change_hold(&mut self, index: usize, change: impl FnOnce(&mut Hold)) {
+        change(&mut self.holds[index]);
+        self.changed_holds.insert(index);
+        self.changes += 1;
+    }
+
+    /// The key the next new hold gets.
+    pub(super) fn next_hold_key(&self) -> RowKey {
+        RowKey::New(self.new_holds)
+    }
+
+    /// The key the next new entry gets.
+    pub(super) fn next_entry_key(&self) -> RowKey {
+        RowKey::New(self.new_entries)
+    }
+
+    /// Adds a hold made by the batch (its key from [`Self::next_hold_key`]).
+    pub(super) fn add_hold(&mut self, hold: Hold) -> usize {
+        debug_assert_eq!(hold.key, self.next_hold_key());
+        self.new_holds += 1;
+        self.changes += 1;
+        let index = self.insert_hold(hold);
+        self.changed_holds.insert(index);
+        index
+    }
+
+    /// Adds an entry made by the batch (its key from [`Self::next_entry_key`]); a refund
+    /// adds to its charge's refunded sum.
+    pub(super) fn add_entry(&mut self, entry: Entry) -> usize {
+        debug_assert_eq!(entry.key, self.next_entry_key());
+        self.new_entries += 1;
+        self.changes += 1;
+        if let Some((charge_key, _)) = &entry.refund_of
+            && let Some(&charge) = self.entry_by_key.get(charge_key)
+        {
+            self.entries[charge].refunded_minor += entry.amount_minor;
+        }
+        self.insert_entry(entry)
+    }
+
+    pub(super) fn add_audit(&mut self, record: AuditRecord) {
+        self.audit.push(record);
+        self.changes += 1;
+    }
+
+    /// How many changes the batch has made so far.
+    pub fn changes(&self) -> u64 {
+        self.changes
+    }
+
+    /// Checks, after an accepted command, what must hold of every voucher the batch changed:
+    /// 0 <= held <= remaining <= the balance limit, and the remaining balance moved from its
+    /// loaded value by exactly the signed sum of the entries the batch wrote on it.
+    pub fn assert_balances(&self, now: OffsetDateTime) {
+        for pk in &self.changed_vouchers {
+            let voucher = &self.vouchers[pk];
+            let held = self.held_minor(*pk, now);
+            assert!(
+                0 <= held && held <= voucher.remaining_minor,
+                "voucher {}: held {held}, remaining {}",
+                voucher.id,
+                voucher.remaining_minor
+            );
+            assert!(
+                voucher.remaining_minor <= crate::BALANCE_MINOR_MAX,
+                "voucher {}: remaining {} is over the balance limit",
+                voucher.id,
+                voucher.remaining_minor
+            );
+            let moved: i64 = self
+                .entries
+                .iter()
+                .filter(|e| e.voucher_pk == *pk && matches!(e.key, RowKey::New(_)))
+                .filter(|e| e.kind != EntryKind::Issue)
+                .map(|e| e.kind.balance_sign() * e.amount_minor)
+                .sum();
+            assert_eq!(
+                voucher.remaining_minor,
+                self.loaded_remaining[pk] + moved,
+                "voucher {}: the balance moved by other than its entries",
+                voucher.id
+            );
+        }
+    }
+
+    fn insert_hold(&mut self, hold: Hold) -> usize {
+        let index = self.holds.len();
+        self.hold_by_key.insert(hold.key, index);
+        self.hold_by_id
+            .insert(scoped(&hold.tenant_id, &hold.id), index);
+        self.holds_of_voucher
+            .entry(hold.voucher_pk)
+            .or_default()
+            .push(index);
+        self.holds.push(hold);
+        index
+    }
+
+    fn insert_entry(&mut self, entry: Entry) -> usize {
+        let index = self.entries.len();
+        self.entry_by_key.insert(entry.key, index);
+        self.entry_by_id
+            .insert(scoped(&entry.tenant_id, &entry.id), index);
+        self.entries.push(entry);
+        index
+    }
+
+    // ------------------------------------------------------------ the write set
+
+    /// Everything the batch changed, to be written in one transaction: each changed row once,
+    /// in its final state.
+    pub fn write_set(&self) -> WriteSet {
+        let mut set = WriteSet::default();
+        for &index in &self.changed_holds {
+            let hold = &self.holds[index];
+            match hold.key {
+                RowKey::New(_) => set.new_holds.push(hold.clone()),
+                RowKey::Stored(_) => set.changed_holds.push(hold.clone()),
+            }
+        }
+        set.new_holds.sort_by_key(|h| h.key);
+        set.new_entries = self
+            .entries
+            .iter()
+            .filter(|e| matches!(e.key, RowKey::New(_)))
+            .cloned()
+            .collect();
+        set.changed_vouchers = self
+            .changed_vouchers
+            .iter()
+            .filter_map(|pk| self.vouchers.get(pk).cloned())
+            .collect();
+        set.audit = self.audit.clone();
+        set
+    }
+}
+
+/// The rows a batch writes: new holds and entries (in key order), the final state of every
+/// stored hold and voucher it changed, and its audit records.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct WriteSet {
+    pub new_holds: Vec<Hold>,
+    pub changed_holds: Vec<Hold>,
+    pub new_entries: Vec<Entry>,
+    pub changed_vouchers: Vec<Voucher>,
+    pub audit: Vec<AuditRecord>,
+}
+
+impl WriteSet {
+    /// Whether the batch changed nothing.
+    pub fn is_empty(&self) -> bool {
+        self.new_holds.is_empty()
+            && self.changed_holds.is_empty()
+            && self.new_entries.is_empty()
+            && self.changed_vouchers.is_empty()
+            && self.audit.is_empty()
+    }
+}
