@@ -182,6 +182,8 @@ fn bind_all<'q>(
             Value::Int(v) => query.bind(v),
             Value::Text(v) => query.bind(v),
             Value::Bool(v) => query.bind(v),
+            Value::Ints(v) => query.bind(v),
+            Value::Texts(v) => query.bind(v),
         };
     }
     query

@@ -196,6 +196,9 @@ impl SqliteTx {
                 Value::Int(v) => statement.raw_bind_parameter(index, v),
                 Value::Text(v) => statement.raw_bind_parameter(index, v.as_str()),
                 Value::Bool(v) => statement.raw_bind_parameter(index, i64::from(*v)),
+                array @ (Value::Ints(_) | Value::Texts(_)) => {
+                    statement.raw_bind_parameter(index, array.json_array().unwrap_or_default())
+                }
             };
             bound.map_err(map_error)?;
         }

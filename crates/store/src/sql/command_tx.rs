@@ -1,7 +1,10 @@
 //! One command inside an open write transaction, fenced by a savepoint: whatever the command
 //! does is undone alone if it is refused or fails, so it can share a transaction with other
-//! commands (group commit) without ever touching their outcome.
+//! commands (group commit) without ever touching their outcome. The commands the ledger engine
+//! decides need no fence (a refusal writes nothing); they run as a batch of their own
+//! ([`super::engine`]), and alone as a batch of one.
 
+use super::engine;
 use super::idempotency::{store_response, stored_response};
 use super::ledger::apply;
 use super::{Backend, Dialect, SqlExec};
@@ -28,7 +31,14 @@ pub(super) async fn execute_alone<B: Backend>(
     loop {
         let once = async {
             let mut tx = backend.begin_write().await?;
-            let execution = run_command(&mut tx, backend.dialect(), request).await?;
+            let execution = if engine::is_engine_command(&request.command) {
+                let mut executions = engine::run(&mut tx, backend.dialect(), &[request]).await?;
+                executions
+                    .pop()
+                    .ok_or_else(|| StoreError::Other("the engine answered nothing".into()))?
+            } else {
+                run_command(&mut tx, backend.dialect(), request).await?
+            };
             B::commit(tx).await?;
             Ok(execution)
         };

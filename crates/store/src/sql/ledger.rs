@@ -4,7 +4,7 @@
 
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
-use voucherd_domain::ledger::{self, HoldSnapshot, VoucherSnapshot};
+use voucherd_domain::ledger::{HoldSnapshot, VoucherSnapshot};
 use voucherd_domain::pattern::Pattern;
 use voucherd_domain::secret::{self, ALPHANUMERIC, UNAMBIGUOUS};
 use voucherd_domain::{DomainError, EntryKind, HoldState, Scope, VoucherStatus};
@@ -12,15 +12,12 @@ use voucherd_domain::{DomainError, EntryKind, HoldState, Scope, VoucherStatus};
 use super::reads::{self, VoucherKey, VoucherRecord};
 use super::{Dialect, Row, SqlExec, Value, from_micros, to_micros};
 use crate::StoreError;
-use crate::command::{Command, CommandContext, CommandResult, NewVoucher, Outcome, VoucherRef};
-use crate::model::{
-    CONNECTION_PIN_TTL_SECONDS, Client, ClientGroup, EntryView, HoldView, TenantSettings,
-};
+use crate::command::{Command, CommandContext, CommandResult, NewVoucher, Outcome};
+use crate::model::{CONNECTION_PIN_TTL_SECONDS, Client, ClientGroup, EntryView, TenantSettings};
 
 /// How often a generator may draw a value that is already taken before giving up.
 const GENERATE_ATTEMPTS_MAX: usize = 16;
-/// The hold purpose of JTL reservations: one live per voucher, superseded by the next.
-pub(super) const PURPOSE_RESERVATION: &str = "reservation";
+pub(super) use voucherd_domain::engine::PURPOSE_RESERVATION;
 /// Length of a connection pin (32-character alphabet: 40 bits).
 const CONNECTION_PIN_CHARS: usize = 8;
 /// Length of a client secret (62-character alphabet: 238 bits), as JTL's secrets.
@@ -55,7 +52,7 @@ mod bleepay;
 mod console;
 mod front;
 mod series;
-mod writes;
+pub(super) mod writes;
 
 use writes::Write;
 
@@ -121,40 +118,17 @@ pub(super) async fn apply<T: SqlExec>(
         Command::CreateMerchantToken { name } => run.create_merchant_token(name).await,
         Command::CreateVoucher(new) => run.create_voucher(new).await,
         Command::UpdateVoucher { id, sku, batch } => run.update_voucher(id, sku, batch).await,
-        Command::SetVoucherStatus {
-            id,
-            status,
-            comment,
-        } => run.set_status(id, *status, comment.as_deref()).await,
-        Command::DeleteVoucher { id, comment } => run.delete_voucher(id, comment).await,
-        Command::Reserve {
-            code,
-            pin,
-            amount_minor,
-            currency,
-        } => {
-            run.reserve(code, pin.as_deref(), *amount_minor, *currency)
-                .await
-        }
-        Command::ChargeReservation {
-            reservation_id,
-            order_number,
-        } => run.charge(reservation_id, order_number).await,
-        Command::ReleaseReservation { reservation_id } => run.release(reservation_id).await,
-        Command::Refund {
-            charge_id,
-            amount_minor,
-            currency,
-        } => run.refund(charge_id, *amount_minor, *currency).await,
-        Command::Recharge {
-            voucher,
-            amount_minor,
-            currency,
-            order_number,
-        } => {
-            run.recharge(voucher, *amount_minor, *currency, order_number)
-                .await
-        }
+        // The ledger engine decides these ([`super::engine`]); they never come this way.
+        Command::SetVoucherStatus { .. }
+        | Command::DeleteVoucher { .. }
+        | Command::Reserve { .. }
+        | Command::ChargeReservation { .. }
+        | Command::ReleaseReservation { .. }
+        | Command::Refund { .. }
+        | Command::Recharge { .. } => Err(StoreError::Other(format!(
+            "{} is decided by the ledger engine",
+            command.action()
+        ))),
         Command::FrontSubmit(new) => run.front_submit(new).await,
         Command::FrontOpenLink { reservation_id } => run.front_open_link(reservation_id).await,
         Command::FrontPay {
@@ -960,29 +934,6 @@ impl<T: SqlExec> Run<'_, T> {
         self.tx.fetch_optional(&sql, all).await
     }
 
-    /// Locks the live voucher `code` names like [`Self::lock_voucher`] and reads, in the same
-    /// statement, how long the tenant's reservations last: all a reserve reads before deciding
-    /// but the voucher's live holds.
-    async fn lock_voucher_for_reserve(&mut self, code: &str) -> Step<(VoucherRecord, i64)> {
-        let row = self
-            .lock_voucher_row(
-                "t.reservation_ttl_seconds",
-                " JOIN tenants t ON t.id = v.tenant_id",
-                "v.code = $3",
-                vec![code.into()],
-                self.dialect.voucher_lock_clause(),
-            )
-            .await?;
-        let Some(row) = row else {
-            // Tell a missing tenant from a missing voucher, as separate reads would.
-            decided!(self.settings().await);
-            return refuse(DomainError::VoucherNotFound);
-        };
-        let mut r = row.reader();
-        let voucher = reads::read_voucher(&mut r)?;
-        Ok(Ok((voucher, r.int()?)))
-    }
-
     async fn live_holds(
         &mut self,
         voucher_pk: i64,
@@ -1009,35 +960,6 @@ impl<T: SqlExec> Run<'_, T> {
                 ))
             })
             .collect()
-    }
-
-    /// Ends the live holds of a voucher (of one purpose, or all): those past their expiry
-    /// become `expired`, the others `to`.
-    async fn end_live_holds(
-        &mut self,
-        voucher_pk: i64,
-        purpose: Option<&str>,
-        to: HoldState,
-    ) -> Result<(), StoreError> {
-        let write = self.end_live_holds_write(voucher_pk, purpose, to);
-        self.write_all(vec![write]).await
-    }
-
-    /// Ends a voucher's live holds (of `purpose`, or all): `to`, or expired where they ran out.
-    fn end_live_holds_write(&self, voucher_pk: i64, purpose: Option<&str>, to: HoldState) -> Write {
-        const ALL: &str = "UPDATE holds SET state = CASE WHEN expires_at > $2 THEN $3 \
-             ELSE 'expired' END, updated_at = $2 WHERE voucher_pk = $1 AND state = 'live'";
-        const OF_PURPOSE: &str = "UPDATE holds SET state = CASE WHEN expires_at > $2 THEN $3 \
-             ELSE 'expired' END, updated_at = $2 WHERE voucher_pk = $1 AND state = 'live' \
-             AND purpose = $4";
-        let mut params = vec![voucher_pk.into(), self.now().into(), to.as_str().into()];
-        match purpose {
-            Some(purpose) => {
-                params.push(purpose.into());
-                Write::new(OF_PURPOSE, params)
-            }
-            None => Write::new(ALL, params),
-        }
     }
 
     /// Writes a ledger entry and moves the voucher's balance by it; answers the entry's key
@@ -1151,69 +1073,6 @@ impl<T: SqlExec> Run<'_, T> {
         self.voucher_outcome(voucher.pk).await
     }
 
-    async fn set_status(
-        &mut self,
-        id: &str,
-        status: VoucherStatus,
-        comment: Option<&str>,
-    ) -> Step<Outcome> {
-        let Some(voucher) = self.lock_voucher("id", id.into()).await? else {
-            return refuse(DomainError::VoucherNotFound);
-        };
-        if voucher.view.status == status {
-            return Ok(Ok(Outcome::Voucher(voucher.view)));
-        }
-        let valid_until = match status {
-            VoucherStatus::Active => Some(voucher.view.validity.end_from(self.now())),
-            VoucherStatus::Inactive => {
-                self.end_live_holds(voucher.pk, None, HoldState::Released)
-                    .await?;
-                None
-            }
-        };
-        self.tx
-            .execute(
-                "UPDATE vouchers SET status = $2, valid_until = $3, updated_at = $4 WHERE pk = $1",
-                vec![
-                    voucher.pk.into(),
-                    status.as_str().into(),
-                    valid_until.into(),
-                    self.now().into(),
-                ],
-            )
-            .await?;
-        self.audit_voucher(
-            "voucher.status",
-            id,
-            json!({ "status": status.as_str(), "comment": comment }),
-        )
-        .await?;
-        self.voucher_outcome(voucher.pk).await
-    }
-
-    async fn delete_voucher(&mut self, id: &str, comment: &str) -> Step<Outcome> {
-        let Some(locked) = self.lock_voucher("id", id.into()).await? else {
-            return refuse(DomainError::VoucherNotFound);
-        };
-        // Whether it is deletable depends on other tables: read them again under the lock.
-        let tenant_id = self.ctx.tenant_id.clone();
-        let voucher = reads::voucher(self.tx, &tenant_id, VoucherKey::Pk(locked.pk), self.now())
-            .await?
-            .ok_or_else(|| StoreError::Other("voucher vanished under lock".into()))?;
-        if !voucher.view.deletable {
-            return refuse(DomainError::VoucherNotDeletable);
-        }
-        self.tx
-            .execute(
-                "UPDATE vouchers SET deleted_at = $2, delete_comment = $3, updated_at = $2 WHERE pk = $1",
-                vec![voucher.pk.into(), self.now().into(), comment.into()],
-            )
-            .await?;
-        self.audit_voucher("voucher.delete", id, json!({ "comment": comment }))
-            .await?;
-        Ok(Ok(Outcome::VoucherDeleted))
-    }
-
     // ------------------------------------------------------------ holds and entries
 
     fn snapshot(voucher: &VoucherRecord) -> VoucherSnapshot {
@@ -1223,87 +1082,6 @@ impl<T: SqlExec> Run<'_, T> {
             valid_until: voucher.view.valid_until,
             remaining_minor: voucher.view.remaining_minor,
         }
-    }
-
-    async fn reserve(
-        &mut self,
-        code: &str,
-        pin: Option<&str>,
-        amount_minor: i64,
-        currency: voucherd_domain::Currency,
-    ) -> Step<Outcome> {
-        let (voucher, reservation_ttl_seconds) =
-            decided!(self.lock_voucher_for_reserve(code).await);
-        if let Some(expected) = &voucher.view.pin {
-            // A wrong PIN answers exactly like an unknown code: no oracle for guessing.
-            if !pin.is_some_and(|given| secret::constant_time_eq(given, expected)) {
-                return refuse(DomainError::VoucherNotFound);
-            }
-        }
-        let live = self.live_holds(voucher.pk).await?;
-        let supersedes = live
-            .iter()
-            .any(|(purpose, _)| purpose == PURPOSE_RESERVATION);
-        let others: Vec<HoldSnapshot> = live
-            .into_iter()
-            .filter(|(purpose, _)| purpose != PURPOSE_RESERVATION)
-            .map(|(_, hold)| hold)
-            .collect();
-        if let Err(refusal) = ledger::decide_reserve(
-            &Self::snapshot(&voucher),
-            &others,
-            amount_minor,
-            currency,
-            self.now(),
-        ) {
-            return refuse(refusal);
-        }
-        // Nothing else writes this voucher's holds meanwhile (its row is locked on PostgreSQL,
-        // SQLite has one writer), so the live holds just read are all there are: without a live
-        // reservation among them there is nothing to supersede, and no statement to run.
-        let mut writes = Vec::with_capacity(3);
-        if supersedes {
-            writes.push(self.end_live_holds_write(
-                voucher.pk,
-                Some(PURPOSE_RESERVATION),
-                HoldState::Superseded,
-            ));
-        }
-        let expires_at = self.now() + Duration::seconds(reservation_ttl_seconds);
-        let (hold, hold_id) = self.new_hold_write(
-            voucher.pk,
-            PURPOSE_RESERVATION,
-            amount_minor,
-            currency,
-            expires_at,
-        );
-        writes.push(hold);
-        // The superseding update cannot meet the new hold: written in one statement, it sees
-        // the holds as they were before it.
-        writes.push(self.audit_write(
-            &self.ctx.tenant_id,
-            "hold.reserve",
-            "reservation",
-            &hold_id,
-            json!({ "voucher_id": voucher.view.id, "amount_minor": amount_minor }),
-        ));
-        self.write_all(writes).await?;
-        let now = self.stored_now()?;
-        Ok(Ok(Outcome::Reservation(HoldView {
-            id: hold_id,
-            voucher_id: voucher.view.id,
-            voucher_taxable: voucher.view.taxable,
-            voucher_tax_rate: voucher.view.tax_rate,
-            client_id: self.ctx.actor.client_id(),
-            purpose: PURPOSE_RESERVATION.into(),
-            amount_minor,
-            currency,
-            state: HoldState::Live,
-            expires_at: as_stored(expires_at)?,
-            charge_id: None,
-            created_at: now,
-            updated_at: now,
-        })))
     }
 
     /// Places a live hold of `purpose` on a voucher (the caller has decided it may); answers
@@ -1363,228 +1141,5 @@ impl<T: SqlExec> Run<'_, T> {
              WHERE pk = $1",
             vec![hold_pk.into(), entry_pk.into(), self.now().into()],
         )
-    }
-
-    /// Locks the voucher of a reservation and reads the reservation, in one statement. The
-    /// reservation's row is locked with the voucher's, so that on PostgreSQL a lock that had to
-    /// wait re-reads both as the transaction before left them.
-    async fn lock_reservation(
-        &mut self,
-        hold_id: &str,
-    ) -> Step<(VoucherRecord, reads::HoldRecord)> {
-        let row = self
-            .lock_voucher_row(
-                reads::HOLD_COLUMNS,
-                " JOIN holds h ON h.voucher_pk = v.pk",
-                "h.tenant_id = $2 AND h.id = $3 AND h.purpose = $4",
-                vec![hold_id.into(), PURPOSE_RESERVATION.into()],
-                self.dialect.voucher_and_hold_lock_clause(),
-            )
-            .await?;
-        let Some(row) = row else {
-            return refuse(DomainError::ReservationNotFound);
-        };
-        let mut r = row.reader();
-        let voucher = reads::read_voucher(&mut r)?;
-        let hold = reads::read_hold(&mut r, self.now())?;
-        Ok(Ok((voucher, hold)))
-    }
-
-    async fn charge(&mut self, hold_id: &str, order_number: &str) -> Step<Outcome> {
-        let (voucher, hold) = decided!(self.lock_reservation(hold_id).await);
-        if hold.view.state == HoldState::Charged {
-            let tenant_id = self.ctx.tenant_id.clone();
-            let charge_id = hold.view.charge_id.clone().unwrap_or_default();
-            let entry = reads::entry(self.tx, &tenant_id, &charge_id, None)
-                .await?
-                .ok_or_else(|| StoreError::Other("charged hold without entry".into()))?;
-            return if entry.view.order_number.as_deref() == Some(order_number) {
-                Ok(Ok(Outcome::Charge {
-                    entry: entry.view,
-                    first_time: false,
-                }))
-            } else {
-                refuse(DomainError::ReservationAlreadyCharged)
-            };
-        }
-        let snapshot = HoldSnapshot {
-            amount_minor: hold.view.amount_minor,
-            state: hold.view.state,
-            expires_at: hold.view.expires_at,
-        };
-        if let Err(refusal) =
-            ledger::decide_charge(&Self::snapshot(&voucher), &snapshot, self.now())
-        {
-            return refuse(refusal);
-        }
-        let (entry_pk, entry) = self
-            .insert_entry_row(
-                voucher.pk,
-                &voucher.view.id,
-                NewEntry {
-                    id: None,
-                    kind: EntryKind::Charge,
-                    amount_minor: hold.view.amount_minor,
-                    currency: hold.view.currency,
-                    order_number: Some(order_number),
-                    refund_of: None,
-                    hold_pk: Some(hold.pk),
-                },
-            )
-            .await?;
-        // The balance, the hold and the audit record: three rows of three tables.
-        let mut writes = Vec::with_capacity(3);
-        writes.extend(self.balance_write(voucher.pk, &entry));
-        writes.push(self.hold_charged_write(hold.pk, entry_pk));
-        writes.push(self.audit_write(
-            &self.ctx.tenant_id,
-            "hold.charge",
-            "reservation",
-            hold_id,
-            json!({ "voucher_id": voucher.view.id, "charge_id": entry.id, "amount_minor": entry.amount_minor }),
-        ));
-        self.write_all(writes).await?;
-        Ok(Ok(Outcome::Charge {
-            entry,
-            first_time: true,
-        }))
-    }
-
-    async fn release(&mut self, hold_id: &str) -> Step<Outcome> {
-        let (voucher, hold) = decided!(self.lock_reservation(hold_id).await);
-        match hold.view.state {
-            HoldState::Charged => return refuse(DomainError::ReservationAlreadyCharged),
-            HoldState::Live => {}
-            _ => return refuse(DomainError::ReservationExpired),
-        }
-        self.tx
-            .execute(
-                "UPDATE holds SET state = 'released', updated_at = $2 WHERE pk = $1",
-                vec![hold.pk.into(), self.now().into()],
-            )
-            .await?;
-        self.audit(
-            &self.ctx.tenant_id.clone(),
-            "hold.release",
-            "reservation",
-            hold_id,
-            json!({ "voucher_id": voucher.view.id }),
-        )
-        .await?;
-        Ok(Ok(Outcome::Released))
-    }
-
-    async fn refund(
-        &mut self,
-        charge_id: &str,
-        amount_minor: i64,
-        currency: voucherd_domain::Currency,
-    ) -> Step<Outcome> {
-        let tenant_id = self.ctx.tenant_id.clone();
-        let Some(charge) = reads::entry(self.tx, &tenant_id, charge_id, None).await? else {
-            return refuse(DomainError::ChargeNotFound);
-        };
-        if charge.view.kind != EntryKind::Charge {
-            return refuse(DomainError::ChargeNotRefundable);
-        }
-        let Some(voucher) = self.lock_voucher("pk", charge.voucher_pk.into()).await? else {
-            return refuse(DomainError::ChargeNotFound);
-        };
-        let refunded = self
-            .tx
-            .fetch_optional(
-                "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM entries WHERE refund_of_pk = $1",
-                vec![charge.pk.into()],
-            )
-            .await?
-            .map(|row| row.reader().int())
-            .transpose()?
-            .unwrap_or(0);
-        if let Err(refusal) = ledger::decide_refund(
-            &Self::snapshot(&voucher),
-            charge.view.amount_minor,
-            refunded,
-            amount_minor,
-            currency,
-        ) {
-            return refuse(refusal);
-        }
-        let (_, entry) = self
-            .insert_entry(
-                voucher.pk,
-                &voucher.view.id,
-                NewEntry {
-                    id: None,
-                    kind: EntryKind::Refund,
-                    amount_minor,
-                    currency,
-                    order_number: charge.view.order_number.as_deref(),
-                    refund_of: Some((charge.pk, charge_id)),
-                    hold_pk: None,
-                },
-            )
-            .await?;
-        self.audit(
-            &tenant_id,
-            "entry.refund",
-            "charge",
-            charge_id,
-            json!({ "voucher_id": voucher.view.id, "refund_id": entry.id, "amount_minor": amount_minor }),
-        )
-        .await?;
-        Ok(Ok(Outcome::Refund(entry)))
-    }
-
-    async fn recharge(
-        &mut self,
-        voucher_ref: &VoucherRef,
-        amount_minor: i64,
-        currency: voucherd_domain::Currency,
-        order_number: &str,
-    ) -> Step<Outcome> {
-        let voucher = match voucher_ref {
-            VoucherRef::Id(id) => self.lock_voucher("id", id.into()).await?,
-            VoucherRef::Code(code) => self.lock_voucher("code", code.into()).await?,
-            VoucherRef::Both { id, code } => self
-                .lock_voucher("id", id.into())
-                .await?
-                .filter(|v| secret::constant_time_eq(&v.view.code, code)),
-        };
-        let Some(voucher) = voucher else {
-            return refuse(DomainError::VoucherNotFound);
-        };
-        if let Err(refusal) = ledger::decide_recharge(
-            &Self::snapshot(&voucher),
-            amount_minor,
-            currency,
-            self.now(),
-        ) {
-            return refuse(refusal);
-        }
-        let (_, entry) = self
-            .insert_entry(
-                voucher.pk,
-                &voucher.view.id,
-                NewEntry {
-                    id: None,
-                    kind: EntryKind::Recharge,
-                    amount_minor,
-                    currency,
-                    order_number: Some(order_number),
-                    refund_of: None,
-                    hold_pk: None,
-                },
-            )
-            .await?;
-        let tenant_id = self.ctx.tenant_id.clone();
-        self.audit(
-            &tenant_id,
-            "entry.recharge",
-            "voucher",
-            &voucher.view.id,
-            json!({ "recharge_id": entry.id, "amount_minor": amount_minor }),
-        )
-        .await?;
-        Ok(Ok(Outcome::Recharge(entry)))
     }
 }

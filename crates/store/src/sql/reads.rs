@@ -17,12 +17,12 @@ fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Other(format!("stored {what} {value:?} is not valid"))
 }
 
-fn currency(r: &mut RowReader<'_>) -> Result<Currency, StoreError> {
+pub(super) fn currency(r: &mut RowReader<'_>) -> Result<Currency, StoreError> {
     let code = r.text()?;
     Currency::parse(&code).map_err(|_| corrupt("currency", &code))
 }
 
-fn parsed<T>(
+pub(super) fn parsed<T>(
     r: &mut RowReader<'_>,
     what: &str,
     parse: impl Fn(&str) -> Option<T>,
@@ -208,6 +208,8 @@ pub(super) const VOUCHER_COLUMNS: &str = "v.pk, v.id, v.code, v.pin, v.client_id
 pub(super) struct VoucherRecord {
     pub(super) pk: i64,
     pub(super) view: VoucherView,
+    /// Whether the voucher has entries besides its issue entry.
+    pub(super) has_activity: bool,
 }
 
 pub(super) fn voucher_row(row: &Row) -> Result<VoucherRecord, StoreError> {
@@ -248,7 +250,11 @@ pub(super) fn read_voucher(r: &mut RowReader<'_>) -> Result<VoucherRecord, Store
     let has_activity = r.bool()?;
     view.deletable =
         voucherd_domain::ledger::is_deletable(i64::from(has_activity), view.held_minor);
-    Ok(VoucherRecord { pk, view })
+    Ok(VoucherRecord {
+        pk,
+        view,
+        has_activity,
+    })
 }
 
 /// How a read names one voucher.
@@ -322,34 +328,19 @@ pub(super) async fn vouchers<T: SqlExec>(
 /// The columns of a hold (`h`) and its voucher (`v`) that [`read_hold`] reads.
 macro_rules! hold_columns {
     () => {
-        "h.pk, h.id, v.id, v.taxable, v.tax_rate, h.client_id, \
+        "h.id, v.id, v.taxable, v.tax_rate, h.client_id, \
          h.purpose, h.amount_minor, h.currency, h.state, h.expires_at, \
          (SELECT e.id FROM entries e WHERE e.pk = h.charge_entry_pk), h.created_at, h.updated_at"
     };
 }
-pub(super) const HOLD_COLUMNS: &str = hold_columns!();
 const HOLD_SELECT: &str = concat!(
     "SELECT ",
     hold_columns!(),
     " FROM holds h JOIN vouchers v ON v.pk = h.voucher_pk WHERE h.tenant_id = $1"
 );
 
-/// A hold row with its internal keys.
-pub(super) struct HoldRecord {
-    pub(super) pk: i64,
-    pub(super) view: HoldView,
-}
-
-fn hold_row(row: &Row, now: OffsetDateTime) -> Result<HoldRecord, StoreError> {
-    read_hold(&mut row.reader(), now)
-}
-
-/// Reads the [`HOLD_COLUMNS`] from where `r` stands.
-pub(super) fn read_hold(
-    r: &mut RowReader<'_>,
-    now: OffsetDateTime,
-) -> Result<HoldRecord, StoreError> {
-    let pk = r.int()?;
+fn hold_row(row: &Row, now: OffsetDateTime) -> Result<HoldView, StoreError> {
+    let r = &mut row.reader();
     let mut view = HoldView {
         id: r.text()?,
         voucher_id: r.text()?,
@@ -368,7 +359,7 @@ pub(super) fn read_hold(
     if view.state == HoldState::Live && view.expires_at <= now {
         view.state = HoldState::Expired;
     }
-    Ok(HoldRecord { pk, view })
+    Ok(view)
 }
 
 pub(super) async fn hold<T: SqlExec>(
@@ -377,7 +368,7 @@ pub(super) async fn hold<T: SqlExec>(
     hold_id: &str,
     purpose: &str,
     now: OffsetDateTime,
-) -> Result<Option<HoldRecord>, StoreError> {
+) -> Result<Option<HoldView>, StoreError> {
     let sql = format!("{HOLD_SELECT} AND h.id = $2 AND h.purpose = $3");
     tx.fetch_optional(&sql, vec![tenant_id.into(), hold_id.into(), purpose.into()])
         .await?
@@ -395,40 +386,27 @@ pub(super) async fn voucher_holds<T: SqlExec>(
     let rows = tx
         .fetch(&sql, vec![tenant_id.into(), voucher_pk.into()])
         .await?;
-    rows.iter()
-        .map(|row| hold_row(row, now).map(|rec| rec.view))
-        .collect()
+    rows.iter().map(|row| hold_row(row, now)).collect()
 }
 
 // ---------------------------------------------------------------- entries
 
-const ENTRY_SELECT: &str = "SELECT e.pk, e.voucher_pk, e.id, v.id, e.client_id, e.kind, e.amount_minor, \
+const ENTRY_SELECT: &str = "SELECT e.id, v.id, e.client_id, e.kind, e.amount_minor, \
      e.currency, e.order_number, (SELECT r.id FROM entries r WHERE r.pk = e.refund_of_pk), \
      e.created_at FROM entries e JOIN vouchers v ON v.pk = e.voucher_pk WHERE e.tenant_id = $1";
 
-/// An entry row with its internal keys.
-pub(super) struct EntryRecord {
-    pub(super) pk: i64,
-    pub(super) voucher_pk: i64,
-    pub(super) view: EntryView,
-}
-
-fn entry_row(row: &Row) -> Result<EntryRecord, StoreError> {
+fn entry_row(row: &Row) -> Result<EntryView, StoreError> {
     let mut r = row.reader();
-    Ok(EntryRecord {
-        pk: r.int()?,
-        voucher_pk: r.int()?,
-        view: EntryView {
-            id: r.text()?,
-            voucher_id: r.text()?,
-            client_id: r.opt_text()?,
-            kind: parsed(&mut r, "entry kind", EntryKind::parse)?,
-            amount_minor: r.int()?,
-            currency: currency(&mut r)?,
-            order_number: r.opt_text()?,
-            refund_of: r.opt_text()?,
-            created_at: r.time()?,
-        },
+    Ok(EntryView {
+        id: r.text()?,
+        voucher_id: r.text()?,
+        client_id: r.opt_text()?,
+        kind: parsed(&mut r, "entry kind", EntryKind::parse)?,
+        amount_minor: r.int()?,
+        currency: currency(&mut r)?,
+        order_number: r.opt_text()?,
+        refund_of: r.opt_text()?,
+        created_at: r.time()?,
     })
 }
 
@@ -438,7 +416,7 @@ pub(super) async fn entry<T: SqlExec>(
     tenant_id: &str,
     entry_id: &str,
     voucher_id: Option<&str>,
-) -> Result<Option<EntryRecord>, StoreError> {
+) -> Result<Option<EntryView>, StoreError> {
     let mut w = Where::new(vec![tenant_id.into()]);
     w.and("e.id = {}", entry_id);
     w.and_opt("v.id = {} AND v.deleted_at IS NULL", voucher_id);
@@ -474,10 +452,7 @@ pub(super) async fn entries<T: SqlExec>(
     let tail = limit_offset(&mut w, page);
     let sql = format!("{ENTRY_SELECT}{conditions} ORDER BY e.created_at, e.pk{tail}");
     let rows = tx.fetch(&sql, w.params).await?;
-    let items = rows
-        .iter()
-        .map(|row| entry_row(row).map(|rec| rec.view))
-        .collect::<Result<_, _>>()?;
+    let items = rows.iter().map(entry_row).collect::<Result<_, _>>()?;
     Ok(Page { items, total })
 }
 

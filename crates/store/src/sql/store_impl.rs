@@ -282,7 +282,6 @@ impl<B: Backend> Store for SqlStore<B> {
         in_read!(self, begin_single, |tx| {
             Ok(reads::entry(tx, tenant_id, entry_id, Some(voucher_id))
                 .await?
-                .map(|r| r.view)
                 .filter(|e| e.kind != voucherd_domain::EntryKind::Issue))
         })
     }
@@ -301,8 +300,7 @@ impl<B: Backend> Store for SqlStore<B> {
                 super::ledger::PURPOSE_RESERVATION,
                 now,
             )
-            .await?
-            .map(|r| r.view))
+            .await?)
         })
     }
 

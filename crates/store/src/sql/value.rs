@@ -15,6 +15,23 @@ pub enum Value {
     Int(i64),
     Text(String),
     Bool(bool),
+    /// A whole integer column for a set-based statement: bound as an array on PostgreSQL
+    /// (`unnest($1::bigint[])`), as a JSON array text on SQLite (`json_each($1)`). Never read
+    /// back.
+    Ints(Vec<Option<i64>>),
+    /// A whole text column, bound like [`Value::Ints`].
+    Texts(Vec<Option<String>>),
+}
+
+impl Value {
+    /// An array value as the JSON array text SQLite's `json_each` reads; `None` for a scalar.
+    pub fn json_array(&self) -> Option<String> {
+        match self {
+            Value::Ints(values) => serde_json::to_string(values).ok(),
+            Value::Texts(values) => serde_json::to_string(values).ok(),
+            Value::Null | Value::NullInt | Value::Int(_) | Value::Text(_) | Value::Bool(_) => None,
+        }
+    }
 }
 
 impl From<i64> for Value {
@@ -173,6 +190,17 @@ mod tests {
     fn times_round_trip_through_microseconds() {
         let at = datetime!(2026-11-24 15:54:01.123456 UTC);
         assert_eq!(from_micros(to_micros(at)).expect("in range"), at);
+    }
+
+    #[test]
+    fn arrays_bind_as_json_on_sqlite() {
+        let texts = Value::Texts(vec![Some("a\"b".into()), None]);
+        assert_eq!(texts.json_array().as_deref(), Some(r#"["a\"b",null]"#));
+        assert_eq!(
+            Value::Ints(vec![Some(1), None]).json_array().as_deref(),
+            Some("[1,null]")
+        );
+        assert_eq!(Value::Int(1).json_array(), None);
     }
 
     #[test]

@@ -23,7 +23,9 @@ use std::time::Instant;
 
 use tokio::sync::{Mutex, mpsc, oneshot};
 
+use super::SqlExec;
 use super::command_tx::{execute_alone, run_command, worth_retrying};
+use super::engine;
 use super::lock_order::lock_vouchers_in_order;
 use super::{Backend, Dialect};
 use crate::StoreError;
@@ -145,21 +147,67 @@ async fn commit_batch<B: Backend>(backend: &B, batch: &mut Vec<Job>) {
 }
 
 /// Runs the batch in one transaction and commits it; answers each command's outcome, which
-/// holds only if the commit succeeded.
+/// holds only if the commit succeeded. Commands the ledger engine decides run together, after
+/// the others; as every command of a batch was waiting at once, any order among them is one
+/// they could have arrived in.
 async fn run_batch<B: Backend>(
     backend: &B,
     batch: &[Job],
 ) -> Result<Vec<Result<Execution, StoreError>>, StoreError> {
+    let dialect = backend.dialect();
     let mut tx = backend.begin_write().await?;
-    if backend.dialect() == Dialect::Postgres {
-        lock_vouchers_in_order(&mut tx, batch.iter().map(|job| &job.request)).await?;
+    let (decided, others): (Vec<usize>, Vec<usize>) =
+        (0..batch.len()).partition(|&i| engine::is_engine_command(&batch[i].request.command));
+    let mut answers: Vec<Option<Result<Execution, StoreError>>> =
+        (0..batch.len()).map(|_| None).collect();
+    if !others.is_empty() {
+        if dialect == Dialect::Postgres {
+            // The engine's own load locks its vouchers in order; with other commands in the
+            // batch, every voucher is locked in order before any of them runs.
+            lock_vouchers_in_order(&mut tx, batch.iter().map(|job| &job.request)).await?;
+        }
+        for &i in &others {
+            answers[i] = Some(run_command(&mut tx, dialect, &batch[i].request).await);
+        }
     }
-    let mut answers = Vec::with_capacity(batch.len());
-    for job in batch {
-        answers.push(run_command(&mut tx, backend.dialect(), &job.request).await);
+    if !decided.is_empty() {
+        let requests: Vec<&CommandRequest> = decided.iter().map(|&i| &batch[i].request).collect();
+        let fenced = !others.is_empty();
+        if fenced {
+            tx.execute("SAVEPOINT engine", vec![]).await?;
+        }
+        match engine::run(&mut tx, dialect, &requests).await {
+            Ok(executions) => {
+                for (&i, execution) in decided.iter().zip(executions) {
+                    answers[i] = Some(Ok(execution));
+                }
+            }
+            Err(error) if fenced => {
+                // Undo the engine's part alone; its commands find out alone what failed.
+                tx.execute("ROLLBACK TO SAVEPOINT engine", vec![]).await?;
+                for &i in &decided {
+                    answers[i] = Some(Err(alone(error.clone(), decided.len())));
+                }
+            }
+            Err(error) => return Err(alone(error, decided.len())),
+        }
     }
     let committing = Instant::now();
     B::commit(tx).await?;
     metrics::histogram!(COMMIT_SECONDS_METRIC).record(committing.elapsed().as_secs_f64());
-    Ok(answers)
+    Ok(answers
+        .into_iter()
+        .map(|answer| answer.unwrap_or_else(|| Err(StoreError::Other("unanswered".into()))))
+        .collect())
+}
+
+/// A failure of a batch of engine commands, answered so that each command is tried again in a
+/// transaction of its own: one command's failure (a corrupted row, say) must not fail the
+/// others. A failure of a single command stands.
+fn alone(error: StoreError, commands: usize) -> StoreError {
+    if commands > 1 && !worth_retrying(&error) {
+        StoreError::Retryable(format!("tried alone after its batch failed: {error}"))
+    } else {
+        error
+    }
 }

@@ -11,13 +11,13 @@ use crate::sql::Value;
 
 /// One write statement with its parameters, written `$1`, `$2`, ... as everywhere.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) struct Write {
-    pub(super) sql: Cow<'static, str>,
-    pub(super) params: Vec<Value>,
+pub(in crate::sql) struct Write {
+    pub(in crate::sql) sql: Cow<'static, str>,
+    pub(in crate::sql) params: Vec<Value>,
 }
 
 impl Write {
-    pub(super) fn new(sql: impl Into<Cow<'static, str>>, params: Vec<Value>) -> Write {
+    pub(in crate::sql) fn new(sql: impl Into<Cow<'static, str>>, params: Vec<Value>) -> Write {
         Write {
             sql: sql.into(),
             params,
@@ -27,7 +27,7 @@ impl Write {
 
 /// The writes as one PostgreSQL statement: `WITH w1 AS (first), w2 AS (second) last`, each
 /// write's parameters renumbered after the ones before it.
-pub(super) fn combined(mut writes: Vec<Write>) -> Write {
+pub(in crate::sql) fn combined(mut writes: Vec<Write>) -> Write {
     let count = writes.len();
     if count == 1
         && let Some(only) = writes.pop()

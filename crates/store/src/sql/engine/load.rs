@@ -1,0 +1,374 @@
+//! Loads what an engine batch names, in a fixed number of statements whatever its size:
+//!
+//! 1. the vouchers, found by id, code, reservation or charge, with their tenant's reservation
+//!    lifetime: on PostgreSQL locked in primary-key order (so batches of all lanes and nodes
+//!    wait for each other but never deadlock);
+//! 2. their live holds and the holds the batch names;
+//! 3. only if the batch refunds or charges a charged reservation again: the charges named,
+//!    with what was refunded of each;
+//! 4. only on PostgreSQL, and only if the batch sets a status or deletes: whether each voucher
+//!    has entries besides its issue;
+//! 5. only if a reservation names a voucher not found: the tenants, to tell a missing tenant
+//!    from a missing voucher.
+//!
+//! Statements 2 to 5 run after the locks are held, so on PostgreSQL they see every change of
+//! the transactions the locks waited for (the subqueries of statement 1 do not).
+
+use std::collections::{BTreeSet, HashMap};
+
+use time::OffsetDateTime;
+use voucherd_domain::engine::{self, Entry, Hold, Ledger, RowKey, TenantRules, Voucher};
+use voucherd_domain::{EntryKind, HoldState};
+
+use super::super::reads::{self, VOUCHER_COLUMNS};
+use super::super::sets::{in_ints, in_text_tuples};
+use super::super::{Dialect, SqlExec, Value};
+use crate::StoreError;
+use crate::command::CommandRequest;
+use crate::model::VoucherView;
+
+/// A batch's ledger, and each loaded voucher's view for the answers.
+pub(super) struct Loaded {
+    pub(super) ledger: Ledger,
+    pub(super) views: HashMap<i64, VoucherView>,
+}
+
+/// Tenant-scoped names, as two text columns.
+#[derive(Default)]
+struct Names {
+    tenants: Vec<Option<String>>,
+    names: Vec<Option<String>>,
+}
+
+impl Names {
+    fn push(&mut self, tenant_id: &str, name: &str) {
+        self.tenants.push(Some(tenant_id.to_string()));
+        self.names.push(Some(name.to_string()));
+    }
+
+    fn params(&self) -> [Value; 2] {
+        [
+            Value::Texts(self.tenants.clone()),
+            Value::Texts(self.names.clone()),
+        ]
+    }
+
+    fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+/// What a batch names, by kind.
+#[derive(Default)]
+struct Named {
+    voucher_ids: Names,
+    voucher_codes: Names,
+    holds: Names,
+    entries: Names,
+    /// Tenants that reserve by code (their reservation lifetime is needed).
+    reserving_tenants: BTreeSet<String>,
+    /// Whether a decision needs to know if a voucher has entries besides its issue.
+    needs_activity: bool,
+}
+
+fn named(batch: &[(&CommandRequest, engine::Command, OffsetDateTime)]) -> Named {
+    let mut n = Named::default();
+    for (request, command, _) in batch {
+        let t = request.context.tenant_id.as_str();
+        match command {
+            engine::Command::Reserve { code, .. } => {
+                n.voucher_codes.push(t, code);
+                n.reserving_tenants.insert(t.to_string());
+            }
+            engine::Command::Charge { reservation_id, .. }
+            | engine::Command::Release { reservation_id } => n.holds.push(t, reservation_id),
+            engine::Command::Refund { charge_id, .. } => n.entries.push(t, charge_id),
+            engine::Command::Recharge { voucher, .. } => match voucher {
+                engine::VoucherName::Id(id) => n.voucher_ids.push(t, id),
+                engine::VoucherName::Code(code) => n.voucher_codes.push(t, code),
+                engine::VoucherName::Both { id, .. } => n.voucher_ids.push(t, id),
+            },
+            engine::Command::SetStatus { voucher_id, .. }
+            | engine::Command::Delete { voucher_id, .. } => {
+                n.voucher_ids.push(t, voucher_id);
+                n.needs_activity = true;
+            }
+        }
+    }
+    n
+}
+
+/// Loads the ledger a batch works on.
+pub(super) async fn ledger<T: SqlExec>(
+    tx: &mut T,
+    dialect: Dialect,
+    batch: &[(&CommandRequest, engine::Command, OffsetDateTime)],
+) -> Result<Loaded, StoreError> {
+    let named = named(batch);
+    let now = batch.first().map_or(OffsetDateTime::UNIX_EPOCH, |b| b.2);
+    let mut loaded = Loaded {
+        ledger: Ledger::new(),
+        views: HashMap::new(),
+    };
+    let mut found = vouchers(tx, dialect, &named, now).await?;
+    if named.needs_activity && dialect == Dialect::Postgres && !found.is_empty() {
+        activity(tx, dialect, &mut found).await?;
+    }
+    let mut pks = Vec::with_capacity(found.len());
+    for (voucher, view, rules) in found {
+        pks.push(voucher.pk);
+        loaded.ledger.load_tenant(&voucher.tenant_id, rules);
+        loaded.views.insert(voucher.pk, view);
+        loaded.ledger.load_voucher(voucher);
+    }
+    let charged = holds(tx, dialect, &named, &pks, &mut loaded.ledger).await?;
+    if !named.entries.is_empty() || !charged.is_empty() {
+        entries(tx, dialect, &named, &charged, &mut loaded.ledger).await?;
+    }
+    let missing: Vec<Option<String>> = named
+        .reserving_tenants
+        .iter()
+        .filter(|t| loaded.ledger.tenant(t).is_none())
+        .map(|t| Some(t.clone()))
+        .collect();
+    if !missing.is_empty() {
+        tenants(tx, dialect, missing, &mut loaded.ledger).await?;
+    }
+    Ok(loaded)
+}
+
+/// A voucher as found, its view, and its tenant's rules.
+type Found = (Voucher, VoucherView, TenantRules);
+
+/// Statement 1: the vouchers, locked in key order on PostgreSQL.
+async fn vouchers<T: SqlExec>(
+    tx: &mut T,
+    dialect: Dialect,
+    named: &Named,
+    now: OffsetDateTime,
+) -> Result<Vec<Found>, StoreError> {
+    let sql = format!(
+        "SELECT {VOUCHER_COLUMNS}, v.tenant_id, t.reservation_ttl_seconds \
+         FROM vouchers v JOIN tenants t ON t.id = v.tenant_id \
+         WHERE v.deleted_at IS NULL AND v.pk IN (\
+         SELECT pk FROM vouchers WHERE {} UNION ALL \
+         SELECT pk FROM vouchers WHERE {} UNION ALL \
+         SELECT voucher_pk FROM holds WHERE {} UNION ALL \
+         SELECT voucher_pk FROM entries WHERE {}) ORDER BY v.pk{}",
+        in_text_tuples(dialect, &["tenant_id", "id"], 2),
+        in_text_tuples(dialect, &["tenant_id", "code"], 4),
+        in_text_tuples(dialect, &["tenant_id", "id"], 6),
+        in_text_tuples(dialect, &["tenant_id", "id"], 8),
+        dialect.voucher_lock_clause(),
+    );
+    let mut params = vec![Value::from(now)];
+    params.extend(named.voucher_ids.params());
+    params.extend(named.voucher_codes.params());
+    params.extend(named.holds.params());
+    params.extend(named.entries.params());
+    let mut found = Vec::new();
+    for row in tx.fetch(&sql, params).await? {
+        let mut r = row.reader();
+        let record = reads::read_voucher(&mut r)?;
+        let tenant_id = r.text()?;
+        let rules = TenantRules {
+            reservation_ttl_seconds: r.int()?,
+        };
+        let view = record.view;
+        let voucher = Voucher {
+            pk: record.pk,
+            tenant_id,
+            id: view.id.clone(),
+            code: view.code.clone(),
+            pin: view.pin.clone(),
+            status: view.status,
+            currency: view.currency,
+            valid_until: view.valid_until,
+            validity: view.validity,
+            remaining_minor: view.remaining_minor,
+            has_activity: record.has_activity,
+            deleted_at: None,
+            delete_comment: None,
+            updated_at: view.updated_at,
+        };
+        found.push((voucher, view, rules));
+    }
+    Ok(found)
+}
+
+/// The columns of a hold that [`read_hold`] reads.
+const HOLD_COLUMNS: &str = "h.pk, h.tenant_id, h.id, h.voucher_pk, h.client_id, h.purpose, \
+     h.amount_minor, h.currency, h.state, h.expires_at, h.charge_entry_pk, \
+     (SELECT e.id FROM entries e WHERE e.pk = h.charge_entry_pk), h.created_at, h.updated_at";
+
+/// Statement 2: the live holds of the vouchers and the holds named; answers the keys of the
+/// charges of charged holds among them.
+async fn holds<T: SqlExec>(
+    tx: &mut T,
+    dialect: Dialect,
+    named: &Named,
+    pks: &[i64],
+    ledger: &mut Ledger,
+) -> Result<Vec<i64>, StoreError> {
+    if pks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {HOLD_COLUMNS} FROM holds h WHERE {} AND h.state = 'live' \
+         UNION ALL SELECT {HOLD_COLUMNS} FROM holds h WHERE {}",
+        in_ints(dialect, "h.voucher_pk", 1),
+        in_text_tuples(dialect, &["h.tenant_id", "h.id"], 2),
+    );
+    let mut params = vec![Value::Ints(pks.iter().map(|pk| Some(*pk)).collect())];
+    params.extend(named.holds.params());
+    let mut charged = Vec::new();
+    for row in tx.fetch(&sql, params).await? {
+        let hold = read_hold(&row)?;
+        if let Some((RowKey::Stored(entry_pk), _)) = &hold.charge {
+            charged.push(*entry_pk);
+        }
+        ledger.load_hold(hold);
+    }
+    Ok(charged)
+}
+
+fn read_hold(row: &super::super::Row) -> Result<Hold, StoreError> {
+    let mut r = row.reader();
+    let pk = r.int()?;
+    let tenant_id = r.text()?;
+    let id = r.text()?;
+    let voucher_pk = r.int()?;
+    let client_id = r.opt_text()?;
+    let purpose = r.text()?;
+    let amount_minor = r.int()?;
+    let currency = reads::currency(&mut r)?;
+    let state = reads::parsed(&mut r, "hold state", HoldState::parse)?;
+    let expires_at = r.time()?;
+    let charge_pk = r.opt_int()?;
+    let charge_id = r.opt_text()?;
+    Ok(Hold {
+        key: RowKey::Stored(pk),
+        tenant_id,
+        id,
+        voucher_pk,
+        client_id,
+        purpose,
+        amount_minor,
+        currency,
+        state,
+        expires_at,
+        charge: charge_pk
+            .zip(charge_id)
+            .map(|(pk, id)| (RowKey::Stored(pk), id)),
+        created_at: r.time()?,
+        updated_at: r.time()?,
+    })
+}
+
+const ENTRY_COLUMNS: &str = "e.pk, e.tenant_id, e.id, e.voucher_pk, v.id, e.client_id, e.kind, \
+     e.amount_minor, e.currency, e.order_number, e.refund_of_pk, \
+     (SELECT r.id FROM entries r WHERE r.pk = e.refund_of_pk), e.hold_pk, e.created_at, \
+     CAST(COALESCE((SELECT SUM(r.amount_minor) FROM entries r WHERE r.refund_of_pk = e.pk), 0) \
+     AS BIGINT)";
+
+/// Statement 3: the entries named and the charges of the charged holds loaded, each with the
+/// sum refunded of it.
+async fn entries<T: SqlExec>(
+    tx: &mut T,
+    dialect: Dialect,
+    named: &Named,
+    charged: &[i64],
+    ledger: &mut Ledger,
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "SELECT {ENTRY_COLUMNS} FROM entries e JOIN vouchers v ON v.pk = e.voucher_pk WHERE {} \
+         UNION ALL SELECT {ENTRY_COLUMNS} FROM entries e JOIN vouchers v ON v.pk = e.voucher_pk \
+         WHERE {}",
+        in_text_tuples(dialect, &["e.tenant_id", "e.id"], 1),
+        in_ints(dialect, "e.pk", 3),
+    );
+    let mut params = named.entries.params().to_vec();
+    params.push(Value::Ints(charged.iter().map(|pk| Some(*pk)).collect()));
+    for row in tx.fetch(&sql, params).await? {
+        let mut r = row.reader();
+        let key = RowKey::Stored(r.int()?);
+        let tenant_id = r.text()?;
+        let id = r.text()?;
+        let voucher_pk = r.int()?;
+        let voucher_id = r.text()?;
+        let client_id = r.opt_text()?;
+        let kind = reads::parsed(&mut r, "entry kind", EntryKind::parse)?;
+        let amount_minor = r.int()?;
+        let currency = reads::currency(&mut r)?;
+        let order_number = r.opt_text()?;
+        let refund_of = r.opt_int()?.zip(r.opt_text()?);
+        let hold = r.opt_int()?;
+        ledger.load_entry(Entry {
+            key,
+            tenant_id,
+            id,
+            voucher_pk,
+            voucher_id,
+            client_id,
+            kind,
+            amount_minor,
+            currency,
+            order_number,
+            refund_of: refund_of.map(|(pk, id)| (RowKey::Stored(pk), id)),
+            hold: hold.map(RowKey::Stored),
+            created_at: r.time()?,
+            refunded_minor: r.int()?,
+        });
+    }
+    Ok(())
+}
+
+/// Statement 4 (PostgreSQL): whether each voucher has entries besides its issue, read after
+/// the locks are held.
+async fn activity<T: SqlExec>(
+    tx: &mut T,
+    dialect: Dialect,
+    found: &mut [Found],
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "SELECT v.pk, EXISTS (SELECT 1 FROM entries e WHERE e.voucher_pk = v.pk \
+         AND e.kind <> 'issue') FROM vouchers v WHERE {}",
+        in_ints(dialect, "v.pk", 1)
+    );
+    let params = vec![Value::Ints(found.iter().map(|f| Some(f.0.pk)).collect())];
+    let mut activity = HashMap::new();
+    for row in tx.fetch(&sql, params).await? {
+        let mut r = row.reader();
+        activity.insert(r.int()?, r.bool()?);
+    }
+    for (voucher, _, _) in found {
+        if let Some(has) = activity.get(&voucher.pk) {
+            voucher.has_activity = *has;
+        }
+    }
+    Ok(())
+}
+
+/// Statement 5: tenants that reserve but whose vouchers were not found.
+async fn tenants<T: SqlExec>(
+    tx: &mut T,
+    dialect: Dialect,
+    missing: Vec<Option<String>>,
+    ledger: &mut Ledger,
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "SELECT id, reservation_ttl_seconds FROM tenants WHERE {}",
+        in_text_tuples(dialect, &["id"], 1)
+    );
+    for row in tx.fetch(&sql, vec![Value::Texts(missing)]).await? {
+        let mut r = row.reader();
+        let id = r.text()?;
+        ledger.load_tenant(
+            &id,
+            TenantRules {
+                reservation_ttl_seconds: r.int()?,
+            },
+        );
+    }
+    Ok(())
+}

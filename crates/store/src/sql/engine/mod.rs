@@ -1,0 +1,153 @@
+//! The money-moving commands (reserve, charge, release, refund, recharge, voucher status and
+//! deletion, from the JTL face and the console) run as one batch through the domain's ledger
+//! engine: [`load`] reads what the batch names in a fixed number of set-based statements
+//! (locking its vouchers in key order on PostgreSQL), the engine decides each command in queue
+//! order against that state, and [`persist`] writes the write set with one statement per table.
+//! Neither grows with the number of commands. The store decides nothing here: the rules live
+//! in `voucherd_domain::engine`.
+//!
+//! Idempotency keys ([`keys`]) are looked up for the whole batch at once and their first
+//! answers written with the batch, so a retry sees the change and its answer or neither.
+
+mod keys;
+mod load;
+mod outcome;
+mod persist;
+
+use voucherd_domain::engine::{self, OrderedIds, Origin, VoucherName};
+
+use super::{Dialect, SqlExec, from_micros, to_micros};
+use crate::StoreError;
+use crate::command::{Command, CommandRequest, Execution, VoucherRef};
+
+/// The engine's form of a command, for the commands the engine decides.
+pub(super) fn engine_command(command: &Command) -> Option<engine::Command> {
+    Some(match command {
+        Command::Reserve {
+            code,
+            pin,
+            amount_minor,
+            currency,
+        } => engine::Command::Reserve {
+            code: code.clone(),
+            pin: pin.clone(),
+            amount_minor: *amount_minor,
+            currency: *currency,
+        },
+        Command::ChargeReservation {
+            reservation_id,
+            order_number,
+        } => engine::Command::Charge {
+            reservation_id: reservation_id.clone(),
+            order_number: order_number.clone(),
+        },
+        Command::ReleaseReservation { reservation_id } => engine::Command::Release {
+            reservation_id: reservation_id.clone(),
+        },
+        Command::Refund {
+            charge_id,
+            amount_minor,
+            currency,
+        } => engine::Command::Refund {
+            charge_id: charge_id.clone(),
+            amount_minor: *amount_minor,
+            currency: *currency,
+        },
+        Command::Recharge {
+            voucher,
+            amount_minor,
+            currency,
+            order_number,
+        } => engine::Command::Recharge {
+            voucher: match voucher {
+                VoucherRef::Id(id) => VoucherName::Id(id.clone()),
+                VoucherRef::Code(code) => VoucherName::Code(code.clone()),
+                VoucherRef::Both { id, code } => VoucherName::Both {
+                    id: id.clone(),
+                    code: code.clone(),
+                },
+            },
+            amount_minor: *amount_minor,
+            currency: *currency,
+            order_number: order_number.clone(),
+        },
+        Command::SetVoucherStatus {
+            id,
+            status,
+            comment,
+        } => engine::Command::SetStatus {
+            voucher_id: id.clone(),
+            status: *status,
+            comment: comment.clone(),
+        },
+        Command::DeleteVoucher { id, comment } => engine::Command::Delete {
+            voucher_id: id.clone(),
+            comment: comment.clone(),
+        },
+        _ => return None,
+    })
+}
+
+/// Whether the engine decides this command.
+pub(super) fn is_engine_command(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Reserve { .. }
+            | Command::ChargeReservation { .. }
+            | Command::ReleaseReservation { .. }
+            | Command::Refund { .. }
+            | Command::Recharge { .. }
+            | Command::SetVoucherStatus { .. }
+            | Command::DeleteVoucher { .. }
+    )
+}
+
+/// Runs engine commands as one batch inside `tx`, in their order; answers each. On `Err`
+/// the transaction must not be committed: some of the batch may be written.
+pub(super) async fn run<T: SqlExec>(
+    tx: &mut T,
+    dialect: Dialect,
+    requests: &[&CommandRequest],
+) -> Result<Vec<Execution>, StoreError> {
+    let mut batch = Vec::with_capacity(requests.len());
+    for request in requests {
+        let command = engine_command(&request.command).ok_or_else(|| {
+            StoreError::Other(format!(
+                "{} is not an engine command",
+                request.command.action()
+            ))
+        })?;
+        // Times as the database keeps them (microseconds), so answers equal what is read back.
+        let now = from_micros(to_micros(request.context.now))?;
+        batch.push((*request, command, now));
+    }
+    let mut keys = keys::Keys::load(tx, dialect, requests).await?;
+    let mut loaded = load::ledger(tx, dialect, &batch).await?;
+    let mut ids = OrderedIds;
+    let mut executions = Vec::with_capacity(batch.len());
+    for (request, command, now) in &batch {
+        let ctx = &request.context;
+        if let Some(idem) = &request.idempotency
+            && let Some(earlier) = keys.earlier(&ctx.tenant_id, idem, *now)
+        {
+            executions.push(earlier);
+            continue;
+        }
+        let origin = Origin {
+            tenant_id: ctx.tenant_id.clone(),
+            actor_kind: ctx.actor.kind(),
+            actor_id: ctx.actor.id().to_string(),
+            client_id: ctx.actor.client_id(),
+            request_id: ctx.request_id.clone(),
+            now: *now,
+        };
+        let answer = engine::apply(&mut loaded.ledger, &origin, command, &mut ids);
+        let result = answer.map(|answer| outcome::of(answer, &loaded, *now));
+        if let Some(idem) = &request.idempotency {
+            keys.keep(&ctx.tenant_id, idem, (idem.render)(&result), *now);
+        }
+        executions.push(Execution::Done(result));
+    }
+    persist::write(tx, dialect, &loaded.ledger.write_set(), &keys).await?;
+    Ok(executions)
+}

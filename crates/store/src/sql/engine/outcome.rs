@@ -1,0 +1,70 @@
+//! The engine's answers in the store's terms: the views the faces render.
+
+use time::OffsetDateTime;
+use voucherd_domain::engine::{Answer, Entry, Hold};
+
+use super::load::Loaded;
+use crate::command::Outcome;
+use crate::model::{EntryView, HoldView};
+
+/// The outcome of an accepted command, right after it.
+pub(super) fn of(answer: Answer, loaded: &Loaded, now: OffsetDateTime) -> Outcome {
+    match answer {
+        Answer::Reserved(hold) => Outcome::Reservation(hold_view(&hold, loaded, now)),
+        Answer::Charged { entry, first_time } => Outcome::Charge {
+            entry: entry_view(entry),
+            first_time,
+        },
+        Answer::Released => Outcome::Released,
+        Answer::Refunded(entry) => Outcome::Refund(entry_view(entry)),
+        Answer::Recharged(entry) => Outcome::Recharge(entry_view(entry)),
+        Answer::Voucher(figures) => {
+            let mut view = loaded
+                .views
+                .get(&figures.pk)
+                .cloned()
+                .expect("the engine answers only for vouchers the batch loaded");
+            view.status = figures.status;
+            view.valid_until = figures.valid_until;
+            view.remaining_minor = figures.remaining_minor;
+            view.held_minor = figures.held_minor;
+            view.deletable = figures.deletable;
+            view.updated_at = figures.updated_at;
+            Outcome::Voucher(view)
+        }
+        Answer::Deleted => Outcome::VoucherDeleted,
+    }
+}
+
+fn hold_view(hold: &Hold, loaded: &Loaded, now: OffsetDateTime) -> HoldView {
+    let voucher = loaded.views.get(&hold.voucher_pk);
+    HoldView {
+        id: hold.id.clone(),
+        voucher_id: voucher.map(|v| v.id.clone()).unwrap_or_default(),
+        voucher_taxable: voucher.is_some_and(|v| v.taxable),
+        voucher_tax_rate: voucher.and_then(|v| v.tax_rate.clone()),
+        client_id: hold.client_id.clone(),
+        purpose: hold.purpose.clone(),
+        amount_minor: hold.amount_minor,
+        currency: hold.currency,
+        state: hold.state_at(now),
+        expires_at: hold.expires_at,
+        charge_id: hold.charge.as_ref().map(|(_, id)| id.clone()),
+        created_at: hold.created_at,
+        updated_at: hold.updated_at,
+    }
+}
+
+fn entry_view(entry: Entry) -> EntryView {
+    EntryView {
+        id: entry.id,
+        voucher_id: entry.voucher_id,
+        client_id: entry.client_id,
+        kind: entry.kind,
+        amount_minor: entry.amount_minor,
+        currency: entry.currency,
+        order_number: entry.order_number,
+        refund_of: entry.refund_of.map(|(_, id)| id),
+        created_at: entry.created_at,
+    }
+}

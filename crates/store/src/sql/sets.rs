@@ -1,0 +1,255 @@
+//! Set-based statements: a whole column of values bound as one parameter, so that a batch
+//! reads and writes any number of rows of a table with one statement of fixed text (planned
+//! once, cached). On PostgreSQL a column is an array read with `unnest`; on SQLite it is a JSON
+//! array read with `json_each` in reads, and writes run a cached one-row statement per row,
+//! which costs no round trip there.
+
+use std::borrow::Cow;
+
+use super::Dialect;
+use super::Value;
+use super::ledger::writes::Write;
+
+/// A column of a set-based write, by its SQL type.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Column {
+    Int(&'static str),
+    Text(&'static str),
+}
+
+impl Column {
+    fn name(&self) -> &'static str {
+        match self {
+            Column::Int(name) | Column::Text(name) => name,
+        }
+    }
+
+    fn array_type(&self) -> &'static str {
+        match self {
+            Column::Int(_) => "bigint[]",
+            Column::Text(_) => "text[]",
+        }
+    }
+
+    /// The column's values across `rows` (each row holding this column at `index`) as one
+    /// array parameter.
+    fn gather(&self, rows: &[Vec<Value>], index: usize) -> Value {
+        match self {
+            Column::Int(_) => Value::Ints(
+                rows.iter()
+                    .map(|row| match row.get(index) {
+                        Some(Value::Int(v)) => Some(*v),
+                        Some(Value::Bool(v)) => Some(i64::from(*v)),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            Column::Text(_) => Value::Texts(
+                rows.iter()
+                    .map(|row| match row.get(index) {
+                        Some(Value::Text(v)) => Some(v.clone()),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// `(columns) IN (the rows of these text arrays)`, the arrays bound at `$first`, `$first + 1`,
+/// ... in the order of `columns`.
+pub(super) fn in_text_tuples(dialect: Dialect, columns: &[&str], first: usize) -> String {
+    let params = first..first + columns.len();
+    let rows = match dialect {
+        Dialect::Postgres => {
+            let arrays: Vec<String> = params.map(|n| format!("${n}::text[]")).collect();
+            format!("SELECT * FROM unnest({})", arrays.join(", "))
+        }
+        Dialect::Sqlite => {
+            let mut select = Vec::new();
+            let mut from = String::new();
+            for (i, n) in params.enumerate() {
+                select.push(format!("j{i}.value"));
+                if i == 0 {
+                    from.push_str(&format!("json_each(${n}) j0"));
+                } else {
+                    from.push_str(&format!(" JOIN json_each(${n}) j{i} ON j{i}.key = j0.key"));
+                }
+            }
+            format!("SELECT {} FROM {from}", select.join(", "))
+        }
+    };
+    format!("({}) IN ({rows})", columns.join(", "))
+}
+
+/// `column IN (the integers of the array bound at $param)`.
+pub(super) fn in_ints(dialect: Dialect, column: &str, param: usize) -> String {
+    match dialect {
+        Dialect::Postgres => format!("{column} = ANY(${param}::bigint[])"),
+        Dialect::Sqlite => format!("{column} IN (SELECT value FROM json_each(${param}))"),
+    }
+}
+
+/// Inserts `rows` (each with a value per column, in order) into `table`.
+pub(super) fn insert(
+    dialect: Dialect,
+    table: &str,
+    columns: &[Column],
+    rows: Vec<Vec<Value>>,
+) -> Vec<Write> {
+    if rows.is_empty() {
+        return Vec::new();
+    }
+    let names: Vec<&str> = columns.iter().map(Column::name).collect();
+    let names = names.join(", ");
+    match dialect {
+        Dialect::Postgres => {
+            let arrays: Vec<String> = columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("${}::{}", i + 1, c.array_type()))
+                .collect();
+            let sql = format!(
+                "INSERT INTO {table} ({names}) SELECT * FROM unnest({})",
+                arrays.join(", ")
+            );
+            vec![Write::new(sql, gather_all(columns, &rows))]
+        }
+        Dialect::Sqlite => {
+            let placeholders: Vec<String> = (1..=columns.len()).map(|n| format!("${n}")).collect();
+            let sql: Cow<'static, str> = format!(
+                "INSERT INTO {table} ({names}) VALUES ({})",
+                placeholders.join(", ")
+            )
+            .into();
+            rows.into_iter()
+                .map(|row| Write::new(sql.clone(), row))
+                .collect()
+        }
+    }
+}
+
+/// Sets `set` on the rows of `table` whose `key` column matches; each row holds the key, then
+/// a value per column of `set`.
+pub(super) fn update(
+    dialect: Dialect,
+    table: &str,
+    key: Column,
+    set: &[Column],
+    rows: Vec<Vec<Value>>,
+) -> Vec<Write> {
+    if rows.is_empty() {
+        return Vec::new();
+    }
+    match dialect {
+        Dialect::Postgres => {
+            let mut columns = vec![key];
+            columns.extend_from_slice(set);
+            let arrays: Vec<String> = columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("${}::{}", i + 1, c.array_type()))
+                .collect();
+            let names: Vec<&str> = columns.iter().map(Column::name).collect();
+            let assignments: Vec<String> = set
+                .iter()
+                .map(|c| format!("{0} = u.{0}", c.name()))
+                .collect();
+            let sql = format!(
+                "UPDATE {table} AS t SET {} FROM unnest({}) AS u({}) WHERE t.{k} = u.{k}",
+                assignments.join(", "),
+                arrays.join(", "),
+                names.join(", "),
+                k = key.name(),
+            );
+            vec![Write::new(sql, gather_all(&columns, &rows))]
+        }
+        Dialect::Sqlite => {
+            let assignments: Vec<String> = set
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("{} = ${}", c.name(), i + 2))
+                .collect();
+            let sql: Cow<'static, str> = format!(
+                "UPDATE {table} SET {} WHERE {} = $1",
+                assignments.join(", "),
+                key.name()
+            )
+            .into();
+            rows.into_iter()
+                .map(|row| Write::new(sql.clone(), row))
+                .collect()
+        }
+    }
+}
+
+fn gather_all(columns: &[Column], rows: &[Vec<Value>]) -> Vec<Value> {
+    columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| c.gather(rows, i))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const COLUMNS: [Column; 2] = [Column::Int("pk"), Column::Text("state")];
+
+    #[test]
+    fn postgres_writes_a_whole_set_in_one_statement_of_fixed_text() {
+        let rows = vec![
+            vec![Value::Int(1), Value::from("live")],
+            vec![Value::Int(2), Value::Null],
+        ];
+        let writes = insert(Dialect::Postgres, "holds", &COLUMNS, rows.clone());
+        assert_eq!(writes.len(), 1);
+        assert_eq!(
+            writes[0].sql,
+            "INSERT INTO holds (pk, state) SELECT * FROM unnest($1::bigint[], $2::text[])"
+        );
+        assert_eq!(
+            writes[0].params,
+            vec![
+                Value::Ints(vec![Some(1), Some(2)]),
+                Value::Texts(vec![Some("live".into()), None])
+            ]
+        );
+        let writes = update(Dialect::Postgres, "holds", COLUMNS[0], &COLUMNS[1..], rows);
+        assert_eq!(
+            writes[0].sql,
+            "UPDATE holds AS t SET state = u.state FROM unnest($1::bigint[], $2::text[]) \
+             AS u(pk, state) WHERE t.pk = u.pk"
+        );
+    }
+
+    #[test]
+    fn sqlite_writes_one_cached_statement_per_row() {
+        let rows = vec![
+            vec![Value::Int(1), Value::from("a")],
+            vec![Value::Int(2), Value::from("b")],
+        ];
+        let writes = update(Dialect::Sqlite, "holds", COLUMNS[0], &COLUMNS[1..], rows);
+        assert_eq!(writes.len(), 2);
+        assert_eq!(writes[0].sql, "UPDATE holds SET state = $2 WHERE pk = $1");
+        assert_eq!(writes[0].sql, writes[1].sql);
+    }
+
+    #[test]
+    fn membership_reads_arrays_in_each_dialect() {
+        assert_eq!(
+            in_text_tuples(Dialect::Postgres, &["tenant_id", "id"], 2),
+            "(tenant_id, id) IN (SELECT * FROM unnest($2::text[], $3::text[]))"
+        );
+        assert_eq!(
+            in_text_tuples(Dialect::Sqlite, &["tenant_id", "id"], 2),
+            "(tenant_id, id) IN (SELECT j0.value, j1.value FROM json_each($2) j0 \
+             JOIN json_each($3) j1 ON j1.key = j0.key)"
+        );
+        assert_eq!(
+            in_ints(Dialect::Postgres, "pk", 1),
+            "pk = ANY($1::bigint[])"
+        );
+    }
+}
