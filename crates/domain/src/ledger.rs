@@ -7,7 +7,7 @@
 
 use time::OffsetDateTime;
 
-use crate::{BALANCE_MINOR_MAX, Currency, DomainError, HoldState, VoucherStatus};
+use crate::{Currency, DomainError, HoldState, VoucherStatus};
 
 /// What the decisions need to know about a voucher.
 #[derive(Debug, Clone)]
@@ -106,7 +106,7 @@ pub fn decide_charge(
 
 /// May `amount_minor` be refunded against a charge of `charge_minor` that already has
 /// `refunded_minor` refunded? Refunds work on inactive and expired vouchers: returned goods put
-/// value back whatever the voucher's state.
+/// value back whatever the voucher's state, but not past the balance limit.
 pub fn decide_refund(
     voucher: &VoucherSnapshot,
     charge_minor: i64,
@@ -118,7 +118,7 @@ pub fn decide_refund(
     if refunded_minor + amount_minor > charge_minor {
         return Err(DomainError::RefundExceedsCharge);
     }
-    Ok(())
+    crate::engine::lifecycle::credit_fits(voucher.remaining_minor, amount_minor)
 }
 
 /// May `amount_minor` be added to the voucher? Recharging does not extend validity.
@@ -130,10 +130,7 @@ pub fn decide_recharge(
 ) -> Result<(), DomainError> {
     check_usable(voucher, now)?;
     check_currency(voucher, currency)?;
-    if voucher.remaining_minor + amount_minor > BALANCE_MINOR_MAX {
-        return Err(DomainError::BalanceLimitExceeded);
-    }
-    Ok(())
+    crate::engine::lifecycle::credit_fits(voucher.remaining_minor, amount_minor)
 }
 
 /// A voucher may be deleted while nothing but its issue entry exists and nothing is held.
@@ -144,6 +141,7 @@ pub fn is_deletable(entries_besides_issue: i64, held_minor: i64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::BALANCE_MINOR_MAX;
     use time::macros::datetime;
 
     fn eur() -> Currency {
@@ -243,6 +241,12 @@ mod tests {
         assert_eq!(
             decide_refund(&v, 500, 300, 201, eur()),
             Err(DomainError::RefundExceedsCharge)
+        );
+        let full = active(BALANCE_MINOR_MAX - 100);
+        assert_eq!(decide_refund(&full, 500, 0, 100, eur()), Ok(()));
+        assert_eq!(
+            decide_refund(&full, 500, 0, 101, eur()),
+            Err(DomainError::BalanceLimitExceeded)
         );
     }
 

@@ -5,17 +5,30 @@ use std::sync::Arc;
 use voucherd_store::Store;
 
 async fn open_fresh() -> Option<Arc<dyn Store>> {
+    Some(open_sqlite().await)
+}
+
+async fn open_sqlite() -> Arc<voucherd_store_sqlite::SqliteStore> {
     let dir = std::env::temp_dir().join(format!(
         "voucherd-conformance-{}-{}",
         std::process::id(),
         voucherd_domain::secret::opaque_id()
     ));
     let url = format!("sqlite://{}/ledger.db", dir.display());
-    Some(Arc::new(
+    Arc::new(
         voucherd_store_sqlite::open(&url)
             .await
             .expect("open SQLite"),
-    ))
+    )
 }
 
 voucherd_store::conformance_tests!(open_fresh());
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engine_batches_run_the_same_statements_whatever_their_size() {
+    voucherd_store::conformance::engine_batches_run_the_same_statements_whatever_their_size(
+        open_sqlite().await,
+        voucherd_store::sql::Dialect::Sqlite,
+    )
+    .await;
+}

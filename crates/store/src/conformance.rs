@@ -9,7 +9,9 @@ mod sequences;
 use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime, macros::datetime};
-use voucherd_domain::{Currency, DomainError, HoldState, Scope, VoucherKind, VoucherStatus};
+use voucherd_domain::{
+    BALANCE_MINOR_MAX, Currency, DomainError, HoldState, Scope, VoucherKind, VoucherStatus,
+};
 
 use crate::command::{NewVoucher, VoucherRef};
 use crate::model::{AuditFilter, EntryFilter, PageRequest, VoucherFilter};
@@ -65,6 +67,7 @@ macro_rules! conformance_tests {
             reservations_expire_with_the_clock,
             charging_again_with_the_same_order_number_returns_the_same_charge,
             refunds_are_limited_to_the_charge,
+            a_refund_never_lifts_a_voucher_past_the_balance_limit,
             idempotent_replay_changes_nothing,
             an_abandoned_command_is_applied_once_and_whole,
             tenants_are_isolated,
@@ -440,6 +443,118 @@ pub async fn refunds_are_limited_to_the_charge(store: Arc<dyn Store>) {
     .expect("deactivated");
     assert_eq!(till.remaining(&voucher_id).await, (1_000, 0));
     till.assert_integrity(T0).await;
+}
+
+pub async fn a_refund_never_lifts_a_voucher_past_the_balance_limit(store: Arc<dyn Store>) {
+    let till = tenant(&store, "default").await;
+    let voucher_id = till.voucher(BALANCE_MINOR_MAX, "FULL").await;
+    let reservation = till.reservation("FULL", 1_000).await;
+    let Ok(Outcome::Charge { entry, .. }) = till.charge_at(T0, &reservation, "O").await else {
+        panic!("charge refused");
+    };
+    till.run(Command::Recharge {
+        voucher: VoucherRef::Id(voucher_id.clone()),
+        amount_minor: 1_000,
+        currency: eur(),
+        order_number: "R".into(),
+    })
+    .await
+    .expect("recharged back to the limit");
+    let refund = |amount_minor| Command::Refund {
+        charge_id: entry.id.clone(),
+        amount_minor,
+        currency: eur(),
+    };
+    assert_eq!(
+        till.run(refund(1_000)).await,
+        Err(DomainError::BalanceLimitExceeded)
+    );
+    assert_eq!(
+        till.run(refund(1)).await,
+        Err(DomainError::BalanceLimitExceeded)
+    );
+    assert_eq!(till.remaining(&voucher_id).await, (BALANCE_MINOR_MAX, 0));
+    // Once the balance is lower, the refund fits again.
+    let reservation = till.reservation("FULL", 500).await;
+    till.charge_at(T0, &reservation, "O2")
+        .await
+        .expect("charged");
+    assert!(till.run(refund(500)).await.is_ok());
+    assert_eq!(till.remaining(&voucher_id).await, (BALANCE_MINOR_MAX, 0));
+    till.assert_integrity(T0).await;
+}
+
+/// Engine batches of 1, 4 and 16 payments (each a charge of a live reservation and a new
+/// reservation on another voucher) run the same statements: on PostgreSQL the same number, on
+/// SQLite, whose writes step one cached statement per row, the same set of statements.
+pub async fn engine_batches_run_the_same_statements_whatever_their_size<B>(
+    store: Arc<crate::sql::SqlStore<B>>,
+    dialect: crate::sql::Dialect,
+) where
+    B: crate::sql::Backend,
+{
+    let dyn_store: Arc<dyn Store> = store.clone();
+    let till = tenant(&dyn_store, "default").await;
+    let mut shapes = Vec::new();
+    for (round, size) in [1_usize, 4, 16].into_iter().enumerate() {
+        let mut batch = Vec::new();
+        for n in 0..size {
+            let charged = format!("S{round}-{n}-A");
+            let reserved = format!("S{round}-{n}-B");
+            till.voucher(1_000, &charged).await;
+            till.voucher(1_000, &reserved).await;
+            let reservation = till.reservation(&charged, 100).await;
+            for command in [
+                Command::ChargeReservation {
+                    reservation_id: reservation,
+                    order_number: "O".into(),
+                },
+                Command::Reserve {
+                    code: reserved,
+                    pin: None,
+                    amount_minor: 100,
+                    currency: eur(),
+                },
+            ] {
+                batch.push(CommandRequest {
+                    context: CommandContext {
+                        tenant_id: "default".into(),
+                        actor: Actor::Client("till-1".into()),
+                        request_id: "statements".into(),
+                        now: T0,
+                    },
+                    command,
+                    idempotency: None,
+                });
+            }
+        }
+        let (statements, answers) = store
+            .engine_batch_statements(&batch)
+            .await
+            .expect("the batch runs");
+        assert!(
+            answers.iter().all(|a| matches!(a, Execution::Done(Ok(_)))),
+            "{answers:?}"
+        );
+        let mut distinct = statements.clone();
+        distinct.sort();
+        distinct.dedup();
+        shapes.push((statements.len(), distinct));
+    }
+    let (count, distinct) = &shapes[0];
+    for (other_count, other_distinct) in &shapes[1..] {
+        assert_eq!(
+            other_distinct, distinct,
+            "a larger batch ran other statements"
+        );
+        if dialect == crate::sql::Dialect::Postgres {
+            assert_eq!(other_count, count, "a larger batch ran more statements");
+        }
+    }
+    // Load vouchers, load holds, draw keys, write: four on PostgreSQL.
+    if dialect == crate::sql::Dialect::Postgres {
+        assert_eq!(*count, 4, "{distinct:#?}");
+    }
 }
 
 fn keyed(key: &str, digest: &str) -> Option<IdempotencyRequest> {

@@ -33,7 +33,13 @@ pub fn check_currency(voucher: &Voucher, currency: Currency) -> Result<(), Domai
 /// Crediting `amount_minor` (a recharge or a refund) keeps the voucher within the balance
 /// limit.
 pub fn check_credit(voucher: &Voucher, amount_minor: i64) -> Result<(), DomainError> {
-    match voucher.remaining_minor.checked_add(amount_minor) {
+    credit_fits(voucher.remaining_minor, amount_minor)
+}
+
+/// The balance limit, for a remaining balance and a credit to it: the one place it is checked,
+/// for the engine's commands and for the faces still deciding outside it.
+pub fn credit_fits(remaining_minor: i64, amount_minor: i64) -> Result<(), DomainError> {
+    match remaining_minor.checked_add(amount_minor) {
         Some(after) if after <= BALANCE_MINOR_MAX => Ok(()),
         _ => Err(DomainError::BalanceLimitExceeded),
     }

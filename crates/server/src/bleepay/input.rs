@@ -409,6 +409,11 @@ mod tests {
             json!({ "expectedPayment": { "currency": "EUR" } }),
             json!({ "networks": [], "expectedPayment": { "currency": "EUR", "amount": "1" } }),
             json!({}),
+            // Read from its literal text, not rounded to 0.10 through a float.
+            serde_json::from_str(
+                r#"{ "expectedPayment": { "currency": "EUR", "amount": 0.1000000000000000000001 } }"#,
+            )
+            .expect("json"),
         ] {
             assert!(redeem(&bad).is_err(), "{bad}");
         }

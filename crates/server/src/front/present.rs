@@ -13,7 +13,10 @@ pub fn amount(minor: i64) -> Value {
     if minor % 100 == 0 {
         return Value::from(minor / 100);
     }
+    // The number is kept as written (JSON numbers keep their literal text here), so the
+    // fraction loses its trailing zero as a float's would: `45.5`, not `45.50`.
     format_two_decimals(minor)
+        .trim_end_matches('0')
         .parse::<Number>()
         .map(Value::Number)
         .unwrap_or(Value::Null)
@@ -158,6 +161,7 @@ mod tests {
         assert_eq!(amount(401_786).to_string(), "4017.86");
         assert_eq!(amount(5).to_string(), "0.05");
         assert_eq!(amount(99_999_999).to_string(), "999999.99");
+        assert_eq!(amount(4_550).to_string(), "45.5");
     }
 
     #[test]

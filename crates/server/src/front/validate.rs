@@ -320,6 +320,8 @@ mod tests {
         assert_eq!(minor_units(&json!(1500)), Ok(150_000));
         assert_eq!(minor_units(&json!(1.005)), Err(MoneyError::TooManyDecimals));
         assert_eq!(minor_units(&json!("1e3")), Err(MoneyError::NotANumber));
+        let literal: Value = serde_json::from_str("0.1000000000000000000001").expect("json");
+        assert_eq!(minor_units(&literal), Err(MoneyError::TooManyDecimals));
         assert_eq!(minor_units(&json!("abc")), Err(MoneyError::NotANumber));
         assert_eq!(minor_units(&json!(true)), Err(MoneyError::NotANumber));
         assert_eq!(minor_units(&json!(-1)), Err(MoneyError::Negative));

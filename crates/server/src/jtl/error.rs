@@ -168,6 +168,11 @@ impl JtlError {
                 "VOUCHER.DELETE.NOT_DELETABLE",
                 "The voucher has charges or a live reservation and cannot be deleted.",
             ),
+            // A refund is refused on the same limit as a recharge, under its own action.
+            D::BalanceLimitExceeded if action == "CHARGE.REFUND" => JtlError::Business(
+                "CHARGE.REFUND.LIMIT_EXCEEDED",
+                "The remaining amount may not exceed 999999.99.",
+            ),
             D::BalanceLimitExceeded => JtlError::Business(
                 "VOUCHER.RECHARGE.LIMIT_EXCEEDED",
                 "The remaining amount may not exceed 999999.99.",

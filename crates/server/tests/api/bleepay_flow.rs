@@ -493,6 +493,22 @@ async fn refusals_carry_bleepay_codes(backend: Backend) {
         400,
         "validation_failed",
     );
+    // A JSON number is read from its literal text, never through a float: this one has more
+    // decimals than money has, however close it is to 0.10.
+    let literal: serde_json::Value = serde_json::from_str(
+        r#"{ "expectedPayment": { "currency": "EUR", "amount": 0.1000000000000000000001 } }"#,
+    )
+    .expect("a JSON body");
+    bleepay_error(
+        app.post(
+            &format!("/api/v1/vouchers/{id}/redeem-voucher"),
+            &till,
+            literal,
+        )
+        .await,
+        400,
+        "validation_failed",
+    );
     bleepay_error(
         app.post(
             &format!("/api/v1/vouchers/{id}/redeem-voucher"),

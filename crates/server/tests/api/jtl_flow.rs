@@ -12,6 +12,7 @@ on_both_stores!(
     reservations_expire_after_thirty_minutes,
     charging_twice_with_the_same_order_number_returns_the_same_charge,
     refunds_are_limited_to_the_charge,
+    a_refund_never_lifts_a_voucher_past_the_balance_limit,
     idempotency_keys_replay_the_first_answer,
     tenants_do_not_see_each_other,
     connection_pins_work_once_and_for_thirty_minutes,
@@ -288,6 +289,56 @@ async fn charging_twice_with_the_same_order_number_returns_the_same_charge(backe
         app.get(&format!("/v1/vouchers/{id}"), &c.token).await.json["remaining_amount"],
         "6.00"
     );
+}
+
+async fn a_refund_never_lifts_a_voucher_past_the_balance_limit(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let c = app.client("default", ALL_SCOPES).await;
+    let (id, code) = app.active_voucher(&c.token, "999999.99").await;
+    let r = app
+        .post(
+            "/v1/reservations",
+            &c.token,
+            json!({ "amount": "10.00", "currency": "EUR", "code": code }),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    let charge = app
+        .post(
+            &format!(
+                "/v1/reservations/{}/charge",
+                r.json["id"].as_str().expect("id")
+            ),
+            &c.token,
+            json!({ "order_number": "O" }),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    app.post(
+        "/v1/vouchers/recharge",
+        &c.token,
+        json!({ "code": code, "amount": "10.00", "currency": "EUR", "order_number": "R" }),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    app.post(
+        &format!(
+            "/v1/charges/{}/refund",
+            charge.json["id"].as_str().expect("id")
+        ),
+        &c.token,
+        json!({ "amount": "10.00", "currency": "EUR" }),
+    )
+    .await
+    .jtl_error(422, "CHARGE.REFUND.LIMIT_EXCEEDED");
+    let voucher = app
+        .get(&format!("/v1/vouchers/{id}"), &c.token)
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(voucher.json["remaining_amount"], "999999.99");
+    app.integrity_is_clean("default").await;
 }
 
 async fn refunds_are_limited_to_the_charge(backend: Backend) {

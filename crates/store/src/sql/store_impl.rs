@@ -67,6 +67,26 @@ impl<B: Backend> SqlStore<B> {
     }
 }
 
+#[cfg(feature = "conformance")]
+impl<B: Backend> SqlStore<B> {
+    /// Runs `requests` as one engine batch in a transaction that is then rolled back, and
+    /// answers the statements it ran, in order (its BEGIN and COMMIT not among them), with the
+    /// batch's answers. For tests that hold a batch to its statement budget.
+    pub async fn engine_batch_statements(
+        &self,
+        requests: &[CommandRequest],
+    ) -> Result<(Vec<String>, Vec<Execution>), StoreError> {
+        let mut tx = self.backend.begin_write().await?;
+        let mut recording = super::engine::Recording {
+            inner: &mut tx,
+            statements: Vec::new(),
+        };
+        let refs: Vec<&CommandRequest> = requests.iter().collect();
+        let executions = super::engine::run(&mut recording, self.backend.dialect(), &refs).await?;
+        Ok((recording.statements, executions))
+    }
+}
+
 /// Runs `$body` with `$tx` bound to a fresh read transaction, then commits it. An early
 /// return through `?` drops the transaction, which rolls it back. `in_read!(self, begin_single,
 /// |tx| ...)` opens it with [`Backend::begin_single`], for reads of one statement;

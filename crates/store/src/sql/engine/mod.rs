@@ -151,3 +151,33 @@ pub(super) async fn run<T: SqlExec>(
     persist::write(tx, dialect, &loaded.ledger.write_set(), &keys).await?;
     Ok(executions)
 }
+
+/// A transaction that records every statement run on it, for tests that hold a batch to its
+/// statement budget.
+#[cfg(feature = "conformance")]
+pub(super) struct Recording<'a, T: SqlExec> {
+    pub(super) inner: &'a mut T,
+    pub(super) statements: Vec<String>,
+}
+
+#[cfg(feature = "conformance")]
+impl<T: SqlExec> SqlExec for Recording<'_, T> {
+    async fn execute(&mut self, sql: &str, params: Vec<super::Value>) -> Result<u64, StoreError> {
+        self.statements.push(sql.to_string());
+        self.inner.execute(sql, params).await
+    }
+
+    async fn fetch(
+        &mut self,
+        sql: &str,
+        params: Vec<super::Value>,
+    ) -> Result<Vec<super::Row>, StoreError> {
+        self.statements.push(sql.to_string());
+        self.inner.fetch(sql, params).await
+    }
+
+    async fn execute_script(&mut self, sql: &str) -> Result<(), StoreError> {
+        self.statements.push(sql.to_string());
+        self.inner.execute_script(sql).await
+    }
+}
