@@ -4,9 +4,14 @@
 use std::sync::Arc;
 
 use time::OffsetDateTime;
+use voucherd_domain::{Currency, VoucherStatus};
+use voucherd_store::command::NewVoucher;
 use voucherd_store::conformance::{create_group, group_names};
+use voucherd_store::model::{DEFAULT_TENANT_ID, PageRequest, VoucherFilter};
 use voucherd_store::sql::GroupCommit;
-use voucherd_store::{Store, StoreError};
+use voucherd_store::{
+    Actor, Command, CommandContext, CommandRequest, Execution, Outcome, Store, StoreError,
+};
 
 fn fresh_path() -> std::path::PathBuf {
     std::env::temp_dir()
@@ -133,4 +138,127 @@ async fn a_command_failing_in_the_database_fails_alone_and_the_writer_goes_on() 
     let names = group_names(store.as_ref()).await;
     assert_eq!(names.len(), submitted, "{names:?}");
     assert!(!names.contains(&"group 3".to_string()));
+}
+
+fn as_till(command: Command) -> CommandRequest {
+    CommandRequest {
+        context: CommandContext {
+            tenant_id: DEFAULT_TENANT_ID.into(),
+            actor: Actor::Client("till".into()),
+            request_id: "writer-test".into(),
+            now: OffsetDateTime::now_utc(),
+        },
+        command,
+        idempotency: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_batch_with_a_failing_command_answers_the_others_and_the_writer_goes_on() {
+    let path = fresh_path();
+    let url = format!("sqlite://{}", path.display());
+    let store = Arc::new(
+        voucherd_store_sqlite::open(&url)
+            .await
+            .expect("open SQLite"),
+    );
+    store
+        .bootstrap(OffsetDateTime::now_utc())
+        .await
+        .expect("bootstrap");
+    let eur = Currency::parse("EUR").expect("EUR");
+    let mut reservations = Vec::new();
+    for n in 0..8 {
+        let new = NewVoucher {
+            code: Some(format!("ENGINE-{n}")),
+            ..NewVoucher::digital(1_000, eur, VoucherStatus::Active)
+        };
+        store
+            .execute(as_till(Command::CreateVoucher(new)))
+            .await
+            .expect("voucher created");
+        let reserved = store
+            .execute(as_till(Command::Reserve {
+                code: format!("ENGINE-{n}"),
+                pin: None,
+                amount_minor: 300,
+                currency: eur,
+            }))
+            .await;
+        let Ok(Execution::Done(Ok(Outcome::Reservation(hold)))) = reserved else {
+            panic!("reservation refused: {reserved:?}");
+        };
+        reservations.push(hold.id);
+    }
+    // The database refuses the charge entry of one order number.
+    let side = rusqlite::Connection::open(&path).expect("open side connection");
+    side.execute_batch(
+        "CREATE TRIGGER injected_fault BEFORE INSERT ON entries \
+         WHEN NEW.order_number = 'ORDER-3' BEGIN SELECT RAISE(ABORT, 'injected fault'); END;",
+    )
+    .expect("install the fault");
+    side.execute_batch("BEGIN IMMEDIATE")
+        .expect("take the write lock");
+    let mut tasks = Vec::new();
+    for (n, reservation_id) in reservations.iter().enumerate() {
+        let store = store.clone();
+        let command = Command::ChargeReservation {
+            reservation_id: reservation_id.clone(),
+            order_number: format!("ORDER-{n}"),
+        };
+        tasks.push(tokio::spawn(async move {
+            store.execute(as_till(command)).await
+        }));
+    }
+    for _ in 0..reservations.len() {
+        tokio::task::yield_now().await;
+    }
+    side.execute_batch("ROLLBACK").expect("release the lock");
+    for (n, task) in tasks.into_iter().enumerate() {
+        let answer = task.await.expect("the task ran");
+        if n == 3 {
+            assert!(
+                matches!(answer, Err(StoreError::Other(ref m)) if m.contains("injected fault")),
+                "{answer:?}"
+            );
+        } else {
+            assert!(
+                matches!(answer, Ok(Execution::Done(Ok(Outcome::Charge { .. })))),
+                "command {n}: {answer:?}"
+            );
+        }
+    }
+    let now = OffsetDateTime::now_utc();
+    for n in 0..8 {
+        let voucher = store
+            .vouchers(
+                DEFAULT_TENANT_ID,
+                &VoucherFilter {
+                    code: Some(format!("ENGINE-{n}")),
+                    ..VoucherFilter::default()
+                },
+                PageRequest {
+                    page: 1,
+                    per_page: 10,
+                },
+                now,
+            )
+            .await
+            .expect("list")
+            .items
+            .remove(0);
+        let expected = if n == 3 { (1_000, 300) } else { (700, 0) };
+        assert_eq!(
+            (voucher.remaining_minor, voucher.held_minor),
+            expected,
+            "{n}"
+        );
+    }
+    // The writer is still there, and the ledger is whole.
+    assert!(store.execute(create_group(100)).await.is_ok());
+    let report = store
+        .integrity(DEFAULT_TENANT_ID, now)
+        .await
+        .expect("integrity");
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
 }
