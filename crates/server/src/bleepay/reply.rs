@@ -130,7 +130,29 @@ pub fn refusal(refused: &DomainError) -> StoredResponse {
             "voucher_unusable",
             "The voucher holding this payment can no longer pay it.",
         ),
-        other => error(400, "refused", &other.to_string()),
+        // Refusals of other faces' commands, which this face never submits.
+        DomainError::VoucherNotFound
+        | DomainError::ReservationNotFound
+        | DomainError::ChargeNotFound
+        | DomainError::ClientNotFound
+        | DomainError::ClientGroupNotFound
+        | DomainError::ReservationAlreadyCharged
+        | DomainError::RefundExceedsCharge
+        | DomainError::ChargeNotRefundable
+        | DomainError::VoucherNotDeletable
+        | DomainError::BalanceLimitExceeded
+        | DomainError::VoucherIdTaken
+        | DomainError::VoucherCodeTaken
+        | DomainError::VoucherIdAndCodeTaken
+        | DomainError::TenantIdTaken
+        | DomainError::PinInvalid
+        | DomainError::ClientCredentialsInvalid
+        | DomainError::ScopeNotAllowed
+        | DomainError::PatternExhausted
+        | DomainError::ImportRowTaken { .. }
+        | DomainError::ConsoleUsernameTaken
+        | DomainError::ConsoleUserNotFound
+        | DomainError::Front(_) => error(400, "refused", &refused.to_string()),
     }
 }
 

@@ -95,7 +95,29 @@ pub fn refusal(refusal: &DomainError) -> StoredResponse {
             no_data(400, &FrontRefusal::ChargeRunwayExceeded.key())
         }
         DomainError::VoucherNotFound => no_data(404, "paymentCardNotFound"),
-        _ => no_data(404, &FrontRefusal::ReservationNotFound.key()),
+        // What this merchant cannot see answers as an unknown reservation; the rest are
+        // refusals of other faces' commands, which this face never submits.
+        DomainError::ReservationNotFound
+        | DomainError::ChargeNotFound
+        | DomainError::TenantNotFound
+        | DomainError::ReservationExpired
+        | DomainError::ReservationAlreadyCharged
+        | DomainError::ChargeNotRefundable
+        | DomainError::VoucherNotDeletable
+        | DomainError::ClientNotFound
+        | DomainError::ClientGroupNotFound
+        | DomainError::VoucherIdTaken
+        | DomainError::VoucherCodeTaken
+        | DomainError::VoucherIdAndCodeTaken
+        | DomainError::TenantIdTaken
+        | DomainError::PinInvalid
+        | DomainError::ClientCredentialsInvalid
+        | DomainError::ScopeNotAllowed
+        | DomainError::PatternExhausted
+        | DomainError::ImportRowTaken { .. }
+        | DomainError::ConsoleUsernameTaken
+        | DomainError::ConsoleUserNotFound
+        | DomainError::Bleepay(_) => no_data(404, &FrontRefusal::ReservationNotFound.key()),
     }
 }
 
