@@ -551,9 +551,9 @@ pub async fn engine_batches_run_the_same_statements_whatever_their_size<B>(
             assert_eq!(other_count, count, "a larger batch ran more statements");
         }
     }
-    // Load vouchers, load holds, draw keys, write: four on PostgreSQL.
+    // Generic plans, load vouchers, load holds, draw keys, write: five on PostgreSQL.
     if dialect == crate::sql::Dialect::Postgres {
-        assert_eq!(*count, 4, "{distinct:#?}");
+        assert_eq!(*count, 5, "{distinct:#?}");
     }
 }
 

@@ -66,17 +66,20 @@ pub(super) fn in_text_tuples(dialect: Dialect, columns: &[&str], first: usize) -
             format!("SELECT * FROM unnest({})", arrays.join(", "))
         }
         Dialect::Sqlite => {
-            let mut select = Vec::new();
-            let mut from = String::new();
-            for (i, n) in params.enumerate() {
-                select.push(format!("j{i}.value"));
-                if i == 0 {
-                    from.push_str(&format!("json_each(${n}) j0"));
-                } else {
-                    from.push_str(&format!(" JOIN json_each(${n}) j{i} ON j{i}.key = j0.key"));
-                }
-            }
-            format!("SELECT {} FROM {from}", select.join(", "))
+            // Walk the first array; take the other columns by position (`$[i]`). SQLite keeps
+            // each JSON argument parsed while the statement runs, so this stays linear where a
+            // join of the arrays on their keys would not.
+            let select: Vec<String> = params
+                .clone()
+                .map(|n| {
+                    if n == first {
+                        "j.value".to_string()
+                    } else {
+                        format!("json_extract(${n}, '$[' || j.key || ']')")
+                    }
+                })
+                .collect();
+            format!("SELECT {} FROM json_each(${first}) j", select.join(", "))
         }
     };
     format!("({}) IN ({rows})", columns.join(", "))
@@ -244,8 +247,8 @@ mod tests {
         );
         assert_eq!(
             in_text_tuples(Dialect::Sqlite, &["tenant_id", "id"], 2),
-            "(tenant_id, id) IN (SELECT j0.value, j1.value FROM json_each($2) j0 \
-             JOIN json_each($3) j1 ON j1.key = j0.key)"
+            "(tenant_id, id) IN (SELECT j.value, json_extract($3, '$[' || j.key || ']') \
+             FROM json_each($2) j)"
         );
         assert_eq!(
             in_ints(Dialect::Postgres, "pk", 1),

@@ -121,6 +121,14 @@ pub(super) async fn run<T: SqlExec>(
         let now = from_micros(to_micros(request.context.now))?;
         batch.push((*request, command, now));
     }
+    if dialect == Dialect::Postgres {
+        // The batch's statements have one text whatever the batch holds (whole columns are
+        // arrays), so one plan serves every batch. Left to choose, PostgreSQL plans each of them
+        // anew every time (custom plans, measured at 1.5 ms for the voucher load alone against
+        // 0.03 ms generic): this transaction uses the generic plans.
+        tx.execute("SET LOCAL plan_cache_mode = force_generic_plan", vec![])
+            .await?;
+    }
     let mut keys = keys::Keys::load(tx, dialect, requests).await?;
     let mut loaded = load::ledger(tx, dialect, &batch).await?;
     let mut ids = OrderedIds;
