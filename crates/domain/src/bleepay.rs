@@ -199,46 +199,22 @@ pub fn decide_discard(code: &CodeSnapshot, now: OffsetDateTime) -> Result<(), Bl
 }
 
 /// Parses a bleepay amount: a decimal string (`"100"`, `"12.5"`, `"12.50"`) with at most
-/// `digits` decimals, into minor units. Never rounds: more decimals are refused.
+/// `digits` decimals and at most 12 integer digits, into minor units. Never rounds: more
+/// decimals are refused.
 pub fn parse_amount(text: &str, digits: u16) -> Option<i64> {
-    let (whole, fraction) = match text.split_once('.') {
-        Some((whole, fraction)) if !fraction.is_empty() => (whole, fraction),
-        Some(_) => return None,
-        None => (text, ""),
-    };
-    let plain = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if whole.is_empty() || whole.len() > 12 || !plain(whole) || !plain(fraction) {
+    let whole = text.split_once('.').map_or(text, |(whole, _)| whole);
+    if whole.len() > AMOUNT_INTEGER_DIGITS_MAX {
         return None;
     }
-    if fraction.len() > usize::from(digits) {
-        return None;
-    }
-    let scale = 10_i64.checked_pow(u32::from(digits))?;
-    let padded = format!("{fraction:0<width$}", width = usize::from(digits));
-    let minor_fraction = if padded.is_empty() {
-        0
-    } else {
-        padded.parse::<i64>().ok()?
-    };
-    whole
-        .parse::<i64>()
-        .ok()?
-        .checked_mul(scale)?
-        .checked_add(minor_fraction)
+    crate::money::parse_decimal(text, digits).ok()
 }
+
+/// The most integer digits a bleepay amount may have.
+const AMOUNT_INTEGER_DIGITS_MAX: usize = 12;
 
 /// Formats minor units with the currency's decimals (`10050`, 2 → `"100.50"`).
 pub fn format_amount(minor: i64, digits: u16) -> String {
-    if digits == 0 {
-        return minor.to_string();
-    }
-    let scale = 10_i64.pow(u32::from(digits));
-    format!(
-        "{}.{:0width$}",
-        minor / scale,
-        minor % scale,
-        width = usize::from(digits)
-    )
+    crate::money::format_decimal(minor, digits)
 }
 
 /// Why the bleepay face refused; `Display` is the wire code.

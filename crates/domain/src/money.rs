@@ -1,5 +1,8 @@
 //! Money is an amount of integer minor units plus an ISO-4217 currency. There is no floating
-//! point anywhere in voucherd; each face parses and formats its own decimal wire format.
+//! point anywhere in voucherd, not even in transit: every face reads a decimal amount through
+//! [`parse_decimal`] (a JSON number from its literal text) and writes one through
+//! [`format_decimal`]; each face keeps only its own wire syntax on top (JTL's exactly two
+//! decimals, Front Payment's signs and trailing zeros, bleepay's currency decimals).
 
 use std::fmt;
 
@@ -62,12 +65,74 @@ impl fmt::Display for Currency {
     }
 }
 
-/// Formats minor units with exactly two decimals (`1053` → `"10.53"`). Callers guarantee a
-/// two-decimal currency; negative amounts never reach a wire format.
-pub fn format_two_decimals(amount_minor: i64) -> String {
+/// Why a decimal amount was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AmountError {
+    #[error("not a decimal number")]
+    NotADecimal,
+    #[error("more decimals than the currency has")]
+    TooManyDecimals,
+    #[error("too large")]
+    TooLarge,
+}
+
+/// Reads a decimal amount written as digits, optionally followed by a point and at least one
+/// more digit (`"100"`, `"12.5"`, `"12.50"`; no sign, exponent or spaces), as minor units of a
+/// currency with `digits` decimals. Never rounds: more decimals than `digits` are refused, and
+/// so is an amount that does not fit in minor units.
+pub fn parse_decimal(text: &str, digits: u16) -> Result<i64, AmountError> {
+    let (whole, fraction) = match text.split_once('.') {
+        Some((_, "")) => return Err(AmountError::NotADecimal),
+        Some((whole, fraction)) => (whole, fraction),
+        None => (text, ""),
+    };
+    let plain = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !plain(whole) || !plain(fraction) {
+        return Err(AmountError::NotADecimal);
+    }
+    let places = usize::from(digits);
+    if fraction.len() > places {
+        return Err(AmountError::TooManyDecimals);
+    }
+    let scale = 10_i64
+        .checked_pow(u32::from(digits))
+        .ok_or(AmountError::TooLarge)?;
+    let minor_fraction = if places == 0 {
+        0
+    } else {
+        format!("{fraction:0<places$}")
+            .parse::<i64>()
+            .map_err(|_| AmountError::TooLarge)?
+    };
+    whole
+        .parse::<i64>()
+        .ok()
+        .and_then(|w| w.checked_mul(scale))
+        .and_then(|w| w.checked_add(minor_fraction))
+        .ok_or(AmountError::TooLarge)
+}
+
+/// Writes minor units of a currency with `digits` decimals (`10050`, 2 → `"100.50"`; `7`, 0 →
+/// `"7"`).
+pub fn format_decimal(amount_minor: i64, digits: u16) -> String {
     let sign = if amount_minor < 0 { "-" } else { "" };
     let abs = amount_minor.unsigned_abs();
-    format!("{sign}{}.{:02}", abs / 100, abs % 100)
+    if digits == 0 {
+        return format!("{sign}{abs}");
+    }
+    let scale = 10_u64.pow(u32::from(digits));
+    format!(
+        "{sign}{}.{:0width$}",
+        abs / scale,
+        abs % scale,
+        width = usize::from(digits)
+    )
+}
+
+/// Formats minor units with exactly two decimals (`1053` → `"10.53"`), the format of the
+/// two-decimal currencies every face but bleepay uses.
+pub fn format_two_decimals(amount_minor: i64) -> String {
+    format_decimal(amount_minor, 2)
 }
 
 #[cfg(test)]
@@ -89,6 +154,47 @@ mod tests {
     fn unknown_or_lower_case_codes_are_refused() {
         for bad in ["eur", "EU", "EURO", "ZZZ", "", "E1R"] {
             assert_eq!(Currency::parse(bad), Err(UnknownCurrency), "{bad}");
+        }
+    }
+
+    #[test]
+    fn decimals_parse_exactly_or_not_at_all() {
+        assert_eq!(parse_decimal("100", 2), Ok(10_000));
+        assert_eq!(parse_decimal("12.5", 2), Ok(1_250));
+        assert_eq!(parse_decimal("12.50", 2), Ok(1_250));
+        assert_eq!(parse_decimal("0.05", 2), Ok(5));
+        assert_eq!(parse_decimal("7", 0), Ok(7));
+        assert_eq!(parse_decimal("1.234", 2), Err(AmountError::TooManyDecimals));
+        assert_eq!(
+            parse_decimal("0.1000000000000000000001", 2),
+            Err(AmountError::TooManyDecimals)
+        );
+        assert_eq!(parse_decimal("1.5", 0), Err(AmountError::TooManyDecimals));
+        for bad in ["", ".5", "5.", "-1", "+1", "1e3", " 1", "1,5", "1.5.0"] {
+            assert_eq!(
+                parse_decimal(bad, 2),
+                Err(AmountError::NotADecimal),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            parse_decimal("99999999999999999999", 2),
+            Err(AmountError::TooLarge)
+        );
+        assert_eq!(
+            parse_decimal("92233720368547758.08", 2),
+            Err(AmountError::TooLarge)
+        );
+    }
+
+    #[test]
+    fn decimals_format_with_the_currency_digits() {
+        assert_eq!(format_decimal(10_050, 2), "100.50");
+        assert_eq!(format_decimal(7, 0), "7");
+        assert_eq!(format_decimal(5, 3), "0.005");
+        assert_eq!(format_decimal(-1_053, 2), "-10.53");
+        for minor in [0, 1, 99, 100, 12_345, BALANCE_MINOR_MAX] {
+            assert_eq!(parse_decimal(&format_decimal(minor, 2), 2), Ok(minor));
         }
     }
 

@@ -1,15 +1,21 @@
 //! Wire helpers every face shares: reading a bounded body (telling a too slow client from a
-//! broken one), the `Idempotency-Key` header, the request digest, and the one timestamp format.
+//! broken one), the `Idempotency-Key` header, the request digest, the one timestamp format, the
+//! bearer token of an `Authorization` header, and the two-decimal money text and RFC 3339 times
+//! that the JTL face, the admin API and the console read.
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
 use sha2::Digest;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
 /// The largest request body accepted, on every face.
 pub const REQUEST_BODY_BYTES_MAX: usize = 64 * 1024;
+/// The most integer digits a two-decimal money text may have (999999.99 at most).
+pub const AMOUNT_INTEGER_DIGITS_MAX: usize = 6;
 /// The longest `Idempotency-Key`.
 pub const IDEMPOTENCY_KEY_CHARS_MAX: usize = 255;
 
@@ -123,6 +129,35 @@ pub fn timestamp(at: OffsetDateTime) -> String {
     at.to_offset(time::UtcOffset::UTC)
         .format(&format)
         .unwrap_or_default()
+}
+
+/// The token of an `Authorization: Bearer <token>` header (the scheme in any case).
+pub fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Money written `^\d{1,6}\.\d{2}$` (the JTL face's and the console's syntax), as minor units.
+pub fn parse_money(text: &str) -> Option<i64> {
+    let (whole, cents) = text.split_once('.')?;
+    if whole.len() > AMOUNT_INTEGER_DIGITS_MAX || cents.len() != 2 {
+        return None;
+    }
+    voucherd_domain::money::parse_decimal(text, 2).ok()
+}
+
+/// An RFC 3339 date-time. A space where the offset's `+` belongs is read as `+`: an unencoded
+/// `+` in a query string arrives as a space.
+pub fn parse_datetime(text: &str) -> Option<time::OffsetDateTime> {
+    use time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::parse(text, &Rfc3339)
+        .ok()
+        .or_else(|| {
+            let (head, tail) = text.rsplit_once(' ')?;
+            time::OffsetDateTime::parse(&format!("{head}+{tail}"), &Rfc3339).ok()
+        })
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = AdminError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AdminError> {
-        match crate::jtl::auth::bearer(parts) {
+        match crate::wire::bearer(parts) {
             Some(token) if state.is_admin_token(token) => Ok(Admin),
             _ => Err(AdminError::new(
                 StatusCode::UNAUTHORIZED,

@@ -54,7 +54,7 @@ pub(super) async fn list_vouchers(
     let date = |name: &str| -> Result<Option<time::OffsetDateTime>, AdminError> {
         get(name)
             .map(|v| {
-                crate::jtl::validate::parse_datetime(&v).ok_or_else(|| {
+                crate::wire::parse_datetime(&v).ok_or_else(|| {
                     AdminError::invalid(format!("{name} must be an RFC 3339 date-time"))
                 })
             })

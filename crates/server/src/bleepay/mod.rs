@@ -26,8 +26,8 @@ use voucherd_store::bleepay::BleepayCaller;
 use voucherd_store::{Actor, Command};
 
 use crate::AppState;
-use crate::jtl::auth::bearer;
 use crate::submit::{self as submission, Keyed, Render};
+use crate::wire::bearer;
 use crate::wire::{BodyError, WriteRequestError, read_write_request};
 
 /// The header naming the tenant at sign-up and sign-in (tokens carry it afterwards).

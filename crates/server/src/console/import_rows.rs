@@ -7,7 +7,7 @@ use voucherd_domain::{Currency, Validity, ValidityInterval, VoucherKind, Voucher
 use voucherd_store::command::NewVoucher;
 
 use super::csv::HEADER;
-use crate::jtl::validate::parse_money;
+use crate::wire::parse_money;
 
 /// The most vouchers one import may hold.
 pub const IMPORT_ROWS_MAX: usize = 100_000;

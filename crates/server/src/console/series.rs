@@ -22,7 +22,7 @@ use super::{
     unavailable, when,
 };
 use crate::AppState;
-use crate::jtl::validate::parse_money;
+use crate::wire::parse_money;
 
 /// Series listed on the page.
 const SERIES_LISTED: i64 = 50;

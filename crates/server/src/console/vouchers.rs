@@ -24,7 +24,7 @@ use super::{
     when,
 };
 use crate::AppState;
-use crate::jtl::validate::parse_money;
+use crate::wire::parse_money;
 
 /// Vouchers per page of the list.
 const PAGE_SIZE: i64 = 25;

@@ -21,7 +21,7 @@ use axum::routing::{get, post};
 use voucherd_domain::secret;
 
 use crate::AppState;
-use crate::jtl::auth::bearer;
+use crate::wire::bearer;
 
 /// The routes of the face.
 pub fn router() -> Router<AppState> {

@@ -6,6 +6,7 @@
 
 use serde_json::{Map, Value};
 use voucherd_domain::BALANCE_MINOR_MAX;
+use voucherd_domain::money::{self, AmountError};
 
 /// `customerDetails.personalNumber` → `customer details.personal number`.
 pub fn humanise(path: &str) -> String {
@@ -65,24 +66,21 @@ pub fn minor_units(value: &Value) -> Result<i64, MoneyError> {
         Some(rest) => (true, rest),
         None => (false, text.strip_prefix('+').unwrap_or(&text)),
     };
+    // Front Payment's syntax on top of the one decimal reader: a sign, and trailing zeros
+    // (`12.500`, `5.`) that carry nothing.
     let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
-    let numeric = !whole.is_empty()
-        && whole.bytes().all(|b| b.is_ascii_digit())
-        && fraction.bytes().all(|b| b.is_ascii_digit());
-    if !numeric {
-        return Err(MoneyError::NotANumber);
-    }
     let fraction = fraction.trim_end_matches('0');
-    if fraction.len() > 2 {
-        return Err(MoneyError::TooManyDecimals);
-    }
-    let whole: i64 = whole.parse().map_err(|_| MoneyError::TooLarge)?;
-    let cents: i64 = format!("{fraction:0<2}").parse().unwrap_or(0);
-    let minor = whole
-        .checked_mul(100)
-        .and_then(|w| w.checked_add(cents))
-        .filter(|m| *m <= BALANCE_MINOR_MAX)
-        .ok_or(MoneyError::TooLarge)?;
+    let plain = if fraction.is_empty() {
+        whole.to_string()
+    } else {
+        format!("{whole}.{fraction}")
+    };
+    let minor = match money::parse_decimal(&plain, 2) {
+        Ok(minor) if minor <= BALANCE_MINOR_MAX => minor,
+        Ok(_) | Err(AmountError::TooLarge) => return Err(MoneyError::TooLarge),
+        Err(AmountError::TooManyDecimals) => return Err(MoneyError::TooManyDecimals),
+        Err(AmountError::NotADecimal) => return Err(MoneyError::NotANumber),
+    };
     if negative && minor != 0 {
         return Err(MoneyError::Negative);
     }

@@ -1,12 +1,12 @@
 //! Bearer tokens of the JTL face: who is calling, in which tenant, with which scopes.
 
 use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use voucherd_domain::{Scope, secret};
 
 use super::error::JtlError;
 use crate::AppState;
+use crate::wire::bearer;
 
 /// An authenticated API client.
 #[derive(Debug, Clone)]
@@ -29,14 +29,6 @@ impl Caller {
     pub fn may_read_secrets(&self) -> bool {
         self.scopes.contains(&Scope::ReadSecrets)
     }
-}
-
-/// The token of an `Authorization: Bearer <token>` header.
-pub fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 impl FromRequestParts<AppState> for Caller {

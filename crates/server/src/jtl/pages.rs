@@ -8,7 +8,8 @@ use serde_json::{Map, Value};
 use voucherd_store::model::{Page, PageRequest};
 
 use super::error::JtlError;
-use super::validate::{Validator, parse_datetime};
+use super::validate::Validator;
+use crate::wire::parse_datetime;
 
 /// Items per page when none is asked for.
 pub const PAGE_SIZE_DEFAULT: i64 = 25;

@@ -6,9 +6,7 @@ use serde_json::{Map, Value};
 use voucherd_domain::Currency;
 
 use super::error::{FieldError, JtlError, field_error};
-
-/// The largest amount the JTL money format can carry: six integer digits.
-pub const AMOUNT_INTEGER_DIGITS_MAX: usize = 6;
+use crate::wire::{parse_datetime, parse_money};
 
 /// Collects the failures of one request body.
 pub struct Validator<'a> {
@@ -280,32 +278,6 @@ impl<'a> Validator<'a> {
             })
         }
     }
-}
-
-/// Parses `^\d{1,6}\.\d{2}$` into minor units.
-pub fn parse_money(text: &str) -> Option<i64> {
-    let (whole, cents) = text.split_once('.')?;
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits(whole)
-        || whole.len() > AMOUNT_INTEGER_DIGITS_MAX
-        || cents.len() != 2
-        || !digits(cents)
-    {
-        return None;
-    }
-    Some(whole.parse::<i64>().ok()? * 100 + cents.parse::<i64>().ok()?)
-}
-
-/// An RFC 3339 date-time. A space where the offset's `+` belongs is read as `+`: an unencoded
-/// `+` in a query string arrives as a space.
-pub fn parse_datetime(text: &str) -> Option<time::OffsetDateTime> {
-    use time::format_description::well_known::Rfc3339;
-    time::OffsetDateTime::parse(text, &Rfc3339)
-        .ok()
-        .or_else(|| {
-            let (head, tail) = text.rsplit_once(' ')?;
-            time::OffsetDateTime::parse(&format!("{head}+{tail}"), &Rfc3339).ok()
-        })
 }
 
 /// A number as PHP's `is_numeric` accepts it (what Laravel's `numeric` rule checks), kept as
