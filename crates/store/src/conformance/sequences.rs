@@ -1,7 +1,9 @@
-//! Property test of the ledger: random sequences of reserve, charge, release, refund and
-//! recharge on a few vouchers, each answer compared with a model (balances, the live
-//! reservation, what each charge may still refund), then the integrity check. proptest makes
-//! the sequences and, when one fails, shrinks it to a shortest failing one.
+//! Property test of the ledger: random sequences of JTL's reserve, charge, release, refund and
+//! recharge, interleaved with Front Payment's pay, capture, cancel and complete on the same few
+//! vouchers, each answer compared with a model (balances, what each voucher holds for JTL and
+//! for each Front Payment reservation, what each charge may still refund), then the integrity
+//! check. proptest makes the sequences and, when one fails, shrinks it to a shortest failing
+//! one.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,7 +15,8 @@ use voucherd_domain::DomainError;
 
 use super::{Caller, T0, eur, tenant};
 use crate::command::VoucherRef;
-use crate::{Command, Outcome, Store};
+use crate::front::{FrontLineInput, LineAmount, NewFrontReservation};
+use crate::{Actor, Command, Outcome, Store};
 
 /// Sequences tried per run (each on fresh vouchers).
 const CASES: u32 = 64;
@@ -29,11 +32,39 @@ const AMOUNT_MAX: i64 = 4_000;
 /// One command of a sequence.
 #[derive(Debug, Clone)]
 enum Step {
-    Reserve { voucher: usize, amount: i64 },
-    Charge { voucher: usize },
-    Release { voucher: usize },
-    Refund { charge: Index, amount: i64 },
-    Recharge { voucher: usize, amount: i64 },
+    Reserve {
+        voucher: usize,
+        amount: i64,
+    },
+    Charge {
+        voucher: usize,
+    },
+    Release {
+        voucher: usize,
+    },
+    Refund {
+        charge: Index,
+        amount: i64,
+    },
+    Recharge {
+        voucher: usize,
+        amount: i64,
+    },
+    /// A Front Payment reservation of `amount` in one line, paid with the voucher.
+    FrontPay {
+        voucher: usize,
+        amount: i64,
+    },
+    FrontCapture {
+        reservation: Index,
+        amount: i64,
+    },
+    FrontCancel {
+        reservation: Index,
+    },
+    FrontComplete {
+        reservation: Index,
+    },
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -48,7 +79,15 @@ fn step() -> impl Strategy<Value = Step> {
             .prop_map(|voucher| Step::Release { voucher }),
         (any::<Index>(), amount.clone())
             .prop_map(|(charge, amount)| Step::Refund { charge, amount }),
-        (voucher, amount).prop_map(|(voucher, amount)| Step::Recharge { voucher, amount }),
+        (voucher.clone(), amount.clone())
+            .prop_map(|(voucher, amount)| Step::Recharge { voucher, amount }),
+        (voucher, amount.clone()).prop_map(|(voucher, amount)| Step::FrontPay { voucher, amount }),
+        (any::<Index>(), amount).prop_map(|(reservation, amount)| Step::FrontCapture {
+            reservation,
+            amount
+        }),
+        any::<Index>().prop_map(|reservation| Step::FrontCancel { reservation }),
+        any::<Index>().prop_map(|reservation| Step::FrontComplete { reservation }),
     ]
 }
 
@@ -61,6 +100,30 @@ struct ModelVoucher {
     live: Option<(String, i64)>,
 }
 
+/// A Front Payment reservation of the model.
+struct ModelFront {
+    id: String,
+    voucher: usize,
+    /// The id of its one line, which captures draw from.
+    line_id: i64,
+    /// What its hold still holds.
+    held: i64,
+    /// Whether anything was captured.
+    drawn: bool,
+    /// Cancelled or completed.
+    closed: bool,
+}
+
+impl ModelFront {
+    fn held_on(fronts: &[ModelFront], voucher: usize) -> i64 {
+        fronts
+            .iter()
+            .filter(|f| f.voucher == voucher && !f.closed)
+            .map(|f| f.held)
+            .sum()
+    }
+}
+
 /// A charge of the model: its id, its voucher, its amount and what was refunded of it.
 struct ModelCharge {
     id: String,
@@ -71,6 +134,16 @@ struct ModelCharge {
 
 pub async fn random_command_sequences_keep_the_balance_invariant(store: Arc<dyn Store>) {
     let till = tenant(&store, "default").await;
+    let admin = Caller::new(&store, "default", Actor::Admin("model".into()));
+    let Ok(Outcome::MerchantToken { id, .. }) = admin
+        .run(Command::CreateMerchantToken {
+            name: "model".into(),
+        })
+        .await
+    else {
+        panic!("no merchant token");
+    };
+    let merchant = Caller::new(&store, "default", Actor::Merchant(id));
     let handle = tokio::runtime::Handle::current();
     let outcome = tokio::task::spawn_blocking(move || {
         let sequence = AtomicUsize::new(0);
@@ -81,7 +154,7 @@ pub async fn random_command_sequences_keep_the_balance_invariant(store: Arc<dyn 
         runner
             .run(&proptest::collection::vec(step(), 1..=STEPS_MAX), |steps| {
                 let n = sequence.fetch_add(1, Ordering::Relaxed);
-                handle.block_on(run_sequence(&till, n, &steps));
+                handle.block_on(run_sequence(&till, &merchant, n, &steps));
                 Ok(())
             })
             .map_err(|failure| failure.to_string())
@@ -94,7 +167,7 @@ pub async fn random_command_sequences_keep_the_balance_invariant(store: Arc<dyn 
 }
 
 /// Runs one sequence on fresh vouchers, checking every answer against the model.
-async fn run_sequence(till: &Caller, n: usize, steps: &[Step]) {
+async fn run_sequence(till: &Caller, merchant: &Caller, n: usize, steps: &[Step]) {
     let mut vouchers = Vec::new();
     for i in 0..VOUCHERS {
         let code = format!("MODEL-{n}-{i}");
@@ -107,12 +180,15 @@ async fn run_sequence(till: &Caller, n: usize, steps: &[Step]) {
         });
     }
     let mut charges: Vec<ModelCharge> = Vec::new();
+    let mut fronts: Vec<ModelFront> = Vec::new();
     for (i, step) in steps.iter().enumerate() {
         let context = format!("sequence {n}, step {i}: {step:?}");
         let touched = match step.clone() {
             Step::Reserve { voucher, amount } => {
+                let front_held = ModelFront::held_on(&fronts, voucher);
                 let v = &mut vouchers[voucher];
-                let fits = amount <= v.remaining;
+                // The new reservation supersedes the live one; Front Payment's holds stay.
+                let fits = amount <= v.remaining - front_held;
                 match till.reserve_at(T0, &v.code, amount).await {
                     Ok(Outcome::Reservation(hold)) if fits => v.live = Some((hold.id, amount)),
                     Err(DomainError::InsufficientBalance) if !fits => {}
@@ -202,11 +278,137 @@ async fn run_sequence(till: &Caller, n: usize, steps: &[Step]) {
                 v.remaining += amount;
                 voucher
             }
+            Step::FrontPay { voucher, amount } => {
+                let held = vouchers[voucher].live.as_ref().map_or(0, |(_, a)| *a)
+                    + ModelFront::held_on(&fronts, voucher);
+                let fits = amount <= vouchers[voucher].remaining - held;
+                let id = front_reservation(merchant, amount, &context).await;
+                let answer = merchant
+                    .run(Command::FrontPay {
+                        reservation_id: id.0.clone(),
+                        code: vouchers[voucher].code.clone(),
+                        pin: None,
+                    })
+                    .await;
+                match answer {
+                    Ok(Outcome::FrontReservation(_)) if fits => fronts.push(ModelFront {
+                        id: id.0,
+                        voucher,
+                        line_id: id.1,
+                        held: amount,
+                        drawn: false,
+                        closed: false,
+                    }),
+                    Err(DomainError::InsufficientBalance) if !fits => {}
+                    other => panic!("{context}: {held} held: {other:?}"),
+                }
+                voucher
+            }
+            Step::FrontCapture {
+                reservation,
+                amount,
+            } => {
+                if fronts.is_empty() {
+                    continue;
+                }
+                let picked = reservation.index(fronts.len());
+                let f = &mut fronts[picked];
+                let fits = !f.closed && amount <= f.held;
+                let answer = merchant
+                    .run(Command::FrontCapture {
+                        reservation_id: f.id.clone(),
+                        lines: vec![LineAmount {
+                            line_id: f.line_id,
+                            amount_minor: amount,
+                        }],
+                        note: None,
+                    })
+                    .await;
+                match answer {
+                    Ok(Outcome::FrontPosting { .. }) if fits => {
+                        f.held -= amount;
+                        f.drawn = true;
+                        vouchers[f.voucher].remaining -= amount;
+                    }
+                    Err(_) if !fits => {}
+                    other => panic!("{context}: {} held: {other:?}", f.held),
+                }
+                f.voucher
+            }
+            Step::FrontCancel { reservation } => {
+                if fronts.is_empty() {
+                    continue;
+                }
+                let picked = reservation.index(fronts.len());
+                let f = &mut fronts[picked];
+                let may = !f.closed && !f.drawn;
+                let answer = merchant
+                    .run(Command::FrontCancel {
+                        reservation_id: f.id.clone(),
+                        note: "model".into(),
+                    })
+                    .await;
+                match answer {
+                    Ok(_) if may => f.closed = true,
+                    Err(_) if !may => {}
+                    other => panic!("{context}: {other:?}"),
+                }
+                f.voucher
+            }
+            Step::FrontComplete { reservation } => {
+                if fronts.is_empty() {
+                    continue;
+                }
+                let picked = reservation.index(fronts.len());
+                let f = &mut fronts[picked];
+                let may = !f.closed && f.drawn;
+                let answer = merchant
+                    .run(Command::FrontComplete {
+                        reservation_id: f.id.clone(),
+                        note: "model".into(),
+                    })
+                    .await;
+                match answer {
+                    Ok(_) if may => f.closed = true,
+                    Err(_) if !may => {}
+                    other => panic!("{context}: {other:?}"),
+                }
+                f.voucher
+            }
         };
         let v = &vouchers[touched];
         let (remaining, held) = till.remaining(&v.id).await;
-        let model_held = v.live.as_ref().map_or(0, |(_, amount)| *amount);
+        let model_held = v.live.as_ref().map_or(0, |(_, amount)| *amount)
+            + ModelFront::held_on(&fronts, touched);
         assert_eq!((remaining, held), (v.remaining, model_held), "{context}");
     }
     till.assert_integrity(T0).await;
+}
+
+/// Submits a Front Payment reservation of `amount` in one line; answers its id and the line's.
+async fn front_reservation(merchant: &Caller, amount: i64, context: &str) -> (String, i64) {
+    let new = NewFrontReservation {
+        customer_id: None,
+        details: serde_json::json!({}),
+        due_at: T0 + time::Duration::days(1),
+        charge_limit_minor: None,
+        charge_validity_days: 30,
+        charge_partially_refundable: true,
+        lines: vec![FrontLineInput {
+            name: "line".into(),
+            product_id: None,
+            rate_minor: amount,
+            tax: "0".into(),
+            amount_minor: amount,
+        }],
+        grand_total_minor: amount,
+        callback_url: None,
+        success_url: None,
+        failure_url: None,
+        sent_to: None,
+    };
+    match merchant.run(Command::FrontSubmit(new)).await {
+        Ok(Outcome::FrontReservation(view)) => (view.id, view.lines[0].id),
+        other => panic!("{context}: submit refused: {other:?}"),
+    }
 }
