@@ -50,21 +50,11 @@ pub fn held_minor<'a>(
 
 /// An active voucher whose validity has not passed.
 pub fn check_usable(voucher: &VoucherSnapshot, now: OffsetDateTime) -> Result<(), DomainError> {
-    if voucher.status != VoucherStatus::Active {
-        return Err(DomainError::VoucherInactive);
-    }
-    if voucher.valid_until.is_some_and(|until| until <= now) {
-        return Err(DomainError::VoucherExpired);
-    }
-    Ok(())
+    crate::engine::lifecycle::usable(voucher.status, voucher.valid_until, now)
 }
 
 fn check_currency(voucher: &VoucherSnapshot, currency: Currency) -> Result<(), DomainError> {
-    if voucher.currency == currency {
-        Ok(())
-    } else {
-        Err(DomainError::CurrencyMismatch)
-    }
+    crate::engine::lifecycle::same_currency(voucher.currency, currency)
 }
 
 /// May `amount_minor` be held on the voucher? `other_holds` are the holds that stay in force

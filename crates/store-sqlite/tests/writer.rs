@@ -87,8 +87,8 @@ async fn a_full_write_queue_refuses_at_once_and_loses_nothing() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_command_failing_in_the_database_fails_alone_and_the_writer_goes_on() {
+/// A fresh store on a fresh file, bootstrapped; answers the file's path with it.
+async fn fresh_store() -> (std::path::PathBuf, Arc<voucherd_store_sqlite::SqliteStore>) {
     let path = fresh_path();
     let url = format!("sqlite://{}", path.display());
     let store = Arc::new(
@@ -100,30 +100,52 @@ async fn a_command_failing_in_the_database_fails_alone_and_the_writer_goes_on() 
         .bootstrap(OffsetDateTime::now_utc())
         .await
         .expect("bootstrap");
-    // A fault the ledger cannot foresee: the database itself refuses one particular row.
-    let side = rusqlite::Connection::open(&path).expect("open side connection");
-    side.execute_batch(
-        "CREATE TRIGGER injected_fault BEFORE INSERT ON client_groups \
-         WHEN NEW.name = 'group 3' BEGIN SELECT RAISE(ABORT, 'injected fault'); END;",
-    )
-    .expect("install the fault");
-    // Hold the writer back so that the commands queue up and share batches.
+    (path, store)
+}
+
+/// Installs `fault` (a trigger, a fault the ledger cannot foresee: the database itself refuses
+/// a row), then holds the writer back behind another connection's write lock while `commands`
+/// queue up, so that they share batches; answers each command's answer, in order.
+async fn queued_behind_a_fault(
+    path: &std::path::Path,
+    store: &Arc<voucherd_store_sqlite::SqliteStore>,
+    fault: &str,
+    commands: Vec<CommandRequest>,
+) -> Vec<Result<Execution, StoreError>> {
+    let side = rusqlite::Connection::open(path).expect("open side connection");
+    side.execute_batch(fault).expect("install the fault");
     side.execute_batch("BEGIN IMMEDIATE")
         .expect("take the write lock");
-    let submitted = 8;
+    let count = commands.len();
     let mut tasks = Vec::new();
-    for n in 0..submitted {
+    for command in commands {
         let store = store.clone();
-        tasks.push(tokio::spawn(
-            async move { store.execute(create_group(n)).await },
-        ));
+        tasks.push(tokio::spawn(async move { store.execute(command).await }));
     }
-    for _ in 0..submitted {
+    for _ in 0..count {
         tokio::task::yield_now().await;
     }
     side.execute_batch("ROLLBACK").expect("release the lock");
-    for (n, task) in tasks.into_iter().enumerate() {
-        let answer = task.await.expect("the task ran");
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.expect("the task ran"));
+    }
+    answers
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_failing_in_the_database_fails_alone_and_the_writer_goes_on() {
+    let (path, store) = fresh_store().await;
+    let submitted = 8;
+    let answers = queued_behind_a_fault(
+        &path,
+        &store,
+        "CREATE TRIGGER injected_fault BEFORE INSERT ON client_groups \
+         WHEN NEW.name = 'group 3' BEGIN SELECT RAISE(ABORT, 'injected fault'); END;",
+        (0..submitted).map(create_group).collect(),
+    )
+    .await;
+    for (n, answer) in answers.into_iter().enumerate() {
         if n == 3 {
             assert!(
                 matches!(answer, Err(StoreError::Other(ref m)) if m.contains("injected fault")),
@@ -155,19 +177,9 @@ fn as_till(command: Command) -> CommandRequest {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_engine_batch_with_a_failing_command_answers_the_others_and_the_writer_goes_on() {
-    let path = fresh_path();
-    let url = format!("sqlite://{}", path.display());
-    let store = Arc::new(
-        voucherd_store_sqlite::open(&url)
-            .await
-            .expect("open SQLite"),
-    );
-    store
-        .bootstrap(OffsetDateTime::now_utc())
-        .await
-        .expect("bootstrap");
+    let (path, store) = fresh_store().await;
     let eur = Currency::parse("EUR").expect("EUR");
-    let mut reservations = Vec::new();
+    let mut charges = Vec::new();
     for n in 0..8 {
         let new = NewVoucher {
             code: Some(format!("ENGINE-{n}")),
@@ -188,34 +200,21 @@ async fn an_engine_batch_with_a_failing_command_answers_the_others_and_the_write
         let Ok(Execution::Done(Ok(Outcome::Reservation(hold)))) = reserved else {
             panic!("reservation refused: {reserved:?}");
         };
-        reservations.push(hold.id);
-    }
-    // The database refuses the charge entry of one order number.
-    let side = rusqlite::Connection::open(&path).expect("open side connection");
-    side.execute_batch(
-        "CREATE TRIGGER injected_fault BEFORE INSERT ON entries \
-         WHEN NEW.order_number = 'ORDER-3' BEGIN SELECT RAISE(ABORT, 'injected fault'); END;",
-    )
-    .expect("install the fault");
-    side.execute_batch("BEGIN IMMEDIATE")
-        .expect("take the write lock");
-    let mut tasks = Vec::new();
-    for (n, reservation_id) in reservations.iter().enumerate() {
-        let store = store.clone();
-        let command = Command::ChargeReservation {
-            reservation_id: reservation_id.clone(),
+        charges.push(as_till(Command::ChargeReservation {
+            reservation_id: hold.id,
             order_number: format!("ORDER-{n}"),
-        };
-        tasks.push(tokio::spawn(async move {
-            store.execute(as_till(command)).await
         }));
     }
-    for _ in 0..reservations.len() {
-        tokio::task::yield_now().await;
-    }
-    side.execute_batch("ROLLBACK").expect("release the lock");
-    for (n, task) in tasks.into_iter().enumerate() {
-        let answer = task.await.expect("the task ran");
+    // The database refuses the charge entry of one order number.
+    let answers = queued_behind_a_fault(
+        &path,
+        &store,
+        "CREATE TRIGGER injected_fault BEFORE INSERT ON entries \
+         WHEN NEW.order_number = 'ORDER-3' BEGIN SELECT RAISE(ABORT, 'injected fault'); END;",
+        charges,
+    )
+    .await;
+    for (n, answer) in answers.into_iter().enumerate() {
         if n == 3 {
             assert!(
                 matches!(answer, Err(StoreError::Other(ref m)) if m.contains("injected fault")),

@@ -12,10 +12,20 @@ use crate::{BALANCE_MINOR_MAX, Currency, DomainError, EntryKind, HoldState, Vouc
 
 /// An active voucher whose validity has not passed.
 pub fn check_usable(voucher: &Voucher, now: OffsetDateTime) -> Result<(), DomainError> {
-    if voucher.status != VoucherStatus::Active {
+    usable(voucher.status, voucher.valid_until, now)
+}
+
+/// The one usability rule, for the engine's vouchers and for the faces still deciding outside
+/// it: inactive is reported before expired, as that is what the operator must fix first.
+pub fn usable(
+    status: VoucherStatus,
+    valid_until: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> Result<(), DomainError> {
+    if status != VoucherStatus::Active {
         return Err(DomainError::VoucherInactive);
     }
-    if voucher.valid_until.is_some_and(|until| until <= now) {
+    if valid_until.is_some_and(|until| until <= now) {
         return Err(DomainError::VoucherExpired);
     }
     Ok(())
@@ -23,7 +33,12 @@ pub fn check_usable(voucher: &Voucher, now: OffsetDateTime) -> Result<(), Domain
 
 /// The amount is in the voucher's currency.
 pub fn check_currency(voucher: &Voucher, currency: Currency) -> Result<(), DomainError> {
-    if voucher.currency == currency {
+    same_currency(voucher.currency, currency)
+}
+
+/// The one currency rule: an amount in another currency than the voucher's is refused.
+pub fn same_currency(voucher: Currency, amount: Currency) -> Result<(), DomainError> {
+    if voucher == amount {
         Ok(())
     } else {
         Err(DomainError::CurrencyMismatch)
@@ -48,7 +63,13 @@ pub fn credit_fits(remaining_minor: i64, amount_minor: i64) -> Result<(), Domain
 /// The PIN presented for a voucher matches its own (a voucher without a PIN needs none). Compared
 /// in constant time.
 pub fn pin_matches(voucher: &Voucher, given: Option<&str>) -> bool {
-    match &voucher.pin {
+    pin_fits(voucher.pin.as_deref(), given)
+}
+
+/// The one PIN rule: a voucher's PIN, if it has one, must be presented, and is compared in
+/// constant time. For the engine's vouchers and the faces still deciding outside it.
+pub fn pin_fits(expected: Option<&str>, given: Option<&str>) -> bool {
+    match expected {
         None => true,
         Some(expected) => given.is_some_and(|g| crate::secret::constant_time_eq(g, expected)),
     }

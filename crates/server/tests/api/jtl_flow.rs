@@ -4,7 +4,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use time::Duration;
 
-use crate::support::{ALL_SCOPES, Backend, TestApp};
+use crate::support::{ALL_SCOPES, Backend, Reply, TestApp};
 
 on_both_stores!(
     quickstart_flow_reaches_a_charged_refunded_and_recharged_voucher,
@@ -291,31 +291,36 @@ async fn charging_twice_with_the_same_order_number_returns_the_same_charge(backe
     );
 }
 
+/// Reserves `amount` with `code` and charges the reservation with order number `O`; answers
+/// the charge.
+async fn reserve_and_charge(app: &TestApp, token: &str, code: &str, amount: &str) -> Reply {
+    let r = app
+        .post(
+            "/v1/reservations",
+            token,
+            json!({ "amount": amount, "currency": "EUR", "code": code }),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    app.post(
+        &format!(
+            "/v1/reservations/{}/charge",
+            r.json["id"].as_str().expect("id")
+        ),
+        token,
+        json!({ "order_number": "O" }),
+    )
+    .await
+    .expect(StatusCode::CREATED)
+}
+
 async fn a_refund_never_lifts_a_voucher_past_the_balance_limit(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
     let c = app.client("default", ALL_SCOPES).await;
     let (id, code) = app.active_voucher(&c.token, "999999.99").await;
-    let r = app
-        .post(
-            "/v1/reservations",
-            &c.token,
-            json!({ "amount": "10.00", "currency": "EUR", "code": code }),
-        )
-        .await
-        .expect(StatusCode::CREATED);
-    let charge = app
-        .post(
-            &format!(
-                "/v1/reservations/{}/charge",
-                r.json["id"].as_str().expect("id")
-            ),
-            &c.token,
-            json!({ "order_number": "O" }),
-        )
-        .await
-        .expect(StatusCode::CREATED);
+    let charge = reserve_and_charge(&app, &c.token, &code, "10.00").await;
     app.post(
         "/v1/vouchers/recharge",
         &c.token,
@@ -347,25 +352,7 @@ async fn refunds_are_limited_to_the_charge(backend: Backend) {
     };
     let c = app.client("default", ALL_SCOPES).await;
     let (id, code) = app.active_voucher(&c.token, "10.00").await;
-    let r = app
-        .post(
-            "/v1/reservations",
-            &c.token,
-            json!({ "amount": "4.00", "currency": "EUR", "code": code }),
-        )
-        .await
-        .expect(StatusCode::CREATED);
-    let charge = app
-        .post(
-            &format!(
-                "/v1/reservations/{}/charge",
-                r.json["id"].as_str().expect("id")
-            ),
-            &c.token,
-            json!({ "order_number": "O" }),
-        )
-        .await
-        .expect(StatusCode::CREATED);
+    let charge = reserve_and_charge(&app, &c.token, &code, "4.00").await;
     let refund_path = format!(
         "/v1/charges/{}/refund",
         charge.json["id"].as_str().expect("id")

@@ -59,11 +59,10 @@ enum Step {
         reservation: Index,
         amount: i64,
     },
-    FrontCancel {
+    /// Cancels (before anything was captured) or completes (after) a reservation.
+    FrontEnd {
         reservation: Index,
-    },
-    FrontComplete {
-        reservation: Index,
+        complete: bool,
     },
 }
 
@@ -86,8 +85,10 @@ fn step() -> impl Strategy<Value = Step> {
             reservation,
             amount
         }),
-        any::<Index>().prop_map(|reservation| Step::FrontCancel { reservation }),
-        any::<Index>().prop_map(|reservation| Step::FrontComplete { reservation }),
+        (any::<Index>(), any::<bool>()).prop_map(|(reservation, complete)| Step::FrontEnd {
+            reservation,
+            complete
+        }),
     ]
 }
 
@@ -335,40 +336,30 @@ async fn run_sequence(till: &Caller, merchant: &Caller, n: usize, steps: &[Step]
                 }
                 f.voucher
             }
-            Step::FrontCancel { reservation } => {
+            Step::FrontEnd {
+                reservation,
+                complete,
+            } => {
                 if fronts.is_empty() {
                     continue;
                 }
                 let picked = reservation.index(fronts.len());
                 let f = &mut fronts[picked];
-                let may = !f.closed && !f.drawn;
-                let answer = merchant
-                    .run(Command::FrontCancel {
-                        reservation_id: f.id.clone(),
-                        note: "model".into(),
-                    })
-                    .await;
-                match answer {
-                    Ok(_) if may => f.closed = true,
-                    Err(_) if !may => {}
-                    other => panic!("{context}: {other:?}"),
-                }
-                f.voucher
-            }
-            Step::FrontComplete { reservation } => {
-                if fronts.is_empty() {
-                    continue;
-                }
-                let picked = reservation.index(fronts.len());
-                let f = &mut fronts[picked];
-                let may = !f.closed && f.drawn;
-                let answer = merchant
-                    .run(Command::FrontComplete {
-                        reservation_id: f.id.clone(),
-                        note: "model".into(),
-                    })
-                    .await;
-                match answer {
+                // Cancel before any capture, complete only after one.
+                let may = !f.closed && f.drawn == complete;
+                let (reservation_id, note) = (f.id.clone(), "model".to_string());
+                let command = if complete {
+                    Command::FrontComplete {
+                        reservation_id,
+                        note,
+                    }
+                } else {
+                    Command::FrontCancel {
+                        reservation_id,
+                        note,
+                    }
+                };
+                match merchant.run(command).await {
                     Ok(_) if may => f.closed = true,
                     Err(_) if !may => {}
                     other => panic!("{context}: {other:?}"),

@@ -22,6 +22,7 @@ use crate::StoreError;
 use crate::bleepay::{BleepayCaller, ContextAddress, PayerKind};
 use crate::command::Outcome;
 use crate::sql::SqlExec;
+use voucherd_domain::engine::lifecycle;
 
 /// The hold purpose of redeemed bleepay voucher codes.
 const PURPOSE_BLEEPAY: &str = "bleepay";
@@ -232,12 +233,7 @@ impl<T: SqlExec> Run<'_, T> {
         let Some(voucher) = self.lock_voucher("code", code.into()).await? else {
             return Ok(None);
         };
-        if let Some(expected) = &voucher.view.pin
-            && !pin.is_some_and(|given| secret::constant_time_eq(given, expected))
-        {
-            return Ok(None);
-        }
-        Ok(Some(voucher))
+        Ok(lifecycle::pin_fits(voucher.view.pin.as_deref(), pin).then_some(voucher))
     }
 
     pub(super) async fn add_payer_voucher(

@@ -23,6 +23,7 @@ use crate::StoreError;
 use crate::command::{Actor, Outcome};
 use crate::front::{FrontLineInput, LineAmount, NewFrontReservation, PostingSource};
 use crate::sql::SqlExec;
+use voucherd_domain::engine::lifecycle;
 
 /// The hold purpose of Front Payment reservations (several may live on one voucher).
 const PURPOSE_FRONT: &str = "front";
@@ -367,11 +368,9 @@ impl<T: SqlExec> Run<'_, T> {
         let Some(voucher) = self.lock_voucher("code", code.into()).await? else {
             return refuse(DomainError::VoucherNotFound);
         };
-        if let Some(expected) = &voucher.view.pin {
-            // A wrong PIN answers exactly like an unknown code.
-            if !pin.is_some_and(|given| secret::constant_time_eq(given, expected)) {
-                return refuse(DomainError::VoucherNotFound);
-            }
+        // A wrong PIN answers exactly like an unknown code.
+        if !lifecycle::pin_fits(voucher.view.pin.as_deref(), pin) {
+            return refuse(DomainError::VoucherNotFound);
         }
         let locked = decided!(self.lock_front(id).await);
         let record = locked.record;
