@@ -1,5 +1,6 @@
-//! The money parsers of the three faces: none panics, every accepted amount is in range, and
-//! formatting an accepted amount reads back as the same number of minor units.
+//! The one decimal reader and the money syntaxes of the three faces on top of it: none panics,
+//! every accepted amount is in range, and formatting an accepted amount reads back as the same
+//! number of minor units.
 
 #![no_main]
 
@@ -7,8 +8,9 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use voucherd_domain::BALANCE_MINOR_MAX;
 use voucherd_domain::bleepay::{format_amount, parse_amount};
+use voucherd_domain::money::{format_decimal, parse_decimal};
 use voucherd_server::front::validate::minor_units;
-use voucherd_server::jtl::validate::parse_money;
+use voucherd_server::wire::parse_money;
 
 /// The largest JTL amount, `999999.99`.
 const JTL_AMOUNT_MINOR_MAX: i64 = 99_999_999;
@@ -28,6 +30,14 @@ fuzz_target!(|data: &[u8]| {
     }
 
     for digits in [0_u16, 2, 3] {
+        if let Ok(minor) = parse_decimal(text, digits) {
+            assert!(minor >= 0, "{text:?}");
+            assert_eq!(
+                parse_decimal(&format_decimal(minor, digits), digits),
+                Ok(minor),
+                "{text:?} with {digits} decimals"
+            );
+        }
         if let Some(minor) = parse_amount(text, digits) {
             assert!(minor >= 0, "{text:?}");
             assert_eq!(

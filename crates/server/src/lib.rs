@@ -38,7 +38,7 @@ pub mod submit;
 pub mod sweeper;
 pub mod throttle;
 pub mod token_cache;
-mod wire;
+pub mod wire;
 
 use std::future::Future;
 use std::sync::Arc;
