@@ -1,5 +1,6 @@
 //! The `voucherd` binary: parses the command line and hands over to the library.
 
+use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 
 use clap::Parser;
@@ -16,6 +17,8 @@ fn init_logging(json: bool) {
         .with_env_filter(filter)
         .with_target(false)
         .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal, not for a file or a log collector.
+        .with_ansi(std::io::stderr().is_terminal())
         // A failed log write is otherwise reported with `eprintln!`, which panics when stderr
         // itself is gone (a log collector that died) and would take the request down with it.
         .log_internal_errors(false);
@@ -88,10 +91,14 @@ async fn main() -> anyhow::Result<()> {
             );
         }
         Top::Openapi => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&voucherd_server::openapi::document())?
-            );
+            let document = serde_json::to_string_pretty(&voucherd_server::openapi::document())?;
+            // Written, not printed: a reader that stops early (`voucherd openapi | head`) closes
+            // the pipe, which is an ending, not a reason to panic.
+            let mut out = std::io::stdout().lock();
+            match writeln!(out, "{document}").and_then(|()| out.flush()) {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                other => other?,
+            }
         }
         Top::Admin {
             database_url,

@@ -94,7 +94,7 @@ pub async fn read_write_request(request: Request) -> Result<WriteRequest, WriteR
 }
 
 /// The `Idempotency-Key` header: absent, valid (1–255 visible ASCII characters), or invalid.
-pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ()> {
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ()> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };

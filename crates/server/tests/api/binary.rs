@@ -238,6 +238,59 @@ fn the_command_line_runs_admin_tasks_migrations_and_prints_the_openapi_document(
     assert_eq!(document["openapi"], "3.0.3");
 }
 
+#[test]
+fn text_logs_to_a_pipe_carry_no_terminal_colours() {
+    let mut child = voucherd()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &temp_database(),
+        ])
+        .env("VOUCHERD_LOG_FORMAT", "text")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("voucherd starts");
+    let stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut seen = Vec::new();
+    for line in stderr.lines() {
+        let line = line.expect("log line");
+        let serving = line.contains("voucherd serving");
+        seen.push(line);
+        if serving {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        seen.iter().any(|l| l.contains("voucherd serving")),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().all(|l| !l.contains('\u{1b}')),
+        "colour codes in the logs: {seen:?}"
+    );
+}
+
+#[test]
+fn the_openapi_document_ends_quietly_when_its_reader_has_gone() {
+    // The reader closes the pipe before reading anything, as `voucherd openapi | head -c0` does.
+    let mut child = voucherd()
+        .arg("openapi")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{:?}: {stderr}", output.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 #[tokio::test]
 async fn the_service_keeps_answering_when_nobody_reads_its_logs() {
     let (mut child, address, _stdout) = serve(&temp_database(), Logs::Abandoned);
