@@ -23,8 +23,8 @@ use voucherd_domain::{EntryKind, HoldState};
 use super::super::reads::{self, VOUCHER_COLUMNS};
 use super::super::sets::{in_ints, in_text_tuples};
 use super::super::{Dialect, SqlExec, Value};
+use super::Planned;
 use crate::StoreError;
-use crate::command::CommandRequest;
 use crate::model::VoucherView;
 
 /// A batch's ledger, and each loaded voucher's view for the answers.
@@ -71,7 +71,7 @@ struct Named {
     needs_activity: bool,
 }
 
-fn named(batch: &[(&CommandRequest, engine::Command, OffsetDateTime)]) -> Named {
+fn named(batch: &[Planned<'_>]) -> Named {
     let mut n = Named::default();
     for (request, command, _) in batch {
         let t = request.context.tenant_id.as_str();
@@ -102,7 +102,7 @@ fn named(batch: &[(&CommandRequest, engine::Command, OffsetDateTime)]) -> Named 
 pub(super) async fn ledger<T: SqlExec>(
     tx: &mut T,
     dialect: Dialect,
-    batch: &[(&CommandRequest, engine::Command, OffsetDateTime)],
+    batch: &[Planned<'_>],
 ) -> Result<Loaded, StoreError> {
     let named = named(batch);
     let now = batch.first().map_or(OffsetDateTime::UNIX_EPOCH, |b| b.2);

@@ -20,6 +20,10 @@ use super::{Dialect, SqlExec, from_micros, to_micros};
 use crate::StoreError;
 use crate::command::{Command, CommandRequest, Execution, VoucherRef};
 
+/// A request of a batch with the engine's form of its command and the time it runs at, as the
+/// database keeps times.
+pub(super) type Planned<'a> = (&'a CommandRequest, engine::Command, time::OffsetDateTime);
+
 /// The engine's form of a command, for the commands the engine decides.
 pub(super) fn engine_command(command: &Command) -> Option<engine::Command> {
     Some(match command {
@@ -109,7 +113,7 @@ pub(super) async fn run<T: SqlExec>(
     dialect: Dialect,
     requests: &[&CommandRequest],
 ) -> Result<Vec<Execution>, StoreError> {
-    let mut batch = Vec::with_capacity(requests.len());
+    let mut batch: Vec<Planned<'_>> = Vec::with_capacity(requests.len());
     for request in requests {
         let command = engine_command(&request.command).ok_or_else(|| {
             StoreError::Other(format!(
