@@ -1,5 +1,6 @@
-//! Operations endpoints: liveness, readiness (the database answers), Prometheus metrics, the
-//! OpenAPI document and its Swagger UI (vendored, served from the binary), and the JSON 404.
+//! Operations endpoints: a start page for a person who opens the service's address, liveness,
+//! readiness (the database answers), Prometheus metrics, the OpenAPI document and its Swagger
+//! UI (vendored, served from the binary), and the JSON 404.
 
 use axum::Router;
 use axum::extract::State;
@@ -13,9 +14,12 @@ use crate::AppState;
 const SWAGGER_JS: &[u8] = include_bytes!("../assets/vendor/swagger-ui/swagger-ui-bundle.js");
 const SWAGGER_CSS: &[u8] = include_bytes!("../assets/vendor/swagger-ui/swagger-ui.css");
 const DOCS_PAGE: &str = include_str!("../assets/docs.html");
+/// What `GET /` shows: links to the console and the API documentation.
+const START_PAGE: &str = include_str!("../assets/start.html");
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/", get(|| async { Html(START_PAGE) }))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

@@ -332,6 +332,14 @@ fn ops_paths() -> Vec<(&'static str, &'static str, Value)> {
         ),
         ("/docs", "get", plain("Swagger UI", "text/html")),
         (
+            "/",
+            "get",
+            plain(
+                "A start page linking the console and the API documentation",
+                "text/html",
+            ),
+        ),
+        (
             "/oauth/token",
             "post",
             json!({

@@ -279,6 +279,13 @@ async fn operations_endpoints_answer(backend: Backend) {
             .json["status"],
         "ready"
     );
+    // A person who opens the service's address finds the console and the documentation.
+    let start = app
+        .send(Method::GET, "/", None, None, &[])
+        .await
+        .expect(StatusCode::OK);
+    assert!(start.text.contains("href=\"/admin/\""), "{}", start.text);
+    assert!(start.text.contains("href=\"/docs\""), "{}", start.text);
     let metrics = app
         .send(Method::GET, "/metrics", None, None, &[])
         .await
