@@ -185,14 +185,18 @@ pub fn apply(
             comment,
         } => jtl::delete(ledger, origin, (voucher_id, comment)),
     };
-    if answer.is_err() {
-        assert_eq!(
-            ledger.changes(),
-            changes_before,
-            "a refused command changed the ledger"
-        );
-    } else if cfg!(debug_assertions) {
-        ledger.assert_balances(origin.now);
+    // Paired assertions where money moves, in debug builds (the tests); a release build keeps
+    // the integrity check instead of stopping a writer lane.
+    if cfg!(debug_assertions) {
+        if answer.is_err() {
+            assert_eq!(
+                ledger.changes(),
+                changes_before,
+                "a refused command changed the ledger"
+            );
+        } else {
+            ledger.assert_balances(origin.now);
+        }
     }
     answer
 }
