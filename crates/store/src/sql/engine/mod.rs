@@ -154,7 +154,10 @@ pub(super) async fn run<T: SqlExec>(
             now: *now,
         };
         let answer = engine::apply(&mut loaded.ledger, &origin, command, &mut ids);
-        let result = answer.map(|answer| outcome::of(answer, &loaded, *now));
+        let result = match answer {
+            Ok(answer) => Ok(outcome::of(answer, &loaded, *now)?),
+            Err(refusal) => Err(refusal),
+        };
         if let Some(idem) = &request.idempotency {
             keys.keep(&ctx.tenant_id, idem, (idem.render)(&result), *now);
         }

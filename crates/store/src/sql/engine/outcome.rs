@@ -4,12 +4,17 @@ use time::OffsetDateTime;
 use voucherd_domain::engine::{Answer, Entry, Hold};
 
 use super::load::Loaded;
+use crate::StoreError;
 use crate::command::Outcome;
 use crate::model::{EntryView, HoldView};
 
 /// The outcome of an accepted command, right after it.
-pub(super) fn of(answer: Answer, loaded: &Loaded, now: OffsetDateTime) -> Outcome {
-    match answer {
+pub(super) fn of(
+    answer: Answer,
+    loaded: &Loaded,
+    now: OffsetDateTime,
+) -> Result<Outcome, StoreError> {
+    Ok(match answer {
         Answer::Reserved(hold) => Outcome::Reservation(hold_view(&hold, loaded, now)),
         Answer::Charged { entry, first_time } => Outcome::Charge {
             entry: entry_view(entry),
@@ -19,11 +24,9 @@ pub(super) fn of(answer: Answer, loaded: &Loaded, now: OffsetDateTime) -> Outcom
         Answer::Refunded(entry) => Outcome::Refund(entry_view(entry)),
         Answer::Recharged(entry) => Outcome::Recharge(entry_view(entry)),
         Answer::Voucher(figures) => {
-            let mut view = loaded
-                .views
-                .get(&figures.pk)
-                .cloned()
-                .expect("the engine answers only for vouchers the batch loaded");
+            let mut view = loaded.views.get(&figures.pk).cloned().ok_or_else(|| {
+                StoreError::Other("the engine answered for a voucher the batch did not load".into())
+            })?;
             view.status = figures.status;
             view.valid_until = figures.valid_until;
             view.remaining_minor = figures.remaining_minor;
@@ -33,7 +36,7 @@ pub(super) fn of(answer: Answer, loaded: &Loaded, now: OffsetDateTime) -> Outcom
             Outcome::Voucher(view)
         }
         Answer::Deleted => Outcome::VoucherDeleted,
-    }
+    })
 }
 
 fn hold_view(hold: &Hold, loaded: &Loaded, now: OffsetDateTime) -> HoldView {
