@@ -128,6 +128,8 @@ pub async fn prepare(
 
 /// Length of a generated admin token.
 const ADMIN_TOKEN_CHARS: usize = 40;
+/// A configured admin token shorter than this is warned about: it may be guessed.
+pub const ADMIN_TOKEN_CHARS_MIN: usize = 32;
 
 async fn resolve_admin_token(
     store: &dyn voucherd_store::Store,
@@ -135,6 +137,13 @@ async fn resolve_admin_token(
 ) -> anyhow::Result<(String, Option<String>)> {
     use voucherd_domain::secret;
     if let Some(token) = configured.filter(|t| !t.is_empty()) {
+        if token.chars().count() < ADMIN_TOKEN_CHARS_MIN {
+            tracing::warn!(
+                characters = token.chars().count(),
+                "the admin token is shorter than {ADMIN_TOKEN_CHARS_MIN} characters: \
+                 choose a longer, random one"
+            );
+        }
         return Ok((secret::digest(token), None));
     }
     if let Some(digest) = store.admin_token_digest().await? {

@@ -239,6 +239,31 @@ fn the_command_line_runs_admin_tasks_migrations_and_prints_the_openapi_document(
 }
 
 #[test]
+fn a_short_admin_token_is_warned_about_and_a_long_one_is_not() {
+    for (token, warned) in [
+        ("short-token", true),
+        ("a-long-random-admin-token-0123456789abcdef", false),
+    ] {
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (mut process, _, _) = serve_with(
+            &temp_database(),
+            &["--admin-token", token],
+            &[],
+            Logs::Kept(logs.clone()),
+        );
+        let _ = process.kill();
+        let _ = process.wait();
+        let logged = logs.lock().expect("lock").join("\n");
+        assert_eq!(
+            logged.contains("the admin token is shorter than 32 characters"),
+            warned,
+            "{logged}"
+        );
+        assert!(!logged.contains(token), "the token reached the logs");
+    }
+}
+
+#[test]
 fn text_logs_to_a_pipe_carry_no_terminal_colours() {
     let mut child = voucherd()
         .args([
