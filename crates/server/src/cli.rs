@@ -371,6 +371,14 @@ pub async fn backup(database_url: &str, to: &std::path::Path) -> anyhow::Result<
              (for example: pg_dump --format=custom --file=voucherd.dump <database>)"
         );
     }
+    if let Some(folder) = to.parent().filter(|f| !f.as_os_str().is_empty())
+        && !folder.is_dir()
+    {
+        bail!(
+            "the folder {} does not exist: create it first, or name another one with --to",
+            folder.display()
+        );
+    }
     voucherd_store_sqlite::backup(database_url, to).await?;
     Ok(())
 }

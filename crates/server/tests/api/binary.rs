@@ -264,6 +264,30 @@ fn a_short_admin_token_is_warned_about_and_a_long_one_is_not() {
 }
 
 #[test]
+fn a_backup_into_a_missing_folder_names_the_folder() {
+    let database = temp_database();
+    let migrated = voucherd()
+        .args(["migrate", "--database-url", &database])
+        .output()
+        .expect("runs");
+    assert!(migrated.status.success());
+    let missing = std::env::temp_dir()
+        .join(format!("voucherd-missing-{}", std::process::id()))
+        .join("nested");
+    let output = voucherd()
+        .args(["backup", "--database-url", &database, "--to"])
+        .arg(missing.join("copy.db"))
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains(&format!("the folder {} does not exist", missing.display())),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn text_logs_to_a_pipe_carry_no_terminal_colours() {
     let mut child = voucherd()
         .args([
