@@ -70,7 +70,7 @@ async fn main() -> anyhow::Result<()> {
             }
             let shutdown = shutdown_signal()?;
             let listener = TcpListener::bind(&config.listen).await?;
-            tracing::info!(listen = %listener.local_addr()?, database = %redacted(&config.database_url), "voucherd serving");
+            tracing::info!(listen = %listener.local_addr()?, database = %described(&config.database_url), "voucherd serving");
             voucherd_server::run(state, listener, shutdown).await?;
         }
         Top::Migrate { database_url } => {
@@ -112,6 +112,19 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// A database URL without its password, for logs.
+/// The database as the start-up log names it: a SQLite file by its absolute path, so an
+/// operator knows which file holds the ledger; any other URL without its password.
+fn described(url: &str) -> String {
+    voucherd_store_sqlite::database_path(url)
+        .ok()
+        .filter(|_| url.starts_with("sqlite:"))
+        .and_then(|path| std::fs::canonicalize(path).ok())
+        .map_or_else(
+            || redacted(url),
+            |path| format!("sqlite://{}", path.display()),
+        )
+}
+
 fn redacted(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {

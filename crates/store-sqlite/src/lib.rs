@@ -115,7 +115,7 @@ pub async fn backup(url: &str, to: &Path) -> Result<(), StoreError> {
 }
 
 /// The file a `sqlite://path/to/file.db` (or `sqlite:path/to/file.db`) URL names.
-fn database_path(url: &str) -> Result<PathBuf, StoreError> {
+pub fn database_path(url: &str) -> Result<PathBuf, StoreError> {
     let invalid = |why: &str| StoreError::Other(format!("invalid SQLite URL {url:?}: {why}"));
     let path = url
         .strip_prefix("sqlite://")

@@ -288,6 +288,44 @@ fn a_backup_into_a_missing_folder_names_the_folder() {
 }
 
 #[test]
+fn the_start_up_log_names_the_sqlite_file_by_its_absolute_path() {
+    let folder = std::env::temp_dir().join(format!(
+        "voucherd-relative-{}-{}",
+        std::process::id(),
+        voucherd_domain::secret::opaque_id()
+    ));
+    std::fs::create_dir_all(&folder).expect("folder");
+    let mut child = voucherd()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            "sqlite://ledger.db",
+        ])
+        .current_dir(&folder)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("voucherd starts");
+    let stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut named = None;
+    for line in stderr.lines() {
+        let Ok(event) = serde_json::from_str::<Value>(&line.expect("log line")) else {
+            continue;
+        };
+        if event["fields"]["message"] == "voucherd serving" {
+            named = event["fields"]["database"].as_str().map(str::to_string);
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let absolute = std::fs::canonicalize(folder.join("ledger.db")).expect("the file exists");
+    assert_eq!(named, Some(format!("sqlite://{}", absolute.display())));
+}
+
+#[test]
 fn text_logs_to_a_pipe_carry_no_terminal_colours() {
     let mut child = voucherd()
         .args([
