@@ -133,6 +133,27 @@ async fn queued_behind_a_fault(
     answers
 }
 
+/// The fourth command (the one the fault is for) failed with the injected fault; every other
+/// answered, and as `answered` expects.
+fn only_the_fourth_failed(
+    answers: Vec<Result<Execution, StoreError>>,
+    answered: impl Fn(&Execution) -> bool,
+) {
+    for (n, answer) in answers.into_iter().enumerate() {
+        if n == 3 {
+            assert!(
+                matches!(answer, Err(StoreError::Other(ref m)) if m.contains("injected fault")),
+                "{answer:?}"
+            );
+        } else {
+            assert!(
+                answer.as_ref().is_ok_and(&answered),
+                "command {n}: {answer:?}"
+            );
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_failing_in_the_database_fails_alone_and_the_writer_goes_on() {
     let (path, store) = fresh_store().await;
@@ -145,16 +166,7 @@ async fn a_command_failing_in_the_database_fails_alone_and_the_writer_goes_on() 
         (0..submitted).map(create_group).collect(),
     )
     .await;
-    for (n, answer) in answers.into_iter().enumerate() {
-        if n == 3 {
-            assert!(
-                matches!(answer, Err(StoreError::Other(ref m)) if m.contains("injected fault")),
-                "{answer:?}"
-            );
-        } else {
-            assert!(answer.is_ok(), "command {n}: {answer:?}");
-        }
-    }
+    only_the_fourth_failed(answers, |_| true);
     // The writer is still there.
     assert!(store.execute(create_group(100)).await.is_ok());
     let names = group_names(store.as_ref()).await;
@@ -214,19 +226,9 @@ async fn an_engine_batch_with_a_failing_command_answers_the_others_and_the_write
         charges,
     )
     .await;
-    for (n, answer) in answers.into_iter().enumerate() {
-        if n == 3 {
-            assert!(
-                matches!(answer, Err(StoreError::Other(ref m)) if m.contains("injected fault")),
-                "{answer:?}"
-            );
-        } else {
-            assert!(
-                matches!(answer, Ok(Execution::Done(Ok(Outcome::Charge { .. })))),
-                "command {n}: {answer:?}"
-            );
-        }
-    }
+    only_the_fourth_failed(answers, |execution| {
+        matches!(execution, Execution::Done(Ok(Outcome::Charge { .. })))
+    });
     let now = OffsetDateTime::now_utc();
     for n in 0..8 {
         let voucher = store

@@ -416,14 +416,3 @@ pub struct WriteSet {
     pub changed_vouchers: Vec<Voucher>,
     pub audit: Vec<AuditRecord>,
 }
-
-impl WriteSet {
-    /// Whether the batch changed nothing.
-    pub fn is_empty(&self) -> bool {
-        self.new_holds.is_empty()
-            && self.changed_holds.is_empty()
-            && self.new_entries.is_empty()
-            && self.changed_vouchers.is_empty()
-            && self.audit.is_empty()
-    }
-}

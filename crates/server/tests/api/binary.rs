@@ -287,55 +287,17 @@ fn a_backup_into_a_missing_folder_names_the_folder() {
     );
 }
 
-#[test]
-fn the_start_up_log_names_the_sqlite_file_by_its_absolute_path() {
-    let folder = std::env::temp_dir().join(format!(
-        "voucherd-relative-{}-{}",
-        std::process::id(),
-        voucherd_domain::secret::opaque_id()
-    ));
-    std::fs::create_dir_all(&folder).expect("folder");
-    let mut child = voucherd()
+/// Runs `voucherd serve` on `database_url` (and `command`'s environment and folder), and
+/// answers its log lines up to the one announcing that it serves; then stops it.
+fn log_until_serving(mut command: Command, database_url: &str) -> Vec<String> {
+    let mut child = command
         .args([
             "serve",
             "--listen",
             "127.0.0.1:0",
             "--database-url",
-            "sqlite://ledger.db",
+            database_url,
         ])
-        .current_dir(&folder)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("voucherd starts");
-    let stderr = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut named = None;
-    for line in stderr.lines() {
-        let Ok(event) = serde_json::from_str::<Value>(&line.expect("log line")) else {
-            continue;
-        };
-        if event["fields"]["message"] == "voucherd serving" {
-            named = event["fields"]["database"].as_str().map(str::to_string);
-            break;
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    let absolute = std::fs::canonicalize(folder.join("ledger.db")).expect("the file exists");
-    assert_eq!(named, Some(format!("sqlite://{}", absolute.display())));
-}
-
-#[test]
-fn text_logs_to_a_pipe_carry_no_terminal_colours() {
-    let mut child = voucherd()
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--database-url",
-            &temp_database(),
-        ])
-        .env("VOUCHERD_LOG_FORMAT", "text")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -352,6 +314,35 @@ fn text_logs_to_a_pipe_carry_no_terminal_colours() {
     }
     let _ = child.kill();
     let _ = child.wait();
+    seen
+}
+
+#[test]
+fn the_start_up_log_names_the_sqlite_file_by_its_absolute_path() {
+    let folder = std::env::temp_dir().join(format!(
+        "voucherd-relative-{}-{}",
+        std::process::id(),
+        voucherd_domain::secret::opaque_id()
+    ));
+    std::fs::create_dir_all(&folder).expect("folder");
+    let mut command = voucherd();
+    command.current_dir(&folder);
+    let named = log_until_serving(command, "sqlite://ledger.db")
+        .into_iter()
+        .find_map(|line| {
+            let event = serde_json::from_str::<Value>(&line).ok()?;
+            (event["fields"]["message"] == "voucherd serving")
+                .then(|| event["fields"]["database"].as_str().map(str::to_string))?
+        });
+    let absolute = std::fs::canonicalize(folder.join("ledger.db")).expect("the file exists");
+    assert_eq!(named, Some(format!("sqlite://{}", absolute.display())));
+}
+
+#[test]
+fn text_logs_to_a_pipe_carry_no_terminal_colours() {
+    let mut command = voucherd();
+    command.env("VOUCHERD_LOG_FORMAT", "text");
+    let seen = log_until_serving(command, &temp_database());
     assert!(
         seen.iter().any(|l| l.contains("voucherd serving")),
         "{seen:?}"
