@@ -87,6 +87,50 @@ impl FrontStatus {
     }
 }
 
+/// A product line as the merchant sends it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrontLineInput {
+    pub name: String,
+    pub product_id: Option<String>,
+    pub rate_minor: i64,
+    /// The VAT percentage as sent (`"0"`, `"12"`, `"25"`).
+    pub tax: String,
+    /// The gross line total.
+    pub amount_minor: i64,
+}
+
+/// An amount drawn from, or refunded to, one line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineAmount {
+    pub line_id: i64,
+    pub amount_minor: i64,
+}
+
+/// Which kind of posting a refund goes back to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PostingSource {
+    Captured,
+    Charged,
+}
+
+impl PostingSource {
+    /// The stored and wire name (`captured`, `charged`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostingSource::Captured => "captured",
+            PostingSource::Charged => "charged",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "captured" => Some(PostingSource::Captured),
+            "charged" => Some(PostingSource::Charged),
+            _ => None,
+        }
+    }
+}
+
 /// Why Front Payment's face refuses an action; each maps to one message key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum FrontRefusal {

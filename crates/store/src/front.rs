@@ -3,22 +3,11 @@
 //! reservation with its lines and postings, history events, callbacks due for delivery).
 //! Money is in minor units; the face converts Front Payment's major-unit numbers.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use time::OffsetDateTime;
 use voucherd_domain::Currency;
 use voucherd_domain::front::FrontStatus;
-
-/// A product line as the merchant sends it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FrontLineInput {
-    pub name: String,
-    pub product_id: Option<String>,
-    pub rate_minor: i64,
-    /// The VAT percentage as sent (`"0"`, `"12"`, `"25"`).
-    pub tax: String,
-    /// The gross line total.
-    pub amount_minor: i64,
-}
+pub use voucherd_domain::front::{FrontLineInput, LineAmount, PostingSource};
 
 /// A new reservation (submit or create session).
 #[derive(Debug, Clone, PartialEq)]
@@ -40,38 +29,6 @@ pub struct NewFrontReservation {
     pub failure_url: Option<String>,
     /// Where the link is said to be sent (e-mail or phone), for the history.
     pub sent_to: Option<String>,
-}
-
-/// An amount drawn from, or refunded to, one line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LineAmount {
-    pub line_id: i64,
-    pub amount_minor: i64,
-}
-
-/// Which kind of posting a refund goes back to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum PostingSource {
-    Captured,
-    Charged,
-}
-
-impl PostingSource {
-    /// The stored and wire name (`captured`, `charged`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PostingSource::Captured => "captured",
-            PostingSource::Charged => "charged",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "captured" => Some(PostingSource::Captured),
-            "charged" => Some(PostingSource::Charged),
-            _ => None,
-        }
-    }
 }
 
 /// One product line of a reservation: reserved at submission, or added by a charge.

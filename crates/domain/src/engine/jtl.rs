@@ -232,6 +232,7 @@ pub(super) fn refund(
     lifecycle::check_credit(voucher, amount_minor)?;
     let voucher_id = voucher.id.clone();
     let new = NewEntry {
+        id: None,
         voucher_pk: charge.voucher_pk,
         kind: EntryKind::Refund,
         amount_minor,
@@ -271,6 +272,7 @@ pub(super) fn recharge(
     lifecycle::check_credit(voucher, amount_minor)?;
     let (pk, voucher_id) = (voucher.pk, voucher.id.clone());
     let new = NewEntry {
+        id: None,
         voucher_pk: pk,
         kind: EntryKind::Recharge,
         amount_minor,

@@ -144,6 +144,9 @@ pub fn end(ledger: &mut Ledger, index: usize, to: HoldState, now: OffsetDateTime
 
 /// What a new entry records.
 pub struct NewEntry {
+    /// The entry's id when the face names it (Front Payment's `CAP…`/`CHA…`); else one is
+    /// drawn from the [`IdSource`].
+    pub id: Option<String>,
     pub voucher_pk: i64,
     pub kind: EntryKind,
     pub amount_minor: i64,
@@ -170,7 +173,7 @@ pub fn write_entry(
     let entry = Entry {
         key: ledger.next_entry_key(),
         tenant_id: origin.tenant_id.clone(),
-        id: ids.next_id(origin.now),
+        id: new.id.unwrap_or_else(|| ids.next_id(origin.now)),
         voucher_pk: new.voucher_pk,
         voucher_id,
         client_id: origin.client_id.clone(),
@@ -196,6 +199,42 @@ pub fn write_entry(
     entry
 }
 
+/// Draws `amount_minor` of a live hold (at most what it holds) into a charge entry with the
+/// given id: the hold shrinks by it, and is charged once nothing is left (the caller decided it
+/// may); answers the entry.
+pub fn draw(
+    ledger: &mut Ledger,
+    origin: &Origin,
+    index: usize,
+    (amount_minor, order_number, id): (i64, &str, String),
+    ids: &mut dyn IdSource,
+) -> Entry {
+    let hold = ledger.hold(index);
+    let left = hold.amount_minor - amount_minor;
+    let new = NewEntry {
+        id: Some(id),
+        voucher_pk: hold.voucher_pk,
+        kind: EntryKind::Charge,
+        amount_minor,
+        currency: hold.currency,
+        order_number: Some(order_number.to_string()),
+        refund_of: None,
+        hold: Some(hold.key),
+    };
+    let entry = write_entry(ledger, origin, new, ids);
+    let charge = (entry.key, entry.id.clone());
+    ledger.change_hold(index, |hold| {
+        if left == 0 {
+            hold.state = HoldState::Charged;
+            hold.charge = Some(charge);
+        } else {
+            hold.amount_minor = left;
+        }
+        hold.updated_at = origin.now;
+    });
+    entry
+}
+
 /// Turns the whole of a live hold into a charge entry (the caller decided it may); answers the
 /// entry.
 pub fn charge(
@@ -207,6 +246,7 @@ pub fn charge(
 ) -> Entry {
     let hold = ledger.hold(index);
     let new = NewEntry {
+        id: None,
         voucher_pk: hold.voucher_pk,
         kind: EntryKind::Charge,
         amount_minor: hold.amount_minor,

@@ -7,10 +7,13 @@
 //! A command sees the effects of the ones before it in the same batch. A refused command
 //! changes nothing and answers its refusal, so commands need no savepoints.
 //!
-//! Layout: [`state`] holds the ledger and records every change; [`lifecycle`] is the one hold
-//! lifecycle and the one way a balance moves, with the checks every face shares; [`jtl`] holds
-//! the JTL face's (and the console's) rules over it.
+//! Layout: [`state`] holds the ledger and records every change, [`front_book`] the Front
+//! Payment rows beside it; [`lifecycle`] is the one hold lifecycle and the one way a balance
+//! moves, with the checks every face shares; [`jtl`] holds the JTL face's (and the console's)
+//! rules over it, [`front`] Front Payment's.
 
+pub mod front;
+pub mod front_book;
 pub mod jtl;
 pub mod lifecycle;
 pub mod state;
@@ -20,24 +23,44 @@ mod model_tests;
 
 use time::OffsetDateTime;
 
+pub use front::{Closing, PURPOSE_FRONT};
+pub use front_book::{
+    FrontBook, FrontCallback, FrontEvent, FrontLine, FrontPosting, FrontReservation, FrontWrites,
+    PostingLine,
+};
 pub use state::{
     AuditRecord, Entry, Hold, Ledger, PURPOSE_RESERVATION, RowKey, TenantRules, Voucher, WriteSet,
 };
 
+use crate::front::{FrontLineInput, LineAmount, PostingSource};
 use crate::{Currency, DomainError, VoucherStatus};
+
+/// Digits after the prefix of Front Payment's capture and charge ids.
+pub const POSTING_ID_DIGITS: usize = 10;
 
 /// Makes the ids of new holds and entries. The service uses [`OrderedIds`]; tests count.
 pub trait IdSource {
     fn next_id(&mut self, now: OffsetDateTime) -> String;
+
+    /// A Front Payment capture or charge id: `prefix` and [`POSTING_ID_DIGITS`] digits.
+    fn posting_id(&mut self, prefix: &str) -> String;
 }
 
-/// Ids that sort by time, with 40 random bits ([`crate::secret::ordered_id`]).
+/// Ids that sort by time, with 40 random bits ([`crate::secret::ordered_id`]); posting ids
+/// with random digits (the store refuses a duplicate, and the command is then run again).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct OrderedIds;
 
 impl IdSource for OrderedIds {
     fn next_id(&mut self, now: OffsetDateTime) -> String {
         crate::secret::ordered_id(now)
+    }
+
+    fn posting_id(&mut self, prefix: &str) -> String {
+        format!(
+            "{prefix}{}",
+            crate::secret::random_string(b"0123456789", POSTING_ID_DIGITS)
+        )
     }
 }
 
@@ -103,6 +126,34 @@ pub enum Command {
         voucher_id: String,
         comment: String,
     },
+    /// Front Payment: the customer pays a reservation with the voucher this code names.
+    FrontPay {
+        reservation_id: String,
+        code: String,
+        pin: Option<String>,
+    },
+    FrontCapture {
+        reservation_id: String,
+        lines: Vec<LineAmount>,
+        note: Option<String>,
+    },
+    FrontCharge {
+        reservation_id: String,
+        lines: Vec<FrontLineInput>,
+        note: Option<String>,
+    },
+    /// Cancel or complete.
+    FrontClose {
+        reservation_id: String,
+        closing: Closing,
+        note: String,
+    },
+    FrontRefund {
+        reservation_id: String,
+        source: PostingSource,
+        reference: String,
+        lines: Vec<LineAmount>,
+    },
 }
 
 /// A voucher's changing figures right after a command.
@@ -132,6 +183,13 @@ pub enum Answer {
     Recharged(Entry),
     Voucher(VoucherFigures),
     Deleted,
+    /// The reservation as the payment left it.
+    FrontPaid(Box<FrontReservation>),
+    /// A capture or charge, by its id.
+    FrontPosted {
+        id: String,
+    },
+    FrontDone,
 }
 
 /// Decides one command against the ledger and, if it is accepted, applies it.
@@ -184,6 +242,50 @@ pub fn apply(
             voucher_id,
             comment,
         } => jtl::delete(ledger, origin, (voucher_id, comment)),
+        Command::FrontPay {
+            reservation_id,
+            code,
+            pin,
+        } => front::pay(ledger, origin, (reservation_id, code, pin.as_deref()), ids),
+        Command::FrontCapture {
+            reservation_id,
+            lines,
+            note,
+        } => front::capture(
+            ledger,
+            origin,
+            (reservation_id, lines, note.as_deref()),
+            ids,
+        ),
+        Command::FrontCharge {
+            reservation_id,
+            lines,
+            note,
+        } => front::charge(
+            ledger,
+            origin,
+            (reservation_id, lines, note.as_deref()),
+            ids,
+        ),
+        Command::FrontClose {
+            reservation_id,
+            closing,
+            note,
+        } => front::close(ledger, origin, (reservation_id, *closing, note)),
+        Command::FrontRefund {
+            reservation_id,
+            source,
+            reference,
+            lines,
+        } => {
+            let of = front::RefundOf {
+                id: reservation_id,
+                source: *source,
+                reference,
+                lines,
+            };
+            front::refund(ledger, origin, of, ids)
+        }
     };
     // Paired assertions where money moves, in debug builds (the tests); a release build keeps
     // the integrity check instead of stopping a writer lane.

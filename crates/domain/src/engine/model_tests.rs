@@ -35,6 +35,11 @@ impl IdSource for CountingIds {
         self.0 += 1;
         format!("x{}", self.0)
     }
+
+    fn posting_id(&mut self, prefix: &str) -> String {
+        self.0 += 1;
+        format!("{prefix}{}", self.0)
+    }
 }
 
 // ---------------------------------------------------------------- the database
@@ -110,6 +115,11 @@ impl Database {
                         hold_pks.push(pk);
                     }
                 }
+                Command::FrontPay { .. }
+                | Command::FrontCapture { .. }
+                | Command::FrontCharge { .. }
+                | Command::FrontClose { .. }
+                | Command::FrontRefund { .. } => todo!("front"),
                 Command::Refund { charge_id, .. } => {
                     for e in self.entries.values() {
                         if e.tenant_id == t && &e.id == charge_id {
@@ -557,6 +567,7 @@ impl Model {
                 self.vouchers[v].deleted = true;
                 Ok(Expected::Deleted)
             }
+            _ => todo!("front"),
         }
     }
 }
@@ -599,6 +610,7 @@ fn observed(answer: &Answer) -> (Expected, Option<String>) {
             None,
         ),
         Answer::Deleted => (Expected::Deleted, None),
+        _ => todo!("front"),
     }
 }
 

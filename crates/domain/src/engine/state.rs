@@ -7,6 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use time::OffsetDateTime;
 
+use super::front_book::{FrontBook, FrontLine, FrontPosting, FrontReservation, FrontWrites};
 use crate::{Currency, EntryKind, HoldState, Validity, VoucherStatus};
 
 /// Where a row lives: in the store already, under its primary key, or made by this batch
@@ -151,6 +152,8 @@ pub struct Ledger {
     loaded_remaining: HashMap<i64, i64>,
     /// How many changes the batch made, so a refusal can be shown to have made none.
     changes: u64,
+    /// The Front Payment reservations the batch names, with their lines and postings.
+    front: FrontBook,
 }
 
 fn scoped(tenant_id: &str, name: &str) -> TenantScoped {
@@ -199,6 +202,21 @@ impl Ledger {
         }
     }
 
+    /// Adds a stored Front Payment reservation.
+    pub fn load_front_reservation(&mut self, reservation: FrontReservation) {
+        self.front.load_reservation(reservation);
+    }
+
+    /// Adds a stored line of a loaded reservation.
+    pub fn load_front_line(&mut self, line: FrontLine) {
+        self.front.load_line(line);
+    }
+
+    /// Adds a stored posting of a loaded reservation, with its lines.
+    pub fn load_front_posting(&mut self, posting: FrontPosting) {
+        self.front.load_posting(posting);
+    }
+
     // ------------------------------------------------------------ reading
 
     pub fn tenant(&self, tenant_id: &str) -> Option<TenantRules> {
@@ -222,6 +240,11 @@ impl Ledger {
     /// The hold with this id in the tenant, by its index.
     pub fn hold_index(&self, tenant_id: &str, id: &str) -> Option<usize> {
         self.hold_by_id.get(&scoped(tenant_id, id)).copied()
+    }
+
+    /// The hold with this key, by its index.
+    pub fn hold_index_by_key(&self, key: RowKey) -> Option<usize> {
+        self.hold_by_key.get(&key).copied()
     }
 
     pub fn hold(&self, index: usize) -> &Hold {
@@ -255,6 +278,11 @@ impl Ledger {
 
     pub fn entry(&self, index: usize) -> &Entry {
         &self.entries[index]
+    }
+
+    /// The Front Payment reservations, lines and postings the batch knows.
+    pub fn front(&self) -> &FrontBook {
+        &self.front
     }
 
     // ------------------------------------------------------------ changing
@@ -309,6 +337,11 @@ impl Ledger {
         self.insert_entry(entry)
     }
 
+    /// Changes the Front Payment book; the changes are written with the batch.
+    pub(super) fn front_mut(&mut self) -> &mut FrontBook {
+        &mut self.front
+    }
+
     pub(super) fn add_audit(&mut self, record: AuditRecord) {
         self.audit.push(record);
         self.changes += 1;
@@ -316,7 +349,7 @@ impl Ledger {
 
     /// How many changes the batch has made so far.
     pub fn changes(&self) -> u64 {
-        self.changes
+        self.changes + self.front.changes
     }
 
     /// Checks, after an accepted command, what must hold of every voucher the batch changed:
@@ -402,12 +435,13 @@ impl Ledger {
             .filter_map(|pk| self.vouchers.get(pk).cloned())
             .collect();
         set.audit = self.audit.clone();
+        set.front = self.front.writes();
         set
     }
 }
 
 /// The rows a batch writes: new holds and entries (in key order), the final state of every
-/// stored hold and voucher it changed, and its audit records.
+/// stored hold and voucher it changed, its audit records, and its Front Payment rows.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct WriteSet {
     pub new_holds: Vec<Hold>,
@@ -415,4 +449,5 @@ pub struct WriteSet {
     pub new_entries: Vec<Entry>,
     pub changed_vouchers: Vec<Voucher>,
     pub audit: Vec<AuditRecord>,
+    pub front: FrontWrites,
 }

@@ -43,11 +43,13 @@ impl FrontRecord {
     }
 }
 
-fn corrupt(what: &str, value: &str) -> StoreError {
+pub(super) fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Other(format!("stored {what} is invalid: {value}"))
 }
 
-const RESERVATION_SELECT: &str = "SELECT r.pk, r.voucher_pk, r.hold_pk, r.merchant_token_id, \
+/// A reservation's columns as [`reservation_row`] reads them, with `$1` the time of the read;
+/// the caller adds its `WHERE`.
+pub(super) const RESERVATION_SELECT: &str = "SELECT r.pk, r.voucher_pk, r.hold_pk, r.merchant_token_id, \
      r.link_opened_at, r.capture_deadline_days, r.tenant_id, r.id, r.customer_id, r.status, \
      r.details, r.due_at, COALESCE(r.charge_limit_minor, r.grand_total_minor), \
      r.charge_validity_days, r.charge_partially_refundable, r.grand_total_minor, r.callback_url, \
@@ -56,9 +58,9 @@ const RESERVATION_SELECT: &str = "SELECT r.pk, r.voucher_pk, r.hold_pk, r.mercha
      r.captured_minor, r.charged_minor, r.refunded_captured_minor, r.refunded_charged_minor, \
      r.created_at, r.updated_at \
      FROM front_reservations r LEFT JOIN vouchers v ON v.pk = r.voucher_pk \
-     LEFT JOIN holds h ON h.pk = r.hold_pk WHERE r.id = $2";
+     LEFT JOIN holds h ON h.pk = r.hold_pk";
 
-fn reservation_row(row: &Row, now: OffsetDateTime) -> Result<FrontRecord, StoreError> {
+pub(super) fn reservation_row(row: &Row, now: OffsetDateTime) -> Result<FrontRecord, StoreError> {
     let mut r = row.reader();
     let pk = r.int()?;
     let voucher_pk = r.opt_int()?;
@@ -125,7 +127,7 @@ pub(super) async fn reservation<T: SqlExec>(
     id: &str,
     now: OffsetDateTime,
 ) -> Result<Option<FrontRecord>, StoreError> {
-    let mut sql = RESERVATION_SELECT.to_string();
+    let mut sql = format!("{RESERVATION_SELECT} WHERE r.id = $2");
     let mut params: Vec<Value> = vec![now.into(), id.into()];
     if let Some(tenant_id) = tenant_id {
         sql.push_str(" AND r.tenant_id = $3");

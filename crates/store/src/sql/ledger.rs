@@ -114,54 +114,22 @@ pub(super) async fn apply<T: SqlExec>(
         | Command::ChargeReservation { .. }
         | Command::ReleaseReservation { .. }
         | Command::Refund { .. }
-        | Command::Recharge { .. } => Err(StoreError::Other(format!(
+        | Command::Recharge { .. }
+        | Command::FrontPay { .. }
+        | Command::FrontCapture { .. }
+        | Command::FrontCharge { .. }
+        | Command::FrontCancel { .. }
+        | Command::FrontComplete { .. }
+        | Command::FrontRefund { .. } => Err(StoreError::Other(format!(
             "{} is decided by the ledger engine",
             command.action()
         ))),
         Command::FrontSubmit(new) => run.front_submit(new).await,
         Command::FrontOpenLink { reservation_id } => run.front_open_link(reservation_id).await,
-        Command::FrontPay {
-            reservation_id,
-            code,
-            pin,
-        } => run.front_pay(reservation_id, code, pin.as_deref()).await,
-        Command::FrontCapture {
-            reservation_id,
-            lines,
-            note,
-        } => {
-            run.front_capture(reservation_id, lines, note.as_deref())
-                .await
-        }
-        Command::FrontCharge {
-            reservation_id,
-            lines,
-            note,
-        } => {
-            run.front_charge(reservation_id, lines, note.as_deref())
-                .await
-        }
-        Command::FrontCancel {
-            reservation_id,
-            note,
-        } => run.front_cancel(reservation_id, note).await,
-        Command::FrontComplete {
-            reservation_id,
-            note,
-        } => run.front_complete(reservation_id, note).await,
         Command::FrontResend {
             reservation_id,
             sent_to,
         } => run.front_resend(reservation_id, sent_to.as_deref()).await,
-        Command::FrontRefund {
-            reservation_id,
-            source,
-            reference,
-            lines,
-        } => {
-            run.front_refund(reservation_id, *source, reference, lines)
-                .await
-        }
         Command::PayerSignUp {
             kind,
             identifier,

@@ -132,12 +132,12 @@ pub(super) fn insert(
     }
 }
 
-/// Sets `set` on the rows of `table` whose `key` column matches; each row holds the key, then
+/// Sets `set` on the rows of `table` whose `keys` columns match; each row holds the keys, then
 /// a value per column of `set`.
 pub(super) fn update(
     dialect: Dialect,
     table: &str,
-    key: Column,
+    keys: &[Column],
     set: &[Column],
     rows: Vec<Vec<Value>>,
 ) -> Vec<Write> {
@@ -146,7 +146,7 @@ pub(super) fn update(
     }
     match dialect {
         Dialect::Postgres => {
-            let mut columns = vec![key];
+            let mut columns = keys.to_vec();
             columns.extend_from_slice(set);
             let arrays: Vec<String> = columns
                 .iter()
@@ -158,12 +158,16 @@ pub(super) fn update(
                 .iter()
                 .map(|c| format!("{0} = u.{0}", c.name()))
                 .collect();
+            let matches: Vec<String> = keys
+                .iter()
+                .map(|k| format!("t.{0} = u.{0}", k.name()))
+                .collect();
             let sql = format!(
-                "UPDATE {table} AS t SET {} FROM unnest({}) AS u({}) WHERE t.{k} = u.{k}",
+                "UPDATE {table} AS t SET {} FROM unnest({}) AS u({}) WHERE {}",
                 assignments.join(", "),
                 arrays.join(", "),
                 names.join(", "),
-                k = key.name(),
+                matches.join(" AND "),
             );
             vec![Write::new(sql, gather_all(&columns, &rows))]
         }
@@ -171,12 +175,17 @@ pub(super) fn update(
             let assignments: Vec<String> = set
                 .iter()
                 .enumerate()
-                .map(|(i, c)| format!("{} = ${}", c.name(), i + 2))
+                .map(|(i, c)| format!("{} = ${}", c.name(), i + keys.len() + 1))
+                .collect();
+            let matches: Vec<String> = keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| format!("{} = ${}", k.name(), i + 1))
                 .collect();
             let sql: Cow<'static, str> = format!(
-                "UPDATE {table} SET {} WHERE {} = $1",
+                "UPDATE {table} SET {} WHERE {}",
                 assignments.join(", "),
-                key.name()
+                matches.join(" AND ")
             )
             .into();
             rows.into_iter()
@@ -219,7 +228,13 @@ mod tests {
                 Value::Texts(vec![Some("live".into()), None])
             ]
         );
-        let writes = update(Dialect::Postgres, "holds", COLUMNS[0], &COLUMNS[1..], rows);
+        let writes = update(
+            Dialect::Postgres,
+            "holds",
+            &COLUMNS[..1],
+            &COLUMNS[1..],
+            rows,
+        );
         assert_eq!(
             writes[0].sql,
             "UPDATE holds AS t SET state = u.state FROM unnest($1::bigint[], $2::text[]) \
@@ -233,7 +248,7 @@ mod tests {
             vec![Value::Int(1), Value::from("a")],
             vec![Value::Int(2), Value::from("b")],
         ];
-        let writes = update(Dialect::Sqlite, "holds", COLUMNS[0], &COLUMNS[1..], rows);
+        let writes = update(Dialect::Sqlite, "holds", &COLUMNS[..1], &COLUMNS[1..], rows);
         assert_eq!(writes.len(), 2);
         assert_eq!(writes[0].sql, "UPDATE holds SET state = $2 WHERE pk = $1");
         assert_eq!(writes[0].sql, writes[1].sql);

@@ -9,7 +9,10 @@
 //! 4. only on PostgreSQL, and only if the batch sets a status or deletes: whether each voucher
 //!    has entries besides its issue;
 //! 5. only if a reservation names a voucher not found: the tenants, to tell a missing tenant
-//!    from a missing voucher.
+//!    from a missing voucher;
+//! 6. only if the batch names Front Payment reservations, before statement 2: those
+//!    reservations (locked), their lines and, when it refunds, their postings
+//!    ([`front_load`]); and the vouchers of reservations paid while the batch waited.
 //!
 //! Statements 2 to 5 run after the locks are held, so on PostgreSQL they see every change of
 //! the transactions the locks waited for (the subqueries of statement 1 do not).
@@ -23,14 +26,16 @@ use voucherd_domain::{EntryKind, HoldState};
 use super::super::reads::{self, VOUCHER_COLUMNS};
 use super::super::sets::{in_ints, in_text_tuples};
 use super::super::{Dialect, SqlExec, Value};
-use super::Planned;
+use super::{Planned, front_load};
 use crate::StoreError;
 use crate::model::VoucherView;
 
-/// A batch's ledger, and each loaded voucher's view for the answers.
+/// A batch's ledger, and each loaded voucher's and Front Payment reservation's view for the
+/// answers.
 pub(super) struct Loaded {
     pub(super) ledger: Ledger,
     pub(super) views: HashMap<i64, VoucherView>,
+    pub(super) front_views: front_load::Views,
 }
 
 /// Tenant-scoped names, as two text columns.
@@ -69,6 +74,9 @@ struct Named {
     reserving_tenants: BTreeSet<String>,
     /// Whether a decision needs to know if a voucher has entries besides its issue.
     needs_activity: bool,
+    /// Front Payment reservations, and whether the batch refunds any of their postings.
+    reservations: Names,
+    refunds_postings: bool,
 }
 
 fn named(batch: &[Planned<'_>]) -> Named {
@@ -93,6 +101,23 @@ fn named(batch: &[Planned<'_>]) -> Named {
                 n.voucher_ids.push(t, voucher_id);
                 n.needs_activity = true;
             }
+            engine::Command::FrontPay {
+                reservation_id,
+                code,
+                ..
+            } => {
+                n.voucher_codes.push(t, code);
+                n.reservations.push(t, reservation_id);
+            }
+            engine::Command::FrontCapture { reservation_id, .. }
+            | engine::Command::FrontCharge { reservation_id, .. }
+            | engine::Command::FrontClose { reservation_id, .. } => {
+                n.reservations.push(t, reservation_id)
+            }
+            engine::Command::FrontRefund { reservation_id, .. } => {
+                n.reservations.push(t, reservation_id);
+                n.refunds_postings = true;
+            }
         }
     }
     n
@@ -109,17 +134,12 @@ pub(super) async fn ledger<T: SqlExec>(
     let mut loaded = Loaded {
         ledger: Ledger::new(),
         views: HashMap::new(),
+        front_views: HashMap::new(),
     };
-    let mut found = vouchers(tx, dialect, &named, now).await?;
-    if named.needs_activity && dialect == Dialect::Postgres && !found.is_empty() {
-        activity(tx, dialect, &mut found).await?;
-    }
-    let mut pks = Vec::with_capacity(found.len());
-    for (voucher, view, rules) in found {
-        pks.push(voucher.pk);
-        loaded.ledger.load_tenant(&voucher.tenant_id, rules);
-        loaded.views.insert(voucher.pk, view);
-        loaded.ledger.load_voucher(voucher);
+    let found = vouchers(tx, dialect, &named, &[], now).await?;
+    let mut pks = add_vouchers(tx, dialect, &named, found, &mut loaded).await?;
+    if !named.reservations.is_empty() {
+        pks.extend(front(tx, dialect, &named, now, &mut loaded).await?);
     }
     let charged = holds(tx, dialect, &named, &pks, &mut loaded.ledger).await?;
     if !named.entries.is_empty() || !charged.is_empty() {
@@ -137,35 +157,119 @@ pub(super) async fn ledger<T: SqlExec>(
     Ok(loaded)
 }
 
-/// A voucher as found, its view, and its tenant's rules.
-type Found = (Voucher, VoucherView, TenantRules);
+/// Adds the vouchers found to the batch's ledger (with whether each has activity, where the
+/// batch needs to know); answers their keys.
+async fn add_vouchers<T: SqlExec>(
+    tx: &mut T,
+    dialect: Dialect,
+    named: &Named,
+    mut found: Vec<Found>,
+    loaded: &mut Loaded,
+) -> Result<Vec<i64>, StoreError> {
+    if named.needs_activity && dialect == Dialect::Postgres && !found.is_empty() {
+        activity(tx, dialect, &mut found).await?;
+    }
+    let mut pks = Vec::with_capacity(found.len());
+    for (voucher, view, rules) in found {
+        pks.push(voucher.pk);
+        loaded.ledger.load_tenant(&voucher.tenant_id, rules);
+        loaded.views.insert(voucher.pk, view);
+        loaded.ledger.load_voucher(voucher);
+    }
+    Ok(pks)
+}
 
-/// Statement 1: the vouchers, locked in key order on PostgreSQL.
-async fn vouchers<T: SqlExec>(
+/// The Front Payment reservations, after the vouchers are locked: a reservation paid by a batch
+/// that committed while this one waited names a voucher statement 1 did not see, which is then
+/// locked too. Answers the keys of those vouchers.
+async fn front<T: SqlExec>(
     tx: &mut T,
     dialect: Dialect,
     named: &Named,
     now: OffsetDateTime,
+    loaded: &mut Loaded,
+) -> Result<Vec<i64>, StoreError> {
+    let names = named.reservations.params();
+    let (views, paid_with) =
+        front_load::reservations(tx, dialect, names, now, &mut loaded.ledger).await?;
+    loaded.front_views = views;
+    let unseen: Vec<i64> = paid_with
+        .into_iter()
+        .filter(|pk| !loaded.views.contains_key(pk))
+        .collect();
+    let mut pks = Vec::new();
+    if !unseen.is_empty() {
+        let found = vouchers(tx, dialect, &Named::default(), &unseen, now).await?;
+        pks = add_vouchers(tx, dialect, named, found, loaded).await?;
+    }
+    if !loaded.front_views.is_empty() {
+        front_load::lines(tx, dialect, &mut loaded.front_views, &mut loaded.ledger).await?;
+        if named.refunds_postings {
+            let reservation_pks = loaded.front_views.keys().map(|pk| Some(*pk)).collect();
+            front_load::postings(tx, dialect, reservation_pks, &mut loaded.ledger).await?;
+        }
+    }
+    Ok(pks)
+}
+
+/// A voucher as found, its view, and its tenant's rules.
+type Found = (Voucher, VoucherView, TenantRules);
+
+/// Statement 1: the vouchers, locked in key order on PostgreSQL: named by id or code, through
+/// the holds, entries and Front Payment reservations named, or by key (`pks`).
+async fn vouchers<T: SqlExec>(
+    tx: &mut T,
+    dialect: Dialect,
+    named: &Named,
+    pks: &[i64],
+    now: OffsetDateTime,
 ) -> Result<Vec<Found>, StoreError> {
-    let sql = format!(
-        "SELECT {VOUCHER_COLUMNS}, v.tenant_id, t.reservation_ttl_seconds \
-         FROM vouchers v JOIN tenants t ON t.id = v.tenant_id \
-         WHERE v.deleted_at IS NULL AND v.pk IN (\
-         SELECT pk FROM vouchers WHERE {} UNION ALL \
-         SELECT pk FROM vouchers WHERE {} UNION ALL \
-         SELECT voucher_pk FROM holds WHERE {} UNION ALL \
-         SELECT voucher_pk FROM entries WHERE {}) ORDER BY v.pk{}",
-        in_text_tuples(dialect, &["tenant_id", "id"], 2),
-        in_text_tuples(dialect, &["tenant_id", "code"], 4),
-        in_text_tuples(dialect, &["tenant_id", "id"], 6),
-        in_text_tuples(dialect, &["tenant_id", "id"], 8),
-        dialect.voucher_lock_clause(),
-    );
+    let mut branches = vec![
+        format!(
+            "SELECT pk FROM vouchers WHERE {}",
+            in_text_tuples(dialect, &["tenant_id", "id"], 2)
+        ),
+        format!(
+            "SELECT pk FROM vouchers WHERE {}",
+            in_text_tuples(dialect, &["tenant_id", "code"], 4)
+        ),
+        format!(
+            "SELECT voucher_pk FROM holds WHERE {}",
+            in_text_tuples(dialect, &["tenant_id", "id"], 6)
+        ),
+        format!(
+            "SELECT voucher_pk FROM entries WHERE {}",
+            in_text_tuples(dialect, &["tenant_id", "id"], 8)
+        ),
+    ];
     let mut params = vec![Value::from(now)];
     params.extend(named.voucher_ids.params());
     params.extend(named.voucher_codes.params());
     params.extend(named.holds.params());
     params.extend(named.entries.params());
+    // Only batches that need them carry the further branches, so the payment commands' text
+    // (and its cached plan) stays as it is.
+    if !named.reservations.is_empty() {
+        branches.push(format!(
+            "SELECT voucher_pk FROM front_reservations WHERE {}",
+            in_text_tuples(dialect, &["tenant_id", "id"], params.len() + 1)
+        ));
+        params.extend(named.reservations.params());
+    }
+    if !pks.is_empty() {
+        branches.push(format!(
+            "SELECT pk FROM vouchers WHERE {}",
+            in_ints(dialect, "pk", params.len() + 1)
+        ));
+        params.push(Value::Ints(pks.iter().map(|pk| Some(*pk)).collect()));
+    }
+    let sql = format!(
+        "SELECT {VOUCHER_COLUMNS}, v.tenant_id, t.reservation_ttl_seconds \
+         FROM vouchers v JOIN tenants t ON t.id = v.tenant_id \
+         WHERE v.deleted_at IS NULL AND v.pk IN ({}) ORDER BY v.pk{}",
+        branches.join(" UNION ALL "),
+        dialect.voucher_lock_clause(),
+    );
     let mut found = Vec::new();
     for row in tx.fetch(&sql, params).await? {
         let mut r = row.reader();

@@ -1,5 +1,6 @@
 //! The money-moving commands (reserve, charge, release, refund, recharge, voucher status and
-//! deletion, from the JTL face and the console) run as one batch through the domain's ledger
+//! deletion, from the JTL face and the console; pay, capture, charge, cancel, complete and
+//! refund from Front Payment) run as one batch through the domain's ledger
 //! engine: [`load`] reads what the batch names in a fixed number of set-based statements
 //! (locking its vouchers in key order on PostgreSQL), the engine decides each command in queue
 //! order against that state, and [`persist`] writes the write set with one statement per table.
@@ -9,12 +10,14 @@
 //! Idempotency keys ([`keys`]) are looked up for the whole batch at once and their first
 //! answers written with the batch, so a retry sees the change and its answer or neither.
 
+mod front_load;
+mod front_persist;
 mod keys;
 mod load;
 mod outcome;
 mod persist;
 
-use voucherd_domain::engine::{self, OrderedIds, Origin, VoucherName};
+use voucherd_domain::engine::{self, Closing, OrderedIds, Origin, VoucherName};
 
 use super::{Dialect, SqlExec, from_micros, to_micros};
 use crate::StoreError;
@@ -88,6 +91,60 @@ pub(super) fn engine_command(command: &Command) -> Option<engine::Command> {
             voucher_id: id.clone(),
             comment: comment.clone(),
         },
+        Command::FrontPay {
+            reservation_id,
+            code,
+            pin,
+        } => engine::Command::FrontPay {
+            reservation_id: reservation_id.clone(),
+            code: code.clone(),
+            pin: pin.clone(),
+        },
+        Command::FrontCapture {
+            reservation_id,
+            lines,
+            note,
+        } => engine::Command::FrontCapture {
+            reservation_id: reservation_id.clone(),
+            lines: lines.clone(),
+            note: note.clone(),
+        },
+        Command::FrontCharge {
+            reservation_id,
+            lines,
+            note,
+        } => engine::Command::FrontCharge {
+            reservation_id: reservation_id.clone(),
+            lines: lines.clone(),
+            note: note.clone(),
+        },
+        Command::FrontCancel {
+            reservation_id,
+            note,
+        } => engine::Command::FrontClose {
+            reservation_id: reservation_id.clone(),
+            closing: Closing::Cancel,
+            note: note.clone(),
+        },
+        Command::FrontComplete {
+            reservation_id,
+            note,
+        } => engine::Command::FrontClose {
+            reservation_id: reservation_id.clone(),
+            closing: Closing::Complete,
+            note: note.clone(),
+        },
+        Command::FrontRefund {
+            reservation_id,
+            source,
+            reference,
+            lines,
+        } => engine::Command::FrontRefund {
+            reservation_id: reservation_id.clone(),
+            source: *source,
+            reference: reference.clone(),
+            lines: lines.clone(),
+        },
         _ => return None,
     })
 }
@@ -103,6 +160,12 @@ pub(super) fn is_engine_command(command: &Command) -> bool {
             | Command::Recharge { .. }
             | Command::SetVoucherStatus { .. }
             | Command::DeleteVoucher { .. }
+            | Command::FrontPay { .. }
+            | Command::FrontCapture { .. }
+            | Command::FrontCharge { .. }
+            | Command::FrontCancel { .. }
+            | Command::FrontComplete { .. }
+            | Command::FrontRefund { .. }
     )
 }
 

@@ -1,11 +1,12 @@
 //! The engine's answers in the store's terms: the views the faces render.
 
 use time::OffsetDateTime;
-use voucherd_domain::engine::{Answer, Entry, Hold};
+use voucherd_domain::engine::{Answer, Entry, FrontReservation, Hold};
 
 use super::load::Loaded;
 use crate::StoreError;
 use crate::command::Outcome;
+use crate::front::FrontReservationView;
 use crate::model::{EntryView, HoldView};
 
 /// The outcome of an accepted command, right after it.
@@ -36,7 +37,36 @@ pub(super) fn of(
             Outcome::Voucher(view)
         }
         Answer::Deleted => Outcome::VoucherDeleted,
+        Answer::FrontPaid(reservation) => {
+            Outcome::FrontReservation(Box::new(paid_view(&reservation, loaded, now)?))
+        }
+        Answer::FrontPosted { id } => Outcome::FrontPosting { id },
+        Answer::FrontDone => Outcome::FrontDone,
     })
+}
+
+/// The reservation as the payment left it: the view loaded with the batch (an unpaid
+/// reservation, so it has no postings yet) with what paying changed.
+fn paid_view(
+    reservation: &FrontReservation,
+    loaded: &Loaded,
+    now: OffsetDateTime,
+) -> Result<FrontReservationView, StoreError> {
+    let mut view = loaded
+        .front_views
+        .get(&reservation.pk)
+        .cloned()
+        .ok_or_else(|| {
+            StoreError::Other("the engine answered for a reservation the batch did not load".into())
+        })?;
+    let voucher = reservation.voucher_pk.and_then(|pk| loaded.views.get(&pk));
+    view.status = reservation.status.at(reservation.due_at, now);
+    view.voucher_id = voucher.map(|v| v.id.clone());
+    view.currency = voucher.map(|v| v.currency);
+    view.reserved_at = reservation.reserved_at;
+    view.held_minor = reservation.grand_total_minor;
+    view.updated_at = reservation.updated_at;
+    Ok(view)
 }
 
 fn hold_view(hold: &Hold, loaded: &Loaded, now: OffsetDateTime) -> HoldView {

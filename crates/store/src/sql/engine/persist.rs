@@ -1,8 +1,8 @@
 //! Writes an engine batch's write set. New holds and entries get their keys first, in one
 //! statement (PostgreSQL draws them from the tables' sequences; SQLite, which has one writer,
 //! continues after the largest key), so every row is complete before it is written. Then one
-//! statement per table: new holds, stored holds changed, new entries, vouchers changed, audit
-//! records, idempotency answers. On PostgreSQL those go as one statement (data-modifying
+//! statement per table: new holds, stored holds changed, new entries, vouchers changed, the
+//! Front Payment rows ([`front_persist`]), audit records, idempotency answers. On PostgreSQL those go as one statement (data-modifying
 //! `WITH`s); on SQLite each table's rows run through one cached statement. Keys past their
 //! lifetime that the batch used again are removed first, in a statement of their own.
 //!
@@ -14,6 +14,7 @@ use voucherd_domain::engine::{RowKey, WriteSet};
 use super::super::ledger::writes::{self, Write};
 use super::super::sets::{self, Column};
 use super::super::{Dialect, SqlExec, Value};
+use super::front_persist;
 use super::keys::{KEY_COLUMNS, Keys};
 use crate::StoreError;
 
@@ -32,7 +33,8 @@ const HOLD_COLUMNS: [Column; 13] = [
     Column::Int("created_at"),
     Column::Int("updated_at"),
 ];
-const HOLD_CHANGE_COLUMNS: [Column; 3] = [
+const HOLD_CHANGE_COLUMNS: [Column; 4] = [
+    Column::Int("amount_minor"),
     Column::Text("state"),
     Column::Int("charge_entry_pk"),
     Column::Int("updated_at"),
@@ -71,19 +73,25 @@ const AUDIT_COLUMNS: [Column; 9] = [
     Column::Text("detail"),
 ];
 
-/// The keys the batch's new holds and entries are written under, in their order.
-struct NewKeys {
+/// The keys the batch's new holds, entries and Front Payment lines are written under, in
+/// their order.
+pub(super) struct NewKeys {
     holds: Vec<i64>,
     entries: Vec<i64>,
+    lines: Vec<i64>,
 }
 
 impl NewKeys {
-    fn hold(&self, key: RowKey) -> Result<i64, StoreError> {
+    pub(super) fn hold(&self, key: RowKey) -> Result<i64, StoreError> {
         resolve(key, &self.holds)
     }
 
-    fn entry(&self, key: RowKey) -> Result<i64, StoreError> {
+    pub(super) fn entry(&self, key: RowKey) -> Result<i64, StoreError> {
         resolve(key, &self.entries)
+    }
+
+    pub(super) fn line(&self, key: RowKey) -> Result<i64, StoreError> {
+        resolve(key, &self.lines)
     }
 }
 
@@ -97,60 +105,81 @@ fn resolve(key: RowKey, new: &[i64]) -> Result<i64, StoreError> {
     }
 }
 
-/// Draws the keys of `holds` new holds and `entries` new entries.
+/// How many new rows of each keyed table a batch writes.
+struct Counts {
+    holds: usize,
+    entries: usize,
+    lines: usize,
+}
+
+/// Draws the keys of the batch's new rows. Front Payment lines are drawn only when there are
+/// some, so the statement of a batch of payments keeps its text.
 async fn draw_keys<T: SqlExec>(
     tx: &mut T,
     dialect: Dialect,
-    holds: usize,
-    entries: usize,
+    counts: Counts,
 ) -> Result<NewKeys, StoreError> {
     let mut keys = NewKeys {
-        holds: Vec::with_capacity(holds),
-        entries: Vec::with_capacity(entries),
+        holds: Vec::with_capacity(counts.holds),
+        entries: Vec::with_capacity(counts.entries),
+        lines: Vec::with_capacity(counts.lines),
     };
-    if holds + entries == 0 {
+    if counts.holds + counts.entries + counts.lines == 0 {
         return Ok(keys);
     }
     let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
     match dialect {
         Dialect::Postgres => {
-            let rows = tx
-                .fetch(
-                    "SELECT 'h', nextval('holds_pk_seq') FROM generate_series(1, $1) \
-                     UNION ALL SELECT 'e', nextval('entries_pk_seq') FROM generate_series(1, $2)",
-                    vec![count(holds).into(), count(entries).into()],
-                )
-                .await?;
-            for row in rows {
+            let mut sql = String::from(
+                "SELECT 'h', nextval('holds_pk_seq') FROM generate_series(1, $1) \
+                 UNION ALL SELECT 'e', nextval('entries_pk_seq') FROM generate_series(1, $2)",
+            );
+            let mut params = vec![count(counts.holds).into(), count(counts.entries).into()];
+            if counts.lines > 0 {
+                sql.push_str(
+                    " UNION ALL SELECT 'l', nextval('front_lines_pk_seq') \
+                     FROM generate_series(1, $3)",
+                );
+                params.push(count(counts.lines).into());
+            }
+            for row in tx.fetch(&sql, params).await? {
                 let mut r = row.reader();
                 let table = r.text()?;
                 let pk = r.int()?;
-                if table == "h" {
-                    keys.holds.push(pk);
-                } else {
-                    keys.entries.push(pk);
+                match table.as_str() {
+                    "h" => keys.holds.push(pk),
+                    "e" => keys.entries.push(pk),
+                    _ => keys.lines.push(pk),
                 }
             }
             keys.holds.sort_unstable();
             keys.entries.sort_unstable();
+            keys.lines.sort_unstable();
         }
         Dialect::Sqlite => {
             let row = tx
                 .fetch_optional(
                     "SELECT (SELECT COALESCE(MAX(pk), 0) FROM holds), \
-                     (SELECT COALESCE(MAX(pk), 0) FROM entries)",
+                     (SELECT COALESCE(MAX(pk), 0) FROM entries), \
+                     (SELECT COALESCE(MAX(pk), 0) FROM front_lines)",
                     vec![],
                 )
                 .await?
                 .ok_or_else(|| StoreError::Other("no largest keys".into()))?;
             let mut r = row.reader();
-            let (hold_max, entry_max) = (r.int()?, r.int()?);
-            keys.holds.extend((1..=count(holds)).map(|i| hold_max + i));
+            let (hold_max, entry_max, line_max) = (r.int()?, r.int()?, r.int()?);
+            keys.holds
+                .extend((1..=count(counts.holds)).map(|i| hold_max + i));
             keys.entries
-                .extend((1..=count(entries)).map(|i| entry_max + i));
+                .extend((1..=count(counts.entries)).map(|i| entry_max + i));
+            keys.lines
+                .extend((1..=count(counts.lines)).map(|i| line_max + i));
         }
     }
-    if keys.holds.len() != holds || keys.entries.len() != entries {
+    if keys.holds.len() != counts.holds
+        || keys.entries.len() != counts.entries
+        || keys.lines.len() != counts.lines
+    {
         return Err(StoreError::Other("drew the wrong number of keys".into()));
     }
     Ok(keys)
@@ -174,7 +203,12 @@ pub(super) async fn write<T: SqlExec>(
         let params = vec![column(|k| &k.0), column(|k| &k.1), column(|k| &k.2)];
         tx.execute(&sql, params).await?;
     }
-    let new = draw_keys(tx, dialect, set.new_holds.len(), set.new_entries.len()).await?;
+    let counts = Counts {
+        holds: set.new_holds.len(),
+        entries: set.new_entries.len(),
+        lines: set.front.new_lines.len(),
+    };
+    let new = draw_keys(tx, dialect, counts).await?;
     let mut all: Vec<Write> = Vec::new();
     let hold_rows = set
         .new_holds
@@ -233,6 +267,7 @@ pub(super) async fn write<T: SqlExec>(
         .map(|h| {
             Ok(vec![
                 new.hold(h.key)?.into(),
+                h.amount_minor.into(),
                 h.state.as_str().into(),
                 h.charge
                     .as_ref()
@@ -246,7 +281,7 @@ pub(super) async fn write<T: SqlExec>(
     all.extend(sets::update(
         dialect,
         "holds",
-        Column::Int("pk"),
+        &[Column::Int("pk")],
         &HOLD_CHANGE_COLUMNS,
         hold_changes,
     ));
@@ -268,7 +303,7 @@ pub(super) async fn write<T: SqlExec>(
     all.extend(sets::update(
         dialect,
         "vouchers",
-        Column::Int("pk"),
+        &[Column::Int("pk")],
         &VOUCHER_CHANGE_COLUMNS,
         voucher_changes,
     ));
@@ -289,6 +324,7 @@ pub(super) async fn write<T: SqlExec>(
             ]
         })
         .collect();
+    all.extend(front_persist::writes(dialect, &set.front, &new)?);
     all.extend(sets::insert(
         dialect,
         "audit_events",

@@ -1,0 +1,181 @@
+//! Loads the Front Payment rows an engine batch names, after its vouchers are locked: the
+//! reservations (locked in key order on PostgreSQL, so each is changed by one batch at a time),
+//! their lines, and, only when the batch refunds, their postings with what each drew per line.
+//! Three statements at most, whatever the batch's size.
+
+use std::collections::HashMap;
+
+use time::OffsetDateTime;
+use voucherd_domain::engine::{
+    FrontLine, FrontPosting, FrontReservation, Ledger, PostingLine, RowKey,
+};
+use voucherd_domain::front::PostingSource;
+
+use super::super::front_reads::{self, RESERVATION_SELECT};
+use super::super::sets::{in_ints, in_text_tuples};
+use super::super::{Dialect, SqlExec, Value};
+use crate::StoreError;
+use crate::front::{FrontLineView, FrontReservationView};
+
+/// The reservations a batch names, by tenant and id, as two text columns.
+pub(super) type ReservationNames = [Value; 2];
+
+/// Each loaded reservation's view, by key.
+pub(super) type Views = HashMap<i64, FrontReservationView>;
+
+/// Reads and (on PostgreSQL) locks the named reservations; answers their views and the keys of
+/// the vouchers paid with them.
+pub(super) async fn reservations<T: SqlExec>(
+    tx: &mut T,
+    dialect: Dialect,
+    names: ReservationNames,
+    now: OffsetDateTime,
+    ledger: &mut Ledger,
+) -> Result<(Views, Vec<i64>), StoreError> {
+    let lock = match dialect {
+        Dialect::Postgres => " FOR UPDATE OF r",
+        Dialect::Sqlite => "",
+    };
+    let sql = format!(
+        "{RESERVATION_SELECT} WHERE {} ORDER BY r.pk{lock}",
+        in_text_tuples(dialect, &["r.tenant_id", "r.id"], 2)
+    );
+    let mut params = vec![Value::from(now)];
+    params.extend(names);
+    let mut views = HashMap::new();
+    let mut paid_with = Vec::new();
+    for row in tx.fetch(&sql, params).await? {
+        let record = front_reads::reservation_row(&row, now)?;
+        paid_with.extend(record.voucher_pk);
+        let view = &record.view;
+        ledger.load_front_reservation(FrontReservation {
+            pk: record.pk,
+            tenant_id: view.tenant_id.clone(),
+            id: view.id.clone(),
+            merchant_token_id: record.merchant_token_id.clone(),
+            callback_url: view.callback_url.clone(),
+            customer_email: view
+                .details
+                .pointer("/customerDetails/email")
+                .and_then(|e| e.as_str())
+                .map(str::to_string),
+            status: record.stored_status,
+            due_at: view.due_at,
+            reserved_at: view.reserved_at,
+            charge_validity_days: view.charge_validity_days,
+            capture_deadline_days: record.capture_deadline_days,
+            charge_limit_minor: view.charge_limit_minor,
+            charge_partially_refundable: view.charge_partially_refundable,
+            grand_total_minor: view.grand_total_minor,
+            voucher_pk: record.voucher_pk,
+            hold: record.hold_pk.map(RowKey::Stored),
+            captured_minor: view.captured_minor,
+            charged_minor: view.charged_minor,
+            refunded_captured_minor: view.refunded_captured_minor,
+            refunded_charged_minor: view.refunded_charged_minor,
+            updated_at: view.updated_at,
+        });
+        views.insert(record.pk, record.view);
+    }
+    Ok((views, paid_with))
+}
+
+/// The lines of the loaded reservations, into the ledger and their views.
+pub(super) async fn lines<T: SqlExec>(
+    tx: &mut T,
+    dialect: Dialect,
+    views: &mut Views,
+    ledger: &mut Ledger,
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "SELECT l.pk, l.reservation_pk, l.charge_entry_pk, e.id, l.name, l.product_id, \
+         l.rate_minor, l.tax, l.amount_minor, l.captured_minor FROM front_lines l \
+         LEFT JOIN entries e ON e.pk = l.charge_entry_pk WHERE {} ORDER BY l.pk",
+        in_ints(dialect, "l.reservation_pk", 1)
+    );
+    let params = vec![Value::Ints(views.keys().map(|pk| Some(*pk)).collect())];
+    for row in tx.fetch(&sql, params).await? {
+        let mut r = row.reader();
+        let pk = r.int()?;
+        let reservation_pk = r.int()?;
+        let charge_entry_pk = r.opt_int()?;
+        let line = FrontLineView {
+            id: pk,
+            charge_id: r.opt_text()?,
+            name: r.text()?,
+            product_id: r.opt_text()?,
+            rate_minor: r.int()?,
+            tax: r.text()?,
+            amount_minor: r.int()?,
+            captured_minor: r.int()?,
+        };
+        ledger.load_front_line(FrontLine {
+            key: RowKey::Stored(pk),
+            reservation_pk,
+            charge_entry: charge_entry_pk.map(RowKey::Stored),
+            name: line.name.clone(),
+            product_id: line.product_id.clone(),
+            rate_minor: line.rate_minor,
+            tax: line.tax.clone(),
+            amount_minor: line.amount_minor,
+            captured_minor: line.captured_minor,
+        });
+        if let Some(view) = views.get_mut(&reservation_pk) {
+            view.lines.push(line);
+        }
+    }
+    Ok(())
+}
+
+/// The postings of the loaded reservations, each with what it drew per line.
+pub(super) async fn postings<T: SqlExec>(
+    tx: &mut T,
+    dialect: Dialect,
+    reservation_pks: Vec<Option<i64>>,
+    ledger: &mut Ledger,
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "SELECT p.entry_pk, e.id, p.reservation_pk, p.source, e.amount_minor, p.refunded_minor, \
+         p.refunded_at, p.note, pl.line_pk, pl.amount_minor, pl.refunded_minor \
+         FROM front_postings p JOIN entries e ON e.pk = p.entry_pk \
+         LEFT JOIN front_posting_lines pl ON pl.entry_pk = p.entry_pk \
+         WHERE {} ORDER BY p.entry_pk, pl.line_pk",
+        in_ints(dialect, "p.reservation_pk", 1)
+    );
+    let mut postings: Vec<FrontPosting> = Vec::new();
+    for row in tx.fetch(&sql, vec![Value::Ints(reservation_pks)]).await? {
+        let mut r = row.reader();
+        let entry = RowKey::Stored(r.int()?);
+        let entry_id = r.text()?;
+        let reservation_pk = r.int()?;
+        let source_text = r.text()?;
+        let source = PostingSource::parse(&source_text)
+            .ok_or_else(|| front_reads::corrupt("posting source", &source_text))?;
+        let (amount_minor, refunded_minor) = (r.int()?, r.int()?);
+        let (refunded_at, note) = (r.opt_time()?, r.opt_text()?);
+        if postings.last().is_none_or(|p| p.entry != entry) {
+            postings.push(FrontPosting {
+                entry,
+                entry_id,
+                reservation_pk,
+                source,
+                amount_minor,
+                refunded_minor,
+                refunded_at,
+                note,
+                lines: Vec::new(),
+            });
+        }
+        if let (Some(line_pk), Some(posting)) = (r.opt_int()?, postings.last_mut()) {
+            posting.lines.push(PostingLine {
+                line: RowKey::Stored(line_pk),
+                amount_minor: r.int()?,
+                refunded_minor: r.int()?,
+            });
+        }
+    }
+    for posting in postings {
+        ledger.load_front_posting(posting);
+    }
+    Ok(())
+}
