@@ -434,7 +434,13 @@ pub(super) fn close(
             )
         }
     };
-    if let Some(hold) = r.hold.and_then(|key| ledger.hold_index_by_key(key)) {
+    // A deleted voucher's holds are left as they are, whether or not the batch loaded it
+    // before the deletion.
+    let hold = r
+        .hold
+        .filter(|_| r.voucher_pk.and_then(|pk| ledger.voucher(pk)).is_some())
+        .and_then(|key| ledger.hold_index_by_key(key));
+    if let Some(hold) = hold {
         lifecycle::end(ledger, hold, HoldState::Released, now);
     }
     ledger.front_mut().change_reservation(index, |r| {

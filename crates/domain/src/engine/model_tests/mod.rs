@@ -4,7 +4,8 @@
 //! "database" of rows exactly what the store would load, runs the engine, and writes the write
 //! set back; the model is a plain, slow second implementation of the rules in decisions.md.
 //! Every answer is compared with the model's, and after every batch every voucher's balance,
-//! holds and entries.
+//! holds and entries. JTL's and the console's commands interleave with Front Payment's on the
+//! same vouchers ([`front`] holds that face's rows, model and commands).
 
 use std::collections::BTreeMap;
 
@@ -14,6 +15,8 @@ use time::{Duration, OffsetDateTime, macros::datetime};
 
 use super::*;
 use crate::{BALANCE_MINOR_MAX, EntryKind, HoldState, Validity, ValidityInterval};
+
+mod front;
 
 /// Sequences and commands per sequence: a million commands in the default test run.
 const SEQUENCES: u64 = 4_000;
@@ -50,6 +53,7 @@ struct Database {
     vouchers: BTreeMap<i64, Voucher>,
     holds: BTreeMap<i64, Hold>,
     entries: BTreeMap<i64, Entry>,
+    front: front::Rows,
     next_pk: i64,
 }
 
@@ -76,6 +80,7 @@ impl Database {
         let mut voucher_pks = Vec::new();
         let mut hold_pks = Vec::new();
         let mut entry_pks = Vec::new();
+        let mut reservation_pks = Vec::new();
         for (origin, command) in batch {
             let t = origin.tenant_id.as_str();
             let by = |f: &dyn Fn(&Voucher) -> bool| {
@@ -115,11 +120,16 @@ impl Database {
                         hold_pks.push(pk);
                     }
                 }
-                Command::FrontPay { .. }
-                | Command::FrontCapture { .. }
+                Command::FrontPay { code, .. } => {
+                    voucher_pks.extend(by(&|v| &v.code == code));
+                    reservation_pks.extend(self.front.named(t, command));
+                }
+                Command::FrontCapture { .. }
                 | Command::FrontCharge { .. }
                 | Command::FrontClose { .. }
-                | Command::FrontRefund { .. } => todo!("front"),
+                | Command::FrontRefund { .. } => {
+                    reservation_pks.extend(self.front.named(t, command));
+                }
                 Command::Refund { charge_id, .. } => {
                     for e in self.entries.values() {
                         if e.tenant_id == t && &e.id == charge_id {
@@ -130,6 +140,10 @@ impl Database {
                 }
             }
         }
+        let refunds = batch
+            .iter()
+            .any(|(_, c)| matches!(c, Command::FrontRefund { .. }));
+        voucher_pks.extend(self.front.load(&mut ledger, &reservation_pks, refunds));
         for pk in &voucher_pks {
             if let Some(v) = self.vouchers.get(pk).filter(|v| v.deleted_at.is_none()) {
                 ledger.load_voucher(v.clone());
@@ -194,6 +208,7 @@ impl Database {
         for voucher in set.changed_vouchers {
             self.vouchers.insert(voucher.pk, voucher);
         }
+        self.persist_front(set.front, &hold_key, &entry_key);
     }
 
     fn issue(&mut self, voucher: Voucher) {
@@ -242,6 +257,8 @@ struct MVoucher {
 
 #[derive(Clone, Debug)]
 struct MHold {
+    /// A Front Payment reservation's hold (else a JTL reservation).
+    front: bool,
     tenant: String,
     id: String,
     voucher: usize,
@@ -268,6 +285,7 @@ struct Model {
     vouchers: Vec<MVoucher>,
     holds: Vec<MHold>,
     entries: Vec<MEntry>,
+    front: front::FrontModel,
 }
 
 /// What the model expects a command to answer, compared with the engine's by shape.
@@ -293,6 +311,11 @@ enum Expected {
         active: bool,
     },
     Deleted,
+    FrontPaid {
+        amount: i64,
+    },
+    FrontPosted,
+    FrontDone,
 }
 
 impl Model {
@@ -305,9 +328,15 @@ impl Model {
     }
 
     fn held(&self, v: usize, now: OffsetDateTime) -> i64 {
+        self.held_by(v, now, false) + self.held_by(v, now, true)
+    }
+
+    /// What Front Payment's holds (`front`) or JTL's hold on the voucher.
+    fn held_by(&self, v: usize, now: OffsetDateTime, front: bool) -> i64 {
         self.holds
             .iter()
-            .filter(|h| h.voucher == v && h.state == HoldState::Live && h.expires_at > now)
+            .filter(|h| h.voucher == v && h.front == front)
+            .filter(|h| h.state == HoldState::Live && h.expires_at > now)
             .map(|h| h.amount)
             .sum()
     }
@@ -343,7 +372,9 @@ impl Model {
     fn hold_named(&self, tenant: &str, id: &str) -> Result<usize, DomainError> {
         self.holds
             .iter()
-            .position(|h| h.tenant == tenant && h.id == id && !self.vouchers[h.voucher].deleted)
+            .position(|h| {
+                !h.front && h.tenant == tenant && h.id == id && !self.vouchers[h.voucher].deleted
+            })
             .ok_or(DomainError::ReservationNotFound)
     }
 
@@ -377,17 +408,18 @@ impl Model {
                 if self.vouchers[v].currency != *currency {
                     return Err(DomainError::CurrencyMismatch);
                 }
-                // Every hold here is a reservation, which the new one supersedes.
-                if *amount_minor > self.remaining(v) {
+                // The live JTL reservation is superseded; Front Payment's holds stay.
+                if *amount_minor > self.remaining(v) - self.held_by(v, now, true) {
                     return Err(DomainError::InsufficientBalance);
                 }
                 for h in 0..self.holds.len() {
-                    if self.holds[h].voucher == v {
+                    if self.holds[h].voucher == v && !self.holds[h].front {
                         self.end_hold(h, HoldState::Superseded, now);
                     }
                 }
                 let ttl = TENANTS.iter().find(|(name, _)| *name == t).map(|x| x.1);
                 self.holds.push(MHold {
+                    front: false,
                     tenant: t.into(),
                     id: id(),
                     voucher: v,
@@ -567,7 +599,11 @@ impl Model {
                 self.vouchers[v].deleted = true;
                 Ok(Expected::Deleted)
             }
-            _ => todo!("front"),
+            Command::FrontPay { .. }
+            | Command::FrontCapture { .. }
+            | Command::FrontCharge { .. }
+            | Command::FrontClose { .. }
+            | Command::FrontRefund { .. } => self.run_front(origin, command, new_id),
         }
     }
 }
@@ -610,7 +646,14 @@ fn observed(answer: &Answer) -> (Expected, Option<String>) {
             None,
         ),
         Answer::Deleted => (Expected::Deleted, None),
-        _ => todo!("front"),
+        Answer::FrontPaid(r) => (
+            Expected::FrontPaid {
+                amount: r.grand_total_minor,
+            },
+            None,
+        ),
+        Answer::FrontPosted { id } => (Expected::FrontPosted, Some(id.clone())),
+        Answer::FrontDone => (Expected::FrontDone, None),
     }
 }
 
@@ -624,6 +667,8 @@ struct Sequence {
     /// Every hold and entry id made so far, with its tenant, for commands to name.
     hold_ids: Vec<(String, String)>,
     entry_ids: Vec<(String, String)>,
+    /// How many lines charges have named, so each has a name of its own.
+    lines_named: u64,
 }
 
 impl Sequence {
@@ -635,9 +680,13 @@ impl Sequence {
             now: T0,
             hold_ids: Vec::new(),
             entry_ids: Vec::new(),
+            lines_named: 0,
         };
         for _ in 0..4 {
             s.issue();
+        }
+        for _ in 0..3 {
+            s.submit();
         }
         s
     }
@@ -746,6 +795,9 @@ impl Sequence {
     }
 
     fn command(&mut self, origin: &Origin) -> Command {
+        if self.rng.random_range(0..4) == 0 {
+            return self.front_command(origin);
+        }
         let currency = if self.rng.random_range(0..25) == 0 {
             sek()
         } else {
@@ -816,6 +868,10 @@ impl Sequence {
             if self.rng.random_range(0..30) == 0 {
                 self.issue();
             }
+            if self.rng.random_range(0..6) == 0 {
+                self.submit();
+            }
+            self.model.front.line_names = self.db.front.line_names();
             let size = self
                 .rng
                 .random_range(1..=BATCH_COMMANDS_MAX)
@@ -833,7 +889,10 @@ impl Sequence {
                 let (got, made) = match &answer {
                     Ok(a) => {
                         let (e, id) = observed(a);
-                        (Ok(e), id)
+                        // A Front Payment hold or refund has the id drawn last.
+                        let drawn = matches!(a, Answer::FrontPaid(_) | Answer::FrontDone)
+                            .then(|| format!("x{}", ids.0));
+                        (Ok(e), id.or(drawn))
                     }
                     Err(refusal) => (Err(refusal.clone()), None),
                 };
@@ -928,6 +987,7 @@ impl Sequence {
                 .map(|(key, _)| &self.db.entries[&stored(*key)].id);
             assert_eq!(refunded, m.refund_of.map(|c| &self.model.entries[c].id));
         }
+        self.compare_front();
     }
 }
 
