@@ -14,6 +14,7 @@ use voucherd_domain::{
 };
 
 use crate::command::{NewVoucher, VoucherRef};
+use crate::front::{FrontLineInput, LineAmount, PostingSource};
 use crate::model::{AuditFilter, EntryFilter, PageRequest, VoucherFilter};
 use crate::{
     Actor, Command, CommandContext, CommandRequest, CommandResult, Execution, IdempotencyRequest,
@@ -528,19 +529,128 @@ pub async fn engine_batches_run_the_same_statements_whatever_their_size<B>(
                 });
             }
         }
-        let (statements, answers) = store
-            .engine_batch_statements(&batch)
-            .await
-            .expect("the batch runs");
-        assert!(
-            answers.iter().all(|a| matches!(a, Execution::Done(Ok(_)))),
-            "{answers:?}"
-        );
-        let mut distinct = statements.clone();
-        distinct.sort();
-        distinct.dedup();
-        shapes.push((statements.len(), distinct));
+        shapes.push(statement_shape(&store, &batch).await);
     }
+    // Generic plans, load vouchers, load holds, draw keys, write: five on PostgreSQL.
+    assert_same_statements(&shapes, dialect, 5);
+}
+
+/// A batch of Front Payment's money commands (pay, capture, charge, refund on other
+/// reservations of the same voucher) of 1, 4 and 16 rounds runs the same statements, and on
+/// PostgreSQL the same number.
+pub async fn front_batches_run_the_same_statements_whatever_their_size<B>(
+    store: Arc<crate::sql::SqlStore<B>>,
+    dialect: crate::sql::Dialect,
+) where
+    B: crate::sql::Backend,
+{
+    let dyn_store: Arc<dyn Store> = store.clone();
+    let till = tenant(&dyn_store, "default").await;
+    let merchant = sequences::merchant(&dyn_store).await;
+    let mut shapes = Vec::new();
+    for (round, size) in [1_usize, 4, 16].into_iter().enumerate() {
+        let mut batch = Vec::new();
+        for n in 0..size {
+            let code = format!("F{round}-{n}");
+            till.voucher(10_000, &code).await;
+            let paid = |id: &str| Command::FrontPay {
+                reservation_id: id.into(),
+                code: code.clone(),
+                pin: None,
+            };
+            let (unpaid, _) = sequences::front_reservation(&merchant, 1_000, "budget").await;
+            let (open, open_line) = sequences::front_reservation(&merchant, 1_000, "budget").await;
+            let (drawn, drawn_line) =
+                sequences::front_reservation(&merchant, 1_000, "budget").await;
+            for id in [&open, &drawn] {
+                let answer = merchant.run(paid(id)).await;
+                assert!(
+                    matches!(answer, Ok(Outcome::FrontReservation(_))),
+                    "{answer:?}"
+                );
+            }
+            let capture = |id: &str, line_id: i64| Command::FrontCapture {
+                reservation_id: id.into(),
+                lines: vec![LineAmount {
+                    line_id,
+                    amount_minor: 300,
+                }],
+                note: None,
+            };
+            let Ok(Outcome::FrontPosting { id: posting }) =
+                merchant.run(capture(&drawn, drawn_line)).await
+            else {
+                panic!("capture refused");
+            };
+            for command in [
+                paid(&unpaid),
+                capture(&open, open_line),
+                Command::FrontCharge {
+                    reservation_id: open.clone(),
+                    lines: vec![FrontLineInput {
+                        name: "extra".into(),
+                        product_id: None,
+                        rate_minor: 200,
+                        tax: "0".into(),
+                        amount_minor: 200,
+                    }],
+                    note: None,
+                },
+                Command::FrontRefund {
+                    reservation_id: drawn.clone(),
+                    source: PostingSource::Captured,
+                    reference: posting,
+                    lines: vec![LineAmount {
+                        line_id: drawn_line,
+                        amount_minor: 100,
+                    }],
+                },
+            ] {
+                batch.push(CommandRequest {
+                    context: CommandContext {
+                        tenant_id: "default".into(),
+                        actor: merchant.actor.clone(),
+                        request_id: "statements".into(),
+                        now: T0,
+                    },
+                    command,
+                    idempotency: None,
+                });
+            }
+        }
+        shapes.push(statement_shape(&store, &batch).await);
+    }
+    // Generic plans, vouchers, reservations, lines, postings, holds, draw keys, write: eight
+    // on PostgreSQL.
+    assert_same_statements(&shapes, dialect, 8);
+}
+
+/// How many statements a batch ran, and which (each once, sorted); every command must be
+/// accepted.
+async fn statement_shape<B: crate::sql::Backend>(
+    store: &crate::sql::SqlStore<B>,
+    batch: &[CommandRequest],
+) -> (usize, Vec<String>) {
+    let (statements, answers) = store
+        .engine_batch_statements(batch)
+        .await
+        .expect("the batch runs");
+    assert!(
+        answers.iter().all(|a| matches!(a, Execution::Done(Ok(_)))),
+        "{answers:?}"
+    );
+    let mut distinct = statements.clone();
+    distinct.sort();
+    distinct.dedup();
+    (statements.len(), distinct)
+}
+
+/// Batches of every size ran the same statements; on PostgreSQL exactly `postgres_count`.
+fn assert_same_statements(
+    shapes: &[(usize, Vec<String>)],
+    dialect: crate::sql::Dialect,
+    postgres_count: usize,
+) {
     let (count, distinct) = &shapes[0];
     for (other_count, other_distinct) in &shapes[1..] {
         assert_eq!(
@@ -551,9 +661,8 @@ pub async fn engine_batches_run_the_same_statements_whatever_their_size<B>(
             assert_eq!(other_count, count, "a larger batch ran more statements");
         }
     }
-    // Generic plans, load vouchers, load holds, draw keys, write: five on PostgreSQL.
     if dialect == crate::sql::Dialect::Postgres {
-        assert_eq!(*count, 5, "{distinct:#?}");
+        assert_eq!(*count, postgres_count, "{distinct:#?}");
     }
 }
 

@@ -135,16 +135,7 @@ struct ModelCharge {
 
 pub async fn random_command_sequences_keep_the_balance_invariant(store: Arc<dyn Store>) {
     let till = tenant(&store, "default").await;
-    let admin = Caller::new(&store, "default", Actor::Admin("model".into()));
-    let Ok(Outcome::MerchantToken { id, .. }) = admin
-        .run(Command::CreateMerchantToken {
-            name: "model".into(),
-        })
-        .await
-    else {
-        panic!("no merchant token");
-    };
-    let merchant = Caller::new(&store, "default", Actor::Merchant(id));
+    let merchant = merchant(&store).await;
     let handle = tokio::runtime::Handle::current();
     let outcome = tokio::task::spawn_blocking(move || {
         let sequence = AtomicUsize::new(0);
@@ -376,8 +367,26 @@ async fn run_sequence(till: &Caller, merchant: &Caller, n: usize, steps: &[Step]
     till.assert_integrity(T0).await;
 }
 
+/// A merchant of the default tenant.
+pub(super) async fn merchant(store: &Arc<dyn Store>) -> Caller {
+    let admin = Caller::new(store, "default", Actor::Admin("model".into()));
+    let Ok(Outcome::MerchantToken { id, .. }) = admin
+        .run(Command::CreateMerchantToken {
+            name: "model".into(),
+        })
+        .await
+    else {
+        panic!("no merchant token");
+    };
+    Caller::new(store, "default", Actor::Merchant(id))
+}
+
 /// Submits a Front Payment reservation of `amount` in one line; answers its id and the line's.
-async fn front_reservation(merchant: &Caller, amount: i64, context: &str) -> (String, i64) {
+pub(super) async fn front_reservation(
+    merchant: &Caller,
+    amount: i64,
+    context: &str,
+) -> (String, i64) {
     let new = NewFrontReservation {
         customer_id: None,
         details: serde_json::json!({}),
