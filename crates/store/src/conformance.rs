@@ -338,6 +338,13 @@ pub async fn reservations_expire_with_the_clock(store: Arc<dyn Store>) {
     let till = tenant(&store, "default").await;
     let voucher_id = till.voucher(1_000, "EXPIRY").await;
     let reservation = till.reservation("EXPIRY", 600).await;
+    till.voucher(1_000, "EXPIRY-LATER").await;
+    let Ok(Outcome::Reservation(still_live)) = till
+        .reserve_at(T0 + Duration::minutes(20), "EXPIRY-LATER", 100)
+        .await
+    else {
+        panic!("the second reservation was refused");
+    };
     let later = T0 + Duration::minutes(30);
     assert_eq!(
         till.charge_at(later, &reservation, "LATE").await,
@@ -357,7 +364,20 @@ pub async fn reservations_expire_with_the_clock(store: Arc<dyn Store>) {
         .expect("read")
         .expect("exists");
     assert_eq!(read.state, HoldState::Expired);
-    till.assert_integrity(later).await;
+    // The sweep marks only what has run out, and each hold once.
+    let live = store
+        .reservation("default", &still_live.id, later)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(live.state, HoldState::Live);
+    assert_eq!(store.sweep(later).await.expect("sweep").holds_expired, 0);
+    let much_later = T0 + Duration::hours(2);
+    assert_eq!(
+        store.sweep(much_later).await.expect("sweep").holds_expired,
+        1
+    );
+    till.assert_integrity(much_later).await;
 }
 
 pub async fn charging_again_with_the_same_order_number_returns_the_same_charge(

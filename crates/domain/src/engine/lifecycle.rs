@@ -142,6 +142,22 @@ pub fn end(ledger: &mut Ledger, index: usize, to: HoldState, now: OffsetDateTime
     });
 }
 
+/// The sweeper: marks every loaded live hold whose time ran out as expired. No money moves,
+/// as an expired hold holds nothing already ([`Hold::is_live_at`]); the written state catches
+/// up. Answers how many holds it marked.
+pub fn expire(ledger: &mut Ledger, now: OffsetDateTime) -> usize {
+    let due: Vec<usize> = (0..ledger.hold_count())
+        .filter(|&i| {
+            let hold = ledger.hold(i);
+            hold.state == HoldState::Live && hold.expires_at <= now
+        })
+        .collect();
+    for &index in &due {
+        end(ledger, index, HoldState::Expired, now);
+    }
+    due.len()
+}
+
 /// What a new entry records.
 pub struct NewEntry {
     /// The entry's id when the face names it (Front Payment's `CAP…`/`CHA…`); else one is

@@ -247,6 +247,11 @@ impl Ledger {
         self.hold_by_key.get(&key).copied()
     }
 
+    /// How many holds the batch knows; their indexes run from 0.
+    pub fn hold_count(&self) -> usize {
+        self.holds.len()
+    }
+
     pub fn hold(&self, index: usize) -> &Hold {
         &self.holds[index]
     }

@@ -415,12 +415,8 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn sweep(&self, now: OffsetDateTime) -> Result<SweepReport, StoreError> {
         let mut tx = self.backend.begin_write().await?;
-        let holds_expired = tx
-            .execute(
-                "UPDATE holds SET state = 'expired', updated_at = $1 WHERE state = 'live' AND expires_at <= $1",
-                vec![now.into()],
-            )
-            .await?;
+        let holds_expired =
+            super::engine::expire_holds(&mut tx, self.backend.dialect(), now).await?;
         let idempotency_keys_dropped = tx
             .execute(
                 "DELETE FROM idempotency_keys WHERE created_at <= $1",

@@ -301,7 +301,7 @@ async fn vouchers<T: SqlExec>(
 }
 
 /// The columns of a hold that [`read_hold`] reads.
-const HOLD_COLUMNS: &str = "h.pk, h.tenant_id, h.id, h.voucher_pk, h.client_id, h.purpose, \
+pub(super) const HOLD_COLUMNS: &str = "h.pk, h.tenant_id, h.id, h.voucher_pk, h.client_id, h.purpose, \
      h.amount_minor, h.currency, h.state, h.expires_at, h.charge_entry_pk, \
      (SELECT e.id FROM entries e WHERE e.pk = h.charge_entry_pk), h.created_at, h.updated_at";
 
@@ -336,7 +336,7 @@ async fn holds<T: SqlExec>(
     Ok(charged)
 }
 
-fn read_hold(row: &super::super::Row) -> Result<Hold, StoreError> {
+pub(super) fn read_hold(row: &super::super::Row) -> Result<Hold, StoreError> {
     let mut r = row.reader();
     let pk = r.int()?;
     let tenant_id = r.text()?;

@@ -16,6 +16,9 @@ mod keys;
 mod load;
 mod outcome;
 mod persist;
+mod sweep;
+
+pub(super) use sweep::expire_holds;
 
 use voucherd_domain::engine::{self, Closing, OrderedIds, Origin, VoucherName};
 
