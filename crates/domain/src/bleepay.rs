@@ -106,6 +106,27 @@ impl ContextStatus {
     }
 }
 
+/// Who calls, as the bearer token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BleepayCaller {
+    /// A registered payer account (sign-up, e-mail or device sign-in), by payer id.
+    Payer(String),
+    /// A payee signed in with a context code: may act only inside that context.
+    Payee { context_id: String },
+}
+
+impl BleepayCaller {
+    /// Whether the caller may see and act on a voucher code of the context `context_id`,
+    /// opened by `payer_id` and reserved by `reserved_by`: a payee inside its context, a payer
+    /// who opened the context or reserved the code.
+    pub fn sees(&self, context_id: &str, payer_id: &str, reserved_by: Option<&str>) -> bool {
+        match self {
+            BleepayCaller::Payee { context_id: own } => own == context_id,
+            BleepayCaller::Payer(own) => own == payer_id || reserved_by == Some(own.as_str()),
+        }
+    }
+}
+
 /// A voucher code's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodeStatus {

@@ -10,7 +10,6 @@ pub mod engine;
 pub mod error;
 pub mod front;
 pub mod integrity;
-pub mod ledger;
 pub mod money;
 pub mod password;
 pub mod pattern;

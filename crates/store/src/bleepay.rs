@@ -4,6 +4,7 @@
 
 use time::OffsetDateTime;
 use voucherd_domain::Currency;
+pub use voucherd_domain::bleepay::BleepayCaller;
 use voucherd_domain::bleepay::{CodeFormat, CodeSnapshot, CodeStatus, ContextStatus};
 
 /// How a payer signs in.
@@ -30,15 +31,6 @@ impl PayerKind {
             PayerKind::MobileDevice => "mobile-device",
         }
     }
-}
-
-/// Who calls, as the bearer token says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BleepayCaller {
-    /// A registered payer account (sign-up, e-mail or device sign-in), by payer id.
-    Payer(String),
-    /// A payee signed in with a context code: may act only inside that context.
-    Payee { context_id: String },
 }
 
 /// What a bleepay bearer token grants.
@@ -143,12 +135,11 @@ impl CodeView {
 
     /// Whether `caller` may see and act on this code as a payee or as its payer.
     pub fn visible_to(&self, caller: &BleepayCaller) -> bool {
-        match caller {
-            BleepayCaller::Payee { context_id } => *context_id == self.context_id,
-            BleepayCaller::Payer(payer_id) => {
-                *payer_id == self.payer_id || self.reserved_by.as_ref() == Some(payer_id)
-            }
-        }
+        caller.sees(
+            &self.context_id,
+            &self.payer_id,
+            self.reserved_by.as_deref(),
+        )
     }
 }
 

@@ -35,7 +35,7 @@ pub fn figures(ledger: &Ledger, pk: i64, now: time::OffsetDateTime) -> Option<Vo
         valid_until: voucher.valid_until,
         remaining_minor: voucher.remaining_minor,
         held_minor,
-        deletable: !voucher.has_activity && held_minor == 0,
+        deletable: lifecycle::deletable(voucher.has_activity, held_minor),
         updated_at: voucher.updated_at,
     })
 }
@@ -344,7 +344,7 @@ pub(super) fn delete(
         .voucher_by_id(&origin.tenant_id, voucher_id)
         .ok_or(DomainError::VoucherNotFound)?;
     let pk = voucher.pk;
-    if voucher.has_activity || ledger.held_minor(pk, now) != 0 {
+    if !lifecycle::deletable(voucher.has_activity, ledger.held_minor(pk, now)) {
         return Err(DomainError::VoucherNotDeletable);
     }
     ledger.change_voucher(pk, |v| {

@@ -75,6 +75,11 @@ pub fn pin_fits(expected: Option<&str>, given: Option<&str>) -> bool {
     }
 }
 
+/// A voucher may be deleted while nothing but its issue entry exists and nothing is held.
+pub fn deletable(has_activity: bool, held_minor: i64) -> bool {
+    !has_activity && held_minor == 0
+}
+
 /// The money free on a voucher at `now`, leaving out the holds `ignored` says to.
 pub fn available_minor(
     ledger: &Ledger,
@@ -279,4 +284,66 @@ pub fn charge(
         hold.updated_at = origin.now;
     });
     entry
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    const NOW: OffsetDateTime = datetime!(2026-03-01 09:00 UTC);
+
+    #[test]
+    fn inactive_is_reported_before_expired() {
+        let past = Some(NOW);
+        assert_eq!(
+            usable(VoucherStatus::Inactive, past, NOW),
+            Err(DomainError::VoucherInactive)
+        );
+        assert_eq!(
+            usable(VoucherStatus::Active, past, NOW),
+            Err(DomainError::VoucherExpired),
+            "valid until now is already past"
+        );
+        assert_eq!(
+            usable(
+                VoucherStatus::Active,
+                Some(NOW + time::Duration::SECOND),
+                NOW
+            ),
+            Ok(())
+        );
+        assert_eq!(usable(VoucherStatus::Active, None, NOW), Ok(()));
+    }
+
+    #[test]
+    fn credits_stop_at_the_balance_limit() {
+        assert_eq!(credit_fits(BALANCE_MINOR_MAX - 10, 10), Ok(()));
+        assert_eq!(
+            credit_fits(BALANCE_MINOR_MAX - 10, 11),
+            Err(DomainError::BalanceLimitExceeded)
+        );
+        assert_eq!(
+            credit_fits(i64::MAX, 1),
+            Err(DomainError::BalanceLimitExceeded),
+            "no overflow"
+        );
+    }
+
+    #[test]
+    fn pins_are_needed_only_where_a_voucher_has_one() {
+        assert!(pin_fits(None, None));
+        assert!(pin_fits(None, Some("anything")));
+        assert!(pin_fits(Some("1234"), Some("1234")));
+        assert!(!pin_fits(Some("1234"), Some("1235")));
+        assert!(!pin_fits(Some("1234"), None));
+    }
+
+    #[test]
+    fn deletable_means_no_activity_and_nothing_held() {
+        assert!(deletable(false, 0));
+        assert!(!deletable(true, 0));
+        assert!(!deletable(false, 5));
+    }
 }

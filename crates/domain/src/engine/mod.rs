@@ -7,11 +7,14 @@
 //! A command sees the effects of the ones before it in the same batch. A refused command
 //! changes nothing and answers its refusal, so commands need no savepoints.
 //!
-//! Layout: [`state`] holds the ledger and records every change, [`front_book`] the Front
-//! Payment rows beside it; [`lifecycle`] is the one hold lifecycle and the one way a balance
-//! moves, with the checks every face shares; [`jtl`] holds the JTL face's (and the console's)
-//! rules over it, [`front`] Front Payment's.
+//! Layout: [`state`] holds the ledger and records every change, [`front_book`] and
+//! [`bleepay_book`] those faces' rows beside it; [`lifecycle`] is the one hold lifecycle and
+//! the one way a balance moves, with the checks every face shares (and the sweeper's expiry);
+//! [`jtl`] holds the JTL face's (and the console's) rules over it, [`front`] Front Payment's,
+//! [`bleepay`] bleepay's.
 
+pub mod bleepay;
+pub mod bleepay_book;
 pub mod front;
 pub mod front_book;
 pub mod jtl;
@@ -23,6 +26,8 @@ mod model_tests;
 
 use time::OffsetDateTime;
 
+pub use bleepay::PURPOSE_BLEEPAY;
+pub use bleepay_book::{BleepayBook, BleepayCode, BleepayWrites, FreedCode};
 pub use front::{Closing, PURPOSE_FRONT};
 pub use front_book::{
     FrontBook, FrontCallback, FrontEvent, FrontLine, FrontPosting, FrontReservation, FrontWrites,
@@ -32,6 +37,7 @@ pub use state::{
     AuditRecord, Entry, Hold, Ledger, PURPOSE_RESERVATION, RowKey, TenantRules, Voucher, WriteSet,
 };
 
+use crate::bleepay::BleepayCaller;
 use crate::front::{FrontLineInput, LineAmount, PostingSource};
 use crate::{Currency, DomainError, VoucherStatus};
 
@@ -154,6 +160,22 @@ pub enum Command {
         reference: String,
         lines: Vec<LineAmount>,
     },
+    /// bleepay: the payee (or a payer acting as one) redeems a voucher code for an amount.
+    BleepayRedeem {
+        caller: BleepayCaller,
+        code_id: String,
+        amount_minor: i64,
+        currency: Currency,
+    },
+    /// bleepay: the payer confirms a redeemed code.
+    BleepayResolve {
+        payer_id: String,
+        code_id: String,
+    },
+    BleepayDiscard {
+        caller: BleepayCaller,
+        code_id: String,
+    },
 }
 
 /// A voucher's changing figures right after a command.
@@ -190,6 +212,8 @@ pub enum Answer {
         id: String,
     },
     FrontDone,
+    /// The bleepay voucher code as the command left it.
+    BleepayCode(Box<BleepayCode>),
 }
 
 /// Decides one command against the ledger and, if it is accepted, applies it.
@@ -285,6 +309,23 @@ pub fn apply(
                 lines,
             };
             front::refund(ledger, origin, of, ids)
+        }
+        Command::BleepayRedeem {
+            caller,
+            code_id,
+            amount_minor,
+            currency,
+        } => bleepay::redeem(
+            ledger,
+            origin,
+            (caller, code_id, *amount_minor, *currency),
+            ids,
+        ),
+        Command::BleepayResolve { payer_id, code_id } => {
+            bleepay::resolve(ledger, origin, (payer_id, code_id), ids)
+        }
+        Command::BleepayDiscard { caller, code_id } => {
+            bleepay::discard(ledger, origin, (caller, code_id))
         }
     };
     // Paired assertions where money moves, in debug builds (the tests); a release build keeps

@@ -7,6 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use time::OffsetDateTime;
 
+use super::bleepay_book::{BleepayBook, BleepayCode, BleepayWrites};
 use super::front_book::{FrontBook, FrontLine, FrontPosting, FrontReservation, FrontWrites};
 use crate::{Currency, EntryKind, HoldState, Validity, VoucherStatus};
 
@@ -154,6 +155,8 @@ pub struct Ledger {
     changes: u64,
     /// The Front Payment reservations the batch names, with their lines and postings.
     front: FrontBook,
+    /// The bleepay voucher codes the batch names, with their contexts' bound vouchers.
+    bleepay: BleepayBook,
 }
 
 fn scoped(tenant_id: &str, name: &str) -> TenantScoped {
@@ -215,6 +218,16 @@ impl Ledger {
     /// Adds a stored posting of a loaded reservation, with its lines.
     pub fn load_front_posting(&mut self, posting: FrontPosting) {
         self.front.load_posting(posting);
+    }
+
+    /// Adds a stored bleepay voucher code.
+    pub fn load_bleepay_code(&mut self, code: BleepayCode) {
+        self.bleepay.load_code(code);
+    }
+
+    /// Adds a voucher bound to a bleepay context, at its position in the payer's order.
+    pub fn load_bleepay_binding(&mut self, context_pk: i64, position: i64, voucher_pk: i64) {
+        self.bleepay.load_binding(context_pk, position, voucher_pk);
     }
 
     // ------------------------------------------------------------ reading
@@ -290,6 +303,11 @@ impl Ledger {
         &self.front
     }
 
+    /// The bleepay voucher codes and bindings the batch knows.
+    pub fn bleepay(&self) -> &BleepayBook {
+        &self.bleepay
+    }
+
     // ------------------------------------------------------------ changing
 
     /// Changes a voucher; the change is written with the batch.
@@ -347,6 +365,11 @@ impl Ledger {
         &mut self.front
     }
 
+    /// Changes the bleepay book; the changes are written with the batch.
+    pub(super) fn bleepay_mut(&mut self) -> &mut BleepayBook {
+        &mut self.bleepay
+    }
+
     pub(super) fn add_audit(&mut self, record: AuditRecord) {
         self.audit.push(record);
         self.changes += 1;
@@ -354,7 +377,7 @@ impl Ledger {
 
     /// How many changes the batch has made so far.
     pub fn changes(&self) -> u64 {
-        self.changes + self.front.changes
+        self.changes + self.front.changes + self.bleepay.changes
     }
 
     /// Checks, after an accepted command, what must hold of every voucher the batch changed:
@@ -441,12 +464,14 @@ impl Ledger {
             .collect();
         set.audit = self.audit.clone();
         set.front = self.front.writes();
+        set.bleepay = self.bleepay.writes();
         set
     }
 }
 
 /// The rows a batch writes: new holds and entries (in key order), the final state of every
-/// stored hold and voucher it changed, its audit records, and its Front Payment rows.
+/// stored hold and voucher it changed, its audit records, and its Front Payment and bleepay
+/// rows.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct WriteSet {
     pub new_holds: Vec<Hold>,
@@ -455,4 +480,5 @@ pub struct WriteSet {
     pub changed_vouchers: Vec<Voucher>,
     pub audit: Vec<AuditRecord>,
     pub front: FrontWrites,
+    pub bleepay: BleepayWrites,
 }

@@ -26,7 +26,11 @@ pub(super) struct ContextRecord {
 /// A voucher code with the keys of what it holds.
 pub(super) struct CodeRecord {
     pub(super) pk: i64,
+    pub(super) tenant_id: String,
+    pub(super) context_pk: i64,
+    pub(super) voucher_pk: Option<i64>,
     pub(super) hold_pk: Option<i64>,
+    pub(super) entry_pk: Option<i64>,
     pub(super) view: CodeView,
 }
 
@@ -172,15 +176,16 @@ fn window_filter(column: &str, window: &ListWindow, first: usize) -> (String, Ve
     (sql, params)
 }
 
-const CODE_SELECT: &str = "SELECT b.pk, b.hold_pk, b.id, b.code, c.id, p.id, \
+/// A voucher code's columns as [`code_row`] reads them (the code aliased `b`); the caller adds
+/// its `WHERE`.
+pub(super) const CODE_COLUMNS_FROM: &str = "SELECT b.pk, b.hold_pk, b.id, b.code, c.id, p.id, \
      r.id, b.status, b.currency, b.amount_minor, v.id, e.id, b.expires_at, b.created_at, \
-     b.updated_at \
+     b.updated_at, b.tenant_id, b.context_pk, b.voucher_pk, b.entry_pk \
      FROM bleepay_vouchers b JOIN bleepay_contexts c ON c.pk = b.context_pk \
      JOIN payers p ON p.pk = c.payer_pk LEFT JOIN payers r ON r.pk = b.reserved_by \
-     LEFT JOIN vouchers v ON v.pk = b.voucher_pk LEFT JOIN entries e ON e.pk = b.entry_pk \
-     WHERE b.tenant_id = $1";
+     LEFT JOIN vouchers v ON v.pk = b.voucher_pk LEFT JOIN entries e ON e.pk = b.entry_pk";
 
-fn code_row(row: &Row) -> Result<CodeRecord, StoreError> {
+pub(super) fn code_row(row: &Row) -> Result<CodeRecord, StoreError> {
     let mut r = row.reader();
     let pk = r.int()?;
     let hold_pk = r.opt_int()?;
@@ -195,24 +200,29 @@ fn code_row(row: &Row) -> Result<CodeRecord, StoreError> {
         .opt_text()?
         .map(|c| Currency::parse(&c).map_err(|_| corrupt("currency", &c)))
         .transpose()?;
+    let view = CodeView {
+        id,
+        code,
+        context_id,
+        payer_id,
+        reserved_by,
+        status,
+        currency,
+        amount_minor: r.opt_int()?,
+        voucher_id: r.opt_text()?,
+        charge_id: r.opt_text()?,
+        expires_at: r.time()?,
+        created_at: r.time()?,
+        updated_at: r.time()?,
+    };
     Ok(CodeRecord {
         pk,
+        tenant_id: r.text()?,
+        context_pk: r.int()?,
+        voucher_pk: r.opt_int()?,
         hold_pk,
-        view: CodeView {
-            id,
-            code,
-            context_id,
-            payer_id,
-            reserved_by,
-            status,
-            currency,
-            amount_minor: r.opt_int()?,
-            voucher_id: r.opt_text()?,
-            charge_id: r.opt_text()?,
-            expires_at: r.time()?,
-            created_at: r.time()?,
-            updated_at: r.time()?,
-        },
+        entry_pk: r.opt_int()?,
+        view,
     })
 }
 
@@ -222,7 +232,7 @@ pub(super) async fn code<T: SqlExec>(
     tenant_id: &str,
     id: &str,
 ) -> Result<Option<CodeRecord>, StoreError> {
-    let sql = format!("{CODE_SELECT} AND b.id = $2");
+    let sql = format!("{CODE_COLUMNS_FROM} WHERE b.tenant_id = $1 AND b.id = $2");
     tx.fetch_optional(&sql, vec![tenant_id.into(), id.into()])
         .await?
         .as_ref()
@@ -265,7 +275,8 @@ pub(super) async fn codes<T: SqlExec>(
         all.push(now.into());
     }
     let sql = format!(
-        "{CODE_SELECT} AND {scope}{filter}{status_filter} ORDER BY b.created_at, b.pk \
+        "{CODE_COLUMNS_FROM} WHERE b.tenant_id = $1 AND {scope}{filter}{status_filter} \
+         ORDER BY b.created_at, b.pk \
          LIMIT {} OFFSET {}",
         window.limit, window.offset
     );

@@ -120,7 +120,10 @@ pub(super) async fn apply<T: SqlExec>(
         | Command::FrontCharge { .. }
         | Command::FrontCancel { .. }
         | Command::FrontComplete { .. }
-        | Command::FrontRefund { .. } => Err(StoreError::Other(format!(
+        | Command::FrontRefund { .. }
+        | Command::RedeemCode { .. }
+        | Command::ResolveCode { .. }
+        | Command::DiscardCode { .. } => Err(StoreError::Other(format!(
             "{} is decided by the ledger engine",
             command.action()
         ))),
@@ -160,17 +163,6 @@ pub(super) async fn apply<T: SqlExec>(
             caller,
             context_code,
         } => run.reserve_code(caller, context_code).await,
-        Command::RedeemCode {
-            caller,
-            code_id,
-            amount_minor,
-            currency,
-        } => {
-            run.redeem_code(caller, code_id, *amount_minor, *currency)
-                .await
-        }
-        Command::ResolveCode { payer_id, code_id } => run.resolve_code(payer_id, code_id).await,
-        Command::DiscardCode { caller, code_id } => run.discard_code(caller, code_id).await,
         Command::CreateConsoleUser {
             username,
             password_hash,

@@ -248,8 +248,7 @@ pub(super) fn read_voucher(r: &mut RowReader<'_>) -> Result<VoucherRecord, Store
     };
     view.held_minor = r.int()?;
     let has_activity = r.bool()?;
-    view.deletable =
-        voucherd_domain::ledger::is_deletable(i64::from(has_activity), view.held_minor);
+    view.deletable = voucherd_domain::engine::lifecycle::deletable(has_activity, view.held_minor);
     Ok(VoucherRecord {
         pk,
         view,

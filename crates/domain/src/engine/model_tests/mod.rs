@@ -130,6 +130,9 @@ impl Database {
                 | Command::FrontRefund { .. } => {
                     reservation_pks.extend(self.front.named(t, command));
                 }
+                Command::BleepayRedeem { .. }
+                | Command::BleepayResolve { .. }
+                | Command::BleepayDiscard { .. } => todo!(),
                 Command::Refund { charge_id, .. } => {
                     for e in self.entries.values() {
                         if e.tenant_id == t && &e.id == charge_id {
@@ -604,6 +607,7 @@ impl Model {
             | Command::FrontCharge { .. }
             | Command::FrontClose { .. }
             | Command::FrontRefund { .. } => self.run_front(origin, command, new_id),
+            _ => todo!(),
         }
     }
 }
@@ -654,6 +658,7 @@ fn observed(answer: &Answer) -> (Expected, Option<String>) {
         ),
         Answer::FrontPosted { id } => (Expected::FrontPosted, Some(id.clone())),
         Answer::FrontDone => (Expected::FrontDone, None),
+        Answer::BleepayCode(_) => todo!(),
     }
 }
 

@@ -12,7 +12,10 @@
 //!    from a missing voucher;
 //! 6. only if the batch names Front Payment reservations, before statement 2: those
 //!    reservations (locked), their lines and, when it refunds, their postings
-//!    ([`front_load`]); and the vouchers of reservations paid while the batch waited.
+//!    ([`front_load`]); and the vouchers of reservations paid while the batch waited;
+//! 7. only if the batch names bleepay voucher codes, before statement 2: those codes (locked)
+//!    and the vouchers bound to their contexts ([`bleepay_load`]); and the vouchers of codes
+//!    redeemed while the batch waited.
 //!
 //! Statements 2 to 5 run after the locks are held, so on PostgreSQL they see every change of
 //! the transactions the locks waited for (the subqueries of statement 1 do not).
@@ -26,7 +29,7 @@ use voucherd_domain::{EntryKind, HoldState};
 use super::super::reads::{self, VOUCHER_COLUMNS};
 use super::super::sets::{in_ints, in_text_tuples};
 use super::super::{Dialect, SqlExec, Value};
-use super::{Planned, front_load};
+use super::{Planned, bleepay_load, front_load};
 use crate::StoreError;
 use crate::model::VoucherView;
 
@@ -36,6 +39,7 @@ pub(super) struct Loaded {
     pub(super) ledger: Ledger,
     pub(super) views: HashMap<i64, VoucherView>,
     pub(super) front_views: front_load::Views,
+    pub(super) code_views: bleepay_load::Views,
 }
 
 /// Tenant-scoped names, as two text columns.
@@ -77,6 +81,8 @@ struct Named {
     /// Front Payment reservations, and whether the batch refunds any of their postings.
     reservations: Names,
     refunds_postings: bool,
+    /// bleepay voucher codes.
+    codes: Names,
 }
 
 fn named(batch: &[Planned<'_>]) -> Named {
@@ -118,6 +124,9 @@ fn named(batch: &[Planned<'_>]) -> Named {
                 n.reservations.push(t, reservation_id);
                 n.refunds_postings = true;
             }
+            engine::Command::BleepayRedeem { code_id, .. }
+            | engine::Command::BleepayResolve { code_id, .. }
+            | engine::Command::BleepayDiscard { code_id, .. } => n.codes.push(t, code_id),
         }
     }
     n
@@ -135,11 +144,15 @@ pub(super) async fn ledger<T: SqlExec>(
         ledger: Ledger::new(),
         views: HashMap::new(),
         front_views: HashMap::new(),
+        code_views: HashMap::new(),
     };
     let found = vouchers(tx, dialect, &named, &[], now).await?;
     let mut pks = add_vouchers(tx, dialect, &named, found, &mut loaded).await?;
     if !named.reservations.is_empty() {
         pks.extend(front(tx, dialect, &named, now, &mut loaded).await?);
+    }
+    if !named.codes.is_empty() {
+        pks.extend(bleepay(tx, dialect, &named, now, &mut loaded).await?);
     }
     let charged = holds(tx, dialect, &named, &pks, &mut loaded.ledger).await?;
     if !named.entries.is_empty() || !charged.is_empty() {
@@ -193,15 +206,7 @@ async fn front<T: SqlExec>(
     let (views, paid_with) =
         front_load::reservations(tx, dialect, names, now, &mut loaded.ledger).await?;
     loaded.front_views = views;
-    let unseen: Vec<i64> = paid_with
-        .into_iter()
-        .filter(|pk| !loaded.views.contains_key(pk))
-        .collect();
-    let mut pks = Vec::new();
-    if !unseen.is_empty() {
-        let found = vouchers(tx, dialect, &Named::default(), &unseen, now).await?;
-        pks = add_vouchers(tx, dialect, named, found, loaded).await?;
-    }
+    let pks = lock_unseen(tx, dialect, named, paid_with, now, loaded).await?;
     if !loaded.front_views.is_empty() {
         front_load::lines(tx, dialect, &mut loaded.front_views, &mut loaded.ledger).await?;
         if named.refunds_postings {
@@ -210,6 +215,48 @@ async fn front<T: SqlExec>(
         }
     }
     Ok(pks)
+}
+
+/// The bleepay voucher codes, after the vouchers are locked (a code redeemed by a batch that
+/// committed while this one waited holds on a voucher then locked too), and the vouchers bound
+/// to their contexts. Answers the keys of the vouchers locked here.
+async fn bleepay<T: SqlExec>(
+    tx: &mut T,
+    dialect: Dialect,
+    named: &Named,
+    now: OffsetDateTime,
+    loaded: &mut Loaded,
+) -> Result<Vec<i64>, StoreError> {
+    let names = named.codes.params();
+    let found = bleepay_load::codes(tx, dialect, names, &mut loaded.ledger).await?;
+    loaded.code_views = found.views;
+    let pks = lock_unseen(tx, dialect, named, found.held_on, now, loaded).await?;
+    if !found.contexts.is_empty() {
+        let contexts = found.contexts.into_iter().map(Some).collect();
+        bleepay_load::bindings(tx, dialect, contexts, &mut loaded.ledger).await?;
+    }
+    Ok(pks)
+}
+
+/// Locks and loads the vouchers of `named` rows that the first load did not see (changed by a
+/// batch that committed while this one waited for their locks); answers their keys.
+async fn lock_unseen<T: SqlExec>(
+    tx: &mut T,
+    dialect: Dialect,
+    named: &Named,
+    voucher_pks: Vec<i64>,
+    now: OffsetDateTime,
+    loaded: &mut Loaded,
+) -> Result<Vec<i64>, StoreError> {
+    let unseen: Vec<i64> = voucher_pks
+        .into_iter()
+        .filter(|pk| !loaded.views.contains_key(pk))
+        .collect();
+    if unseen.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found = vouchers(tx, dialect, &Named::default(), &unseen, now).await?;
+    add_vouchers(tx, dialect, named, found, loaded).await
 }
 
 /// A voucher as found, its view, and its tenant's rules.
@@ -255,6 +302,20 @@ async fn vouchers<T: SqlExec>(
             in_text_tuples(dialect, &["tenant_id", "id"], params.len() + 1)
         ));
         params.extend(named.reservations.params());
+    }
+    if !named.codes.is_empty() {
+        let at = params.len() + 1;
+        branches.push(format!(
+            "SELECT voucher_pk FROM bleepay_vouchers WHERE {}",
+            in_text_tuples(dialect, &["tenant_id", "id"], at)
+        ));
+        // The vouchers a redeem may choose from: those bound to the code's context.
+        branches.push(format!(
+            "SELECT bb.voucher_pk FROM bleepay_bindings bb JOIN bleepay_vouchers b \
+             ON b.context_pk = bb.context_pk WHERE {}",
+            in_text_tuples(dialect, &["b.tenant_id", "b.id"], at)
+        ));
+        params.extend(named.codes.params());
     }
     if !pks.is_empty() {
         branches.push(format!(

@@ -1,6 +1,6 @@
 //! The money-moving commands (reserve, charge, release, refund, recharge, voucher status and
 //! deletion, from the JTL face and the console; pay, capture, charge, cancel, complete and
-//! refund from Front Payment) run as one batch through the domain's ledger
+//! refund from Front Payment; redeem, resolve and discard from bleepay) run as one batch through the domain's ledger
 //! engine: [`load`] reads what the batch names in a fixed number of set-based statements
 //! (locking its vouchers in key order on PostgreSQL), the engine decides each command in queue
 //! order against that state, and [`persist`] writes the write set with one statement per table.
@@ -10,6 +10,8 @@
 //! Idempotency keys ([`keys`]) are looked up for the whole batch at once and their first
 //! answers written with the batch, so a retry sees the change and its answer or neither.
 
+mod bleepay_load;
+mod bleepay_persist;
 mod front_load;
 mod front_persist;
 mod keys;
@@ -148,6 +150,25 @@ pub(super) fn engine_command(command: &Command) -> Option<engine::Command> {
             reference: reference.clone(),
             lines: lines.clone(),
         },
+        Command::RedeemCode {
+            caller,
+            code_id,
+            amount_minor,
+            currency,
+        } => engine::Command::BleepayRedeem {
+            caller: caller.clone(),
+            code_id: code_id.clone(),
+            amount_minor: *amount_minor,
+            currency: *currency,
+        },
+        Command::ResolveCode { payer_id, code_id } => engine::Command::BleepayResolve {
+            payer_id: payer_id.clone(),
+            code_id: code_id.clone(),
+        },
+        Command::DiscardCode { caller, code_id } => engine::Command::BleepayDiscard {
+            caller: caller.clone(),
+            code_id: code_id.clone(),
+        },
         _ => return None,
     })
 }
@@ -169,6 +190,9 @@ pub(super) fn is_engine_command(command: &Command) -> bool {
             | Command::FrontCancel { .. }
             | Command::FrontComplete { .. }
             | Command::FrontRefund { .. }
+            | Command::RedeemCode { .. }
+            | Command::ResolveCode { .. }
+            | Command::DiscardCode { .. }
     )
 }
 

@@ -1,10 +1,11 @@
 //! The engine's answers in the store's terms: the views the faces render.
 
 use time::OffsetDateTime;
-use voucherd_domain::engine::{Answer, Entry, FrontReservation, Hold};
+use voucherd_domain::engine::{Answer, BleepayCode, Entry, FrontReservation, Hold};
 
 use super::load::Loaded;
 use crate::StoreError;
+use crate::bleepay::CodeView;
 use crate::command::Outcome;
 use crate::front::FrontReservationView;
 use crate::model::{EntryView, HoldView};
@@ -42,7 +43,27 @@ pub(super) fn of(
         }
         Answer::FrontPosted { id } => Outcome::FrontPosting { id },
         Answer::FrontDone => Outcome::FrontDone,
+        Answer::BleepayCode(code) => Outcome::Code(Box::new(code_view(&code, loaded)?)),
     })
+}
+
+/// A bleepay voucher code as the command left it: the view loaded with the batch with what the
+/// command changed.
+fn code_view(code: &BleepayCode, loaded: &Loaded) -> Result<CodeView, StoreError> {
+    let mut view = loaded.code_views.get(&code.pk).cloned().ok_or_else(|| {
+        StoreError::Other("the engine answered for a voucher code the batch did not load".into())
+    })?;
+    view.status = code.status;
+    view.currency = code.currency;
+    view.amount_minor = code.amount_minor;
+    view.voucher_id = code
+        .voucher_pk
+        .and_then(|pk| loaded.views.get(&pk))
+        .map(|v| v.id.clone())
+        .or(view.voucher_id);
+    view.charge_id = code.charge.as_ref().map(|(_, id)| id.clone());
+    view.updated_at = code.updated_at;
+    Ok(view)
 }
 
 /// The reservation as the payment left it: the view loaded with the batch (an unpaid

@@ -2,7 +2,8 @@
 //! statement (PostgreSQL draws them from the tables' sequences; SQLite, which has one writer,
 //! continues after the largest key), so every row is complete before it is written. Then one
 //! statement per table: new holds, stored holds changed, new entries, vouchers changed, the
-//! Front Payment rows ([`front_persist`]), audit records, idempotency answers. On PostgreSQL those go as one statement (data-modifying
+//! Front Payment and bleepay rows ([`front_persist`], [`bleepay_persist`]), audit records,
+//! idempotency answers. On PostgreSQL those go as one statement (data-modifying
 //! `WITH`s); on SQLite each table's rows run through one cached statement. Keys past their
 //! lifetime that the batch used again are removed first, in a statement of their own.
 //!
@@ -14,8 +15,8 @@ use voucherd_domain::engine::{RowKey, WriteSet};
 use super::super::ledger::writes::{self, Write};
 use super::super::sets::{self, Column};
 use super::super::{Dialect, SqlExec, Value};
-use super::front_persist;
 use super::keys::{KEY_COLUMNS, Keys};
+use super::{bleepay_persist, front_persist};
 use crate::StoreError;
 
 const HOLD_COLUMNS: [Column; 13] = [
@@ -325,6 +326,7 @@ pub(super) async fn write<T: SqlExec>(
         })
         .collect();
     all.extend(front_persist::writes(dialect, &set.front, &new)?);
+    all.extend(bleepay_persist::writes(dialect, &set.bleepay, &new)?);
     all.extend(sets::insert(
         dialect,
         "audit_events",

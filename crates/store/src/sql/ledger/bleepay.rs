@@ -1,7 +1,6 @@
-//! The bleepay face in the ledger: payer accounts and tokens, contexts over a payer's vouchers,
-//! and 6-digit voucher codes. Redeeming a code holds the amount on the first bound voucher
-//! that can carry it (a hold of purpose `bleepay` that lapses with the code); resolving charges
-//! that hold; discarding releases it.
+//! The bleepay face outside the money: payer accounts and tokens, contexts over a payer's
+//! vouchers, and reserving 6-digit voucher codes. Redeeming, resolving and discarding a code
+//! move money and are decided by the ledger engine (`voucherd_domain::engine::bleepay`).
 //!
 //! Codes are claimed in `bleepay_codes`, one row per (tenant, kind, code), by an upsert that
 //! only takes over a row whose holder's time has passed: two concurrent claims of one code can
@@ -12,20 +11,17 @@
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 use voucherd_domain::bleepay::{self as rules, BleepayRefusal, CodeFormat, ContextStatus};
-use voucherd_domain::ledger::{self, HoldSnapshot};
-use voucherd_domain::{Currency, DomainError, EntryKind, HoldState, secret};
+use voucherd_domain::{DomainError, secret};
 
-use super::super::bleepay_reads::{self, CodeRecord, ContextKey, ContextRecord};
+use super::super::bleepay_reads::{self, ContextKey, ContextRecord};
 use super::super::reads::VoucherRecord;
-use super::{GENERATE_ATTEMPTS_MAX, NewEntry, Run, Step, TOKEN_CHARS, as_stored, refuse};
+use super::{GENERATE_ATTEMPTS_MAX, Run, Step, TOKEN_CHARS, as_stored, refuse};
 use crate::StoreError;
 use crate::bleepay::{BleepayCaller, ContextAddress, PayerKind};
 use crate::command::Outcome;
 use crate::sql::SqlExec;
 use voucherd_domain::engine::lifecycle;
 
-/// The hold purpose of redeemed bleepay voucher codes.
-const PURPOSE_BLEEPAY: &str = "bleepay";
 const CODE_KIND_CONTEXT: &str = "context";
 const CODE_KIND_VOUCHER: &str = "voucher";
 
@@ -510,217 +506,5 @@ impl<T: SqlExec> Run<'_, T> {
         )
         .await?;
         self.code_outcome(&id).await
-    }
-
-    /// Reads a code the caller may act on, then (vouchers already locked by the caller) locks
-    /// its row and reads it again.
-    async fn lock_code(&mut self, caller: Option<&BleepayCaller>, id: &str) -> Step<CodeRecord> {
-        let tenant_id = self.ctx.tenant_id.clone();
-        let visible = bleepay_reads::code(self.tx, &tenant_id, id)
-            .await?
-            .is_some_and(|record| caller.is_none_or(|c| record.view.visible_to(c)));
-        if !visible {
-            return refuse(bleepay(BleepayRefusal::NotFound));
-        }
-        let lock = format!(
-            "SELECT pk FROM bleepay_vouchers WHERE tenant_id = $1 AND id = $2{}",
-            self.dialect.lock_clause()
-        );
-        self.exists(&lock, vec![tenant_id.as_str().into(), id.into()])
-            .await?;
-        let record = bleepay_reads::code(self.tx, &tenant_id, id)
-            .await?
-            .ok_or_else(|| StoreError::Other("voucher code vanished under lock".into()))?;
-        Ok(Ok(record))
-    }
-
-    /// Locks the voucher a code holds on or paid with, if any.
-    async fn lock_code_voucher(&mut self, id: &str) -> Result<Option<VoucherRecord>, StoreError> {
-        self.lock_voucher_where(
-            "v.pk = (SELECT b.voucher_pk FROM bleepay_vouchers b \
-             WHERE b.tenant_id = $2 AND b.id = $3)",
-            vec![id.into()],
-        )
-        .await
-    }
-
-    pub(super) async fn redeem_code(
-        &mut self,
-        caller: &BleepayCaller,
-        id: &str,
-        amount_minor: i64,
-        currency: Currency,
-    ) -> Step<Outcome> {
-        // The bound vouchers first, in key order, as every batch locks vouchers.
-        let bound = self
-            .tx
-            .fetch(
-                "SELECT bb.voucher_pk, bb.position FROM bleepay_bindings bb \
-                 JOIN bleepay_vouchers b ON b.context_pk = bb.context_pk \
-                 WHERE b.tenant_id = $1 AND b.id = $2 ORDER BY bb.voucher_pk",
-                vec![self.tenant_id().into(), id.into()],
-            )
-            .await?;
-        let mut candidates = Vec::with_capacity(bound.len());
-        for row in &bound {
-            let mut r = row.reader();
-            let (voucher_pk, position) = (r.int()?, r.int()?);
-            if let Some(voucher) = self.lock_voucher("pk", voucher_pk.into()).await? {
-                candidates.push((position, voucher));
-            }
-        }
-        let record = decided!(self.lock_code(Some(caller), id).await);
-        let now = self.now();
-        if let Err(refusal) = rules::decide_redeem(&record.view.snapshot(), now) {
-            return refuse(bleepay(refusal));
-        }
-        // The payer's order: the first bound voucher that can carry the amount pays.
-        candidates.sort_by_key(|(position, _)| *position);
-        let mut chosen = None;
-        for (_, voucher) in candidates {
-            let holds: Vec<HoldSnapshot> = self
-                .live_holds(voucher.pk)
-                .await?
-                .into_iter()
-                .map(|(_, hold)| hold)
-                .collect();
-            let fits = ledger::decide_reserve(
-                &Self::snapshot(&voucher),
-                &holds,
-                amount_minor,
-                currency,
-                now,
-            );
-            if fits.is_ok() {
-                chosen = Some(voucher);
-                break;
-            }
-        }
-        let Some(voucher) = chosen else {
-            return refuse(bleepay(BleepayRefusal::InsufficientFunds));
-        };
-        let (hold_pk, hold_id) = self
-            .insert_hold(
-                voucher.pk,
-                PURPOSE_BLEEPAY,
-                amount_minor,
-                currency,
-                record.view.expires_at,
-            )
-            .await?;
-        self.tx
-            .execute(
-                "UPDATE bleepay_vouchers SET status = 'REDEEMED', currency = $2, amount_minor = $3, \
-                 voucher_pk = $4, hold_pk = $5, updated_at = $6 WHERE pk = $1",
-                vec![
-                    record.pk.into(),
-                    currency.code().into(),
-                    amount_minor.into(),
-                    voucher.pk.into(),
-                    hold_pk.into(),
-                    now.into(),
-                ],
-            )
-            .await?;
-        self.bleepay_audit(
-            "code.redeem",
-            "voucher_code",
-            id,
-            json!({ "voucher_id": voucher.view.id, "hold_id": hold_id, "amount_minor": amount_minor }),
-        )
-        .await?;
-        self.code_outcome(id).await
-    }
-
-    pub(super) async fn resolve_code(&mut self, payer_id: &str, id: &str) -> Step<Outcome> {
-        let voucher = self.lock_code_voucher(id).await?;
-        let caller = BleepayCaller::Payer(payer_id.to_string());
-        let record = decided!(self.lock_code(Some(&caller), id).await);
-        if record.view.payer_id != payer_id {
-            return refuse(bleepay(BleepayRefusal::NotFound));
-        }
-        let now = self.now();
-        if let Err(refusal) = rules::decide_resolve(&record.view.snapshot(), now) {
-            return refuse(bleepay(refusal));
-        }
-        let (Some(voucher), Some(hold_pk), Some(amount_minor), Some(currency)) = (
-            voucher,
-            record.hold_pk,
-            record.view.amount_minor,
-            record.view.currency,
-        ) else {
-            return Err(StoreError::Other("redeemed code without its hold".into()));
-        };
-        // The code is unexpired, so its hold (which lapses with it) is live.
-        let hold = HoldSnapshot {
-            amount_minor,
-            state: HoldState::Live,
-            expires_at: record.view.expires_at,
-        };
-        if let Err(refusal) = ledger::decide_charge(&Self::snapshot(&voucher), &hold, now) {
-            return refuse(refusal);
-        }
-        let (entry_pk, entry) = self
-            .insert_entry(
-                voucher.pk,
-                &voucher.view.id,
-                NewEntry {
-                    id: None,
-                    kind: EntryKind::Charge,
-                    amount_minor,
-                    currency,
-                    order_number: Some(id),
-                    refund_of: None,
-                    hold_pk: Some(hold_pk),
-                },
-            )
-            .await?;
-        self.mark_hold_charged(hold_pk, entry_pk).await?;
-        self.tx
-            .execute(
-                "UPDATE bleepay_vouchers SET status = 'RESOLVED', entry_pk = $2, updated_at = $3 \
-                 WHERE pk = $1",
-                vec![record.pk.into(), entry_pk.into(), now.into()],
-            )
-            .await?;
-        self.free_code(CODE_KIND_VOUCHER, &record.view.code, id)
-            .await?;
-        self.bleepay_audit(
-            "code.resolve",
-            "voucher_code",
-            id,
-            json!({ "voucher_id": voucher.view.id, "charge_id": entry.id, "amount_minor": amount_minor }),
-        )
-        .await?;
-        self.code_outcome(id).await
-    }
-
-    pub(super) async fn discard_code(&mut self, caller: &BleepayCaller, id: &str) -> Step<Outcome> {
-        self.lock_code_voucher(id).await?;
-        let record = decided!(self.lock_code(Some(caller), id).await);
-        let now = self.now();
-        if let Err(refusal) = rules::decide_discard(&record.view.snapshot(), now) {
-            return refuse(bleepay(refusal));
-        }
-        if let Some(hold_pk) = record.hold_pk {
-            self.tx
-                .execute(
-                    "UPDATE holds SET state = 'released', updated_at = $2 \
-                     WHERE pk = $1 AND state = 'live'",
-                    vec![hold_pk.into(), now.into()],
-                )
-                .await?;
-        }
-        self.tx
-            .execute(
-                "UPDATE bleepay_vouchers SET status = 'DISCARDED', updated_at = $2 WHERE pk = $1",
-                vec![record.pk.into(), now.into()],
-            )
-            .await?;
-        self.free_code(CODE_KIND_VOUCHER, &record.view.code, id)
-            .await?;
-        self.bleepay_audit("code.discard", "voucher_code", id, json!({}))
-            .await?;
-        self.code_outcome(id).await
     }
 }

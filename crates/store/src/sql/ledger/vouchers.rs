@@ -1,14 +1,11 @@
 //! Vouchers outside the ledger engine: creation (one, an import, a series chunk) with its
-//! issue entry, the fields that move no money, and the row helpers the faces still deciding
-//! outside the engine (Front Payment, bleepay) share: locking a voucher, its live holds,
-//! placing and charging a hold, writing an entry.
+//! issue entry, the fields that move no money, and locking a voucher for the commands that
+//! name one (a bleepay payer adding it to an account).
 
 use serde_json::json;
-use time::OffsetDateTime;
-use voucherd_domain::ledger::{HoldSnapshot, VoucherSnapshot};
 use voucherd_domain::pattern::Pattern;
 use voucherd_domain::secret::{self};
-use voucherd_domain::{DomainError, EntryKind, HoldState, VoucherStatus};
+use voucherd_domain::{DomainError, EntryKind, VoucherStatus};
 
 use super::writes::Write;
 use super::{GENERATE_ATTEMPTS_MAX, NewEntry, Run, Step, refuse};
@@ -17,15 +14,6 @@ use crate::command::{NewVoucher, Outcome};
 use crate::model::{EntryView, TenantSettings};
 use crate::sql::reads::{self, VoucherKey, VoucherRecord};
 use crate::sql::{Row, SqlExec, Value};
-
-/// The statement that places a live hold; its parameters are made by `Run::new_hold_write`.
-macro_rules! hold_insert {
-    () => {
-        "INSERT INTO holds (tenant_id, id, voucher_pk, client_id, purpose, amount_minor, \
-         currency, state, expires_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'live', $8, $9, $9)"
-    };
-}
 
 impl<T: SqlExec> Run<'_, T> {
     /// A value from `pattern` that no voucher of the tenant has in `column` yet.
@@ -260,34 +248,6 @@ impl<T: SqlExec> Run<'_, T> {
         self.tx.fetch_optional(&sql, all).await
     }
 
-    pub(super) async fn live_holds(
-        &mut self,
-        voucher_pk: i64,
-    ) -> Result<Vec<(String, HoldSnapshot)>, StoreError> {
-        let rows = self
-            .tx
-            .fetch(
-                "SELECT purpose, amount_minor, expires_at FROM holds \
-                 WHERE voucher_pk = $1 AND state = 'live'",
-                vec![voucher_pk.into()],
-            )
-            .await?;
-        rows.iter()
-            .map(|row| {
-                let mut r = row.reader();
-                let purpose = r.text()?;
-                Ok((
-                    purpose,
-                    HoldSnapshot {
-                        amount_minor: r.int()?,
-                        state: HoldState::Live,
-                        expires_at: r.time()?,
-                    },
-                ))
-            })
-            .collect()
-    }
-
     /// Writes a ledger entry and moves the voucher's balance by it; answers the entry's key
     /// and the entry as it was written.
     pub(super) async fn insert_entry(
@@ -397,77 +357,5 @@ impl<T: SqlExec> Run<'_, T> {
         self.audit_voucher("voucher.update", id, json!({ "sku": sku, "batch": batch }))
             .await?;
         self.voucher_outcome(voucher.pk).await
-    }
-
-    pub(super) fn snapshot(voucher: &VoucherRecord) -> VoucherSnapshot {
-        VoucherSnapshot {
-            status: voucher.view.status,
-            currency: voucher.view.currency,
-            valid_until: voucher.view.valid_until,
-            remaining_minor: voucher.view.remaining_minor,
-        }
-    }
-
-    /// Places a live hold of `purpose` on a voucher (the caller has decided it may); answers
-    /// its key and id.
-    pub(super) async fn insert_hold(
-        &mut self,
-        voucher_pk: i64,
-        purpose: &str,
-        amount_minor: i64,
-        currency: voucherd_domain::Currency,
-        expires_at: OffsetDateTime,
-    ) -> Result<(i64, String), StoreError> {
-        let (write, id) =
-            self.new_hold_write(voucher_pk, purpose, amount_minor, currency, expires_at);
-        let row = self
-            .tx
-            .fetch_optional(concat!(hold_insert!(), " RETURNING pk"), write.params)
-            .await?
-            .ok_or_else(|| StoreError::Other("insert returned no key".into()))?;
-        Ok((row.reader().int()?, id))
-    }
-
-    /// Like [`Self::insert_hold`], as a write to send with others (the hold's key is not
-    /// needed); answers the hold's id with it.
-    pub(super) fn new_hold_write(
-        &self,
-        voucher_pk: i64,
-        purpose: &str,
-        amount_minor: i64,
-        currency: voucherd_domain::Currency,
-        expires_at: OffsetDateTime,
-    ) -> (Write, String) {
-        let id = secret::ordered_id(self.now());
-        let params = vec![
-            self.tenant_id().into(),
-            id.as_str().into(),
-            voucher_pk.into(),
-            self.ctx.actor.client_id().into(),
-            purpose.into(),
-            amount_minor.into(),
-            currency.code().into(),
-            expires_at.into(),
-            self.now().into(),
-        ];
-        (Write::new(hold_insert!(), params), id)
-    }
-
-    /// Records that a hold was charged by the entry `entry_pk`.
-    pub(super) async fn mark_hold_charged(
-        &mut self,
-        hold_pk: i64,
-        entry_pk: i64,
-    ) -> Result<(), StoreError> {
-        let write = self.hold_charged_write(hold_pk, entry_pk);
-        self.write_all(vec![write]).await
-    }
-
-    pub(super) fn hold_charged_write(&self, hold_pk: i64, entry_pk: i64) -> Write {
-        Write::new(
-            "UPDATE holds SET state = 'charged', charge_entry_pk = $2, updated_at = $3 \
-             WHERE pk = $1",
-            vec![hold_pk.into(), entry_pk.into(), self.now().into()],
-        )
     }
 }
