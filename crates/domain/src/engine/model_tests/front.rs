@@ -268,7 +268,7 @@ impl Model {
                     return Err(DomainError::InsufficientBalance);
                 }
                 self.holds.push(MHold {
-                    front: true,
+                    jtl: false,
                     tenant: t.into(),
                     id: id(),
                     voucher: v,

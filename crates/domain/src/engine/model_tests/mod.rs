@@ -16,6 +16,7 @@ use time::{Duration, OffsetDateTime, macros::datetime};
 use super::*;
 use crate::{BALANCE_MINOR_MAX, EntryKind, HoldState, Validity, ValidityInterval};
 
+mod bleepay;
 mod front;
 
 /// Sequences and commands per sequence: a million commands in the default test run.
@@ -54,6 +55,7 @@ struct Database {
     holds: BTreeMap<i64, Hold>,
     entries: BTreeMap<i64, Entry>,
     front: front::Rows,
+    bleepay: bleepay::Rows,
     next_pk: i64,
 }
 
@@ -132,7 +134,9 @@ impl Database {
                 }
                 Command::BleepayRedeem { .. }
                 | Command::BleepayResolve { .. }
-                | Command::BleepayDiscard { .. } => todo!(),
+                | Command::BleepayDiscard { .. } => {
+                    voucher_pks.extend(self.bleepay.load(&mut ledger, t, command));
+                }
                 Command::Refund { charge_id, .. } => {
                     for e in self.entries.values() {
                         if e.tenant_id == t && &e.id == charge_id {
@@ -212,6 +216,7 @@ impl Database {
             self.vouchers.insert(voucher.pk, voucher);
         }
         self.persist_front(set.front, &hold_key, &entry_key);
+        self.persist_bleepay(set.bleepay, &hold_key, &entry_key);
     }
 
     fn issue(&mut self, voucher: Voucher) {
@@ -260,8 +265,8 @@ struct MVoucher {
 
 #[derive(Clone, Debug)]
 struct MHold {
-    /// A Front Payment reservation's hold (else a JTL reservation).
-    front: bool,
+    /// A JTL reservation (else a Front Payment reservation's or a bleepay code's hold).
+    jtl: bool,
     tenant: String,
     id: String,
     voucher: usize,
@@ -289,6 +294,7 @@ struct Model {
     holds: Vec<MHold>,
     entries: Vec<MEntry>,
     front: front::FrontModel,
+    bleepay: bleepay::BleepayModel,
 }
 
 /// What the model expects a command to answer, compared with the engine's by shape.
@@ -319,6 +325,9 @@ enum Expected {
     },
     FrontPosted,
     FrontDone,
+    BleepayCode {
+        status: crate::bleepay::CodeStatus,
+    },
 }
 
 impl Model {
@@ -334,11 +343,11 @@ impl Model {
         self.held_by(v, now, false) + self.held_by(v, now, true)
     }
 
-    /// What Front Payment's holds (`front`) or JTL's hold on the voucher.
-    fn held_by(&self, v: usize, now: OffsetDateTime, front: bool) -> i64 {
+    /// What JTL's reservation (`jtl`) or the other faces' holds hold on the voucher.
+    fn held_by(&self, v: usize, now: OffsetDateTime, jtl: bool) -> i64 {
         self.holds
             .iter()
-            .filter(|h| h.voucher == v && h.front == front)
+            .filter(|h| h.voucher == v && h.jtl == jtl)
             .filter(|h| h.state == HoldState::Live && h.expires_at > now)
             .map(|h| h.amount)
             .sum()
@@ -376,7 +385,7 @@ impl Model {
         self.holds
             .iter()
             .position(|h| {
-                !h.front && h.tenant == tenant && h.id == id && !self.vouchers[h.voucher].deleted
+                h.jtl && h.tenant == tenant && h.id == id && !self.vouchers[h.voucher].deleted
             })
             .ok_or(DomainError::ReservationNotFound)
     }
@@ -411,18 +420,18 @@ impl Model {
                 if self.vouchers[v].currency != *currency {
                     return Err(DomainError::CurrencyMismatch);
                 }
-                // The live JTL reservation is superseded; Front Payment's holds stay.
-                if *amount_minor > self.remaining(v) - self.held_by(v, now, true) {
+                // The live JTL reservation is superseded; the other faces' holds stay.
+                if *amount_minor > self.remaining(v) - self.held_by(v, now, false) {
                     return Err(DomainError::InsufficientBalance);
                 }
                 for h in 0..self.holds.len() {
-                    if self.holds[h].voucher == v && !self.holds[h].front {
+                    if self.holds[h].voucher == v && self.holds[h].jtl {
                         self.end_hold(h, HoldState::Superseded, now);
                     }
                 }
                 let ttl = TENANTS.iter().find(|(name, _)| *name == t).map(|x| x.1);
                 self.holds.push(MHold {
-                    front: false,
+                    jtl: true,
                     tenant: t.into(),
                     id: id(),
                     voucher: v,
@@ -607,7 +616,9 @@ impl Model {
             | Command::FrontCharge { .. }
             | Command::FrontClose { .. }
             | Command::FrontRefund { .. } => self.run_front(origin, command, new_id),
-            _ => todo!(),
+            Command::BleepayRedeem { .. }
+            | Command::BleepayResolve { .. }
+            | Command::BleepayDiscard { .. } => self.run_bleepay(origin, command, new_id),
         }
     }
 }
@@ -658,7 +669,7 @@ fn observed(answer: &Answer) -> (Expected, Option<String>) {
         ),
         Answer::FrontPosted { id } => (Expected::FrontPosted, Some(id.clone())),
         Answer::FrontDone => (Expected::FrontDone, None),
-        Answer::BleepayCode(_) => todo!(),
+        Answer::BleepayCode(c) => (Expected::BleepayCode { status: c.status }, None),
     }
 }
 
@@ -692,6 +703,9 @@ impl Sequence {
         }
         for _ in 0..3 {
             s.submit();
+        }
+        for _ in 0..2 {
+            s.open_context();
         }
         s
     }
@@ -800,8 +814,10 @@ impl Sequence {
     }
 
     fn command(&mut self, origin: &Origin) -> Command {
-        if self.rng.random_range(0..4) == 0 {
-            return self.front_command(origin);
+        match self.rng.random_range(0..8) {
+            0 | 1 => return self.front_command(origin),
+            2 => return self.bleepay_command(origin),
+            _ => {}
         }
         let currency = if self.rng.random_range(0..25) == 0 {
             sek()
@@ -876,6 +892,9 @@ impl Sequence {
             if self.rng.random_range(0..6) == 0 {
                 self.submit();
             }
+            if self.rng.random_bool(0.5) {
+                self.reserve_code();
+            }
             self.model.front.line_names = self.db.front.line_names();
             let size = self
                 .rng
@@ -894,9 +913,13 @@ impl Sequence {
                 let (got, made) = match &answer {
                     Ok(a) => {
                         let (e, id) = observed(a);
-                        // A Front Payment hold or refund has the id drawn last.
-                        let drawn = matches!(a, Answer::FrontPaid(_) | Answer::FrontDone)
-                            .then(|| format!("x{}", ids.0));
+                        // A Front Payment or bleepay hold, refund or charge has the id drawn
+                        // last.
+                        let drawn = matches!(
+                            a,
+                            Answer::FrontPaid(_) | Answer::FrontDone | Answer::BleepayCode(_)
+                        )
+                        .then(|| format!("x{}", ids.0));
                         (Ok(e), id.or(drawn))
                     }
                     Err(refusal) => (Err(refusal.clone()), None),
@@ -993,6 +1016,7 @@ impl Sequence {
             assert_eq!(refunded, m.refund_of.map(|c| &self.model.entries[c].id));
         }
         self.compare_front();
+        self.compare_bleepay();
     }
 }
 
