@@ -45,3 +45,18 @@ async fn front_batches_run_the_same_statements_whatever_their_size() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bleepay_batches_run_the_same_statements_whatever_their_size() {
+    let Some(url) = fresh_database_url().await else {
+        return;
+    };
+    let store = voucherd_store_postgres::open(&url)
+        .await
+        .expect("open PostgreSQL");
+    voucherd_store::conformance::bleepay_batches_run_the_same_statements_whatever_their_size(
+        Arc::new(store),
+        voucherd_store::sql::Dialect::Postgres,
+    )
+    .await;
+}

@@ -41,3 +41,12 @@ async fn front_batches_run_the_same_statements_whatever_their_size() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bleepay_batches_run_the_same_statements_whatever_their_size() {
+    voucherd_store::conformance::bleepay_batches_run_the_same_statements_whatever_their_size(
+        open_sqlite().await,
+        voucherd_store::sql::Dialect::Sqlite,
+    )
+    .await;
+}

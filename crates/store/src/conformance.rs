@@ -5,6 +5,7 @@
 //! The stories talk only to the [`Store`] trait, with time moved by hand, never by sleeping.
 
 mod sequences;
+mod wallet;
 
 use std::sync::Arc;
 
@@ -643,6 +644,67 @@ pub async fn front_batches_run_the_same_statements_whatever_their_size<B>(
     // Generic plans, vouchers, reservations, lines, postings, holds, draw keys, write: eight
     // on PostgreSQL.
     assert_same_statements(&shapes, dialect, 8);
+}
+
+/// A batch of bleepay's money commands (redeem, resolve and discard codes of one context) of
+/// 1, 4 and 16 rounds runs the same statements, and on PostgreSQL the same number.
+pub async fn bleepay_batches_run_the_same_statements_whatever_their_size<B>(
+    store: Arc<crate::sql::SqlStore<B>>,
+    dialect: crate::sql::Dialect,
+) where
+    B: crate::sql::Backend,
+{
+    let dyn_store: Arc<dyn Store> = store.clone();
+    let till = tenant(&dyn_store, "default").await;
+    let mut shapes = Vec::new();
+    for (round, size) in [1_usize, 4, 16].into_iter().enumerate() {
+        let mut batch = Vec::new();
+        for n in 0..size {
+            let code = format!("B{round}-{n}");
+            till.voucher(10_000, &code).await;
+            let wallet = wallet::Wallet::open(&dyn_store, "default", &code, &[&code]).await;
+            let redeem = |code_id: &str| Command::RedeemCode {
+                caller: wallet.payee(),
+                code_id: code_id.into(),
+                amount_minor: 500,
+                currency: eur(),
+            };
+            let (redeemed, resolved, discarded) = (
+                wallet.reserve_code().await,
+                wallet.reserve_code().await,
+                wallet.reserve_code().await,
+            );
+            for id in [&resolved, &discarded] {
+                let answer = wallet.payer.run(redeem(id)).await;
+                assert!(matches!(answer, Ok(Outcome::Code(_))), "{answer:?}");
+            }
+            for command in [
+                redeem(&redeemed),
+                Command::ResolveCode {
+                    payer_id: wallet.payer_id.clone(),
+                    code_id: resolved,
+                },
+                Command::DiscardCode {
+                    caller: wallet.payee(),
+                    code_id: discarded,
+                },
+            ] {
+                batch.push(CommandRequest {
+                    context: CommandContext {
+                        tenant_id: "default".into(),
+                        actor: Actor::Payer(wallet.payer_id.clone()),
+                        request_id: "statements".into(),
+                        now: T0,
+                    },
+                    command,
+                    idempotency: None,
+                });
+            }
+        }
+        shapes.push(statement_shape(&store, &batch).await);
+    }
+    // Generic plans, vouchers, codes, bindings, holds, draw keys, write: seven on PostgreSQL.
+    assert_same_statements(&shapes, dialect, 7);
 }
 
 /// How many statements a batch ran, and which (each once, sorted); every command must be

@@ -1,8 +1,8 @@
 //! Property test of the ledger: random sequences of JTL's reserve, charge, release, refund and
-//! recharge, interleaved with Front Payment's pay, capture, cancel and complete on the same few
-//! vouchers, each answer compared with a model (balances, what each voucher holds for JTL and
-//! for each Front Payment reservation, what each charge may still refund), then the integrity
-//! check. proptest makes the sequences and, when one fails, shrinks it to a shortest failing
+//! recharge, interleaved with Front Payment's pay, capture, cancel and complete and bleepay's
+//! redeem, resolve and discard on the same few vouchers, each answer compared with a model
+//! (balances, what each voucher holds for JTL, for each Front Payment reservation and for each
+//! bleepay code, what each charge may still refund), then the integrity check. proptest makes the sequences and, when one fails, shrinks it to a shortest failing
 //! one.
 
 use std::sync::Arc;
@@ -12,7 +12,9 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, TestRunner};
 use voucherd_domain::DomainError;
+use voucherd_domain::bleepay::BleepayRefusal;
 
+use super::wallet::Wallet;
 use super::{Caller, T0, eur, tenant};
 use crate::command::VoucherRef;
 use crate::front::{FrontLineInput, LineAmount, NewFrontReservation};
@@ -64,6 +66,16 @@ enum Step {
         reservation: Index,
         complete: bool,
     },
+    /// A payee reserves a bleepay code in the sequence's context and redeems `amount`: the
+    /// first of the vouchers, in order, that can carry it holds it.
+    BleepayRedeem {
+        amount: i64,
+    },
+    /// The payer resolves (charges) a redeemed code, or discards it.
+    BleepayEnd {
+        code: Index,
+        resolve: bool,
+    },
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -81,7 +93,7 @@ fn step() -> impl Strategy<Value = Step> {
         (voucher.clone(), amount.clone())
             .prop_map(|(voucher, amount)| Step::Recharge { voucher, amount }),
         (voucher, amount.clone()).prop_map(|(voucher, amount)| Step::FrontPay { voucher, amount }),
-        (any::<Index>(), amount).prop_map(|(reservation, amount)| Step::FrontCapture {
+        (any::<Index>(), amount.clone()).prop_map(|(reservation, amount)| Step::FrontCapture {
             reservation,
             amount
         }),
@@ -89,6 +101,11 @@ fn step() -> impl Strategy<Value = Step> {
             reservation,
             complete
         }),
+        amount
+            .clone()
+            .prop_map(|amount| Step::BleepayRedeem { amount }),
+        (any::<Index>(), any::<bool>())
+            .prop_map(|(code, resolve)| Step::BleepayEnd { code, resolve }),
     ]
 }
 
@@ -121,6 +138,24 @@ impl ModelFront {
             .iter()
             .filter(|f| f.voucher == voucher && !f.closed)
             .map(|f| f.held)
+            .sum()
+    }
+}
+
+/// A redeemed bleepay code of the model: it holds `amount` on `voucher` while open.
+struct ModelCode {
+    id: String,
+    voucher: usize,
+    amount: i64,
+    open: bool,
+}
+
+impl ModelCode {
+    fn held_on(codes: &[ModelCode], voucher: usize) -> i64 {
+        codes
+            .iter()
+            .filter(|c| c.voucher == voucher && c.open)
+            .map(|c| c.amount)
             .sum()
     }
 }
@@ -173,14 +208,21 @@ async fn run_sequence(till: &Caller, merchant: &Caller, n: usize, steps: &[Step]
     }
     let mut charges: Vec<ModelCharge> = Vec::new();
     let mut fronts: Vec<ModelFront> = Vec::new();
+    let mut codes: Vec<ModelCode> = Vec::new();
+    let names: Vec<&str> = vouchers.iter().map(|v| v.code.as_str()).collect();
+    let wallet = Wallet::open(&till.store, "default", &format!("model-{n}"), &names).await;
+    // What the other faces hold on a voucher besides its JTL reservation.
+    let others = |fronts: &[ModelFront], codes: &[ModelCode], voucher: usize| {
+        ModelFront::held_on(fronts, voucher) + ModelCode::held_on(codes, voucher)
+    };
     for (i, step) in steps.iter().enumerate() {
         let context = format!("sequence {n}, step {i}: {step:?}");
         let touched = match step.clone() {
             Step::Reserve { voucher, amount } => {
-                let front_held = ModelFront::held_on(&fronts, voucher);
+                let others_held = others(&fronts, &codes, voucher);
                 let v = &mut vouchers[voucher];
-                // The new reservation supersedes the live one; Front Payment's holds stay.
-                let fits = amount <= v.remaining - front_held;
+                // The new reservation supersedes the live one; the other faces' holds stay.
+                let fits = amount <= v.remaining - others_held;
                 match till.reserve_at(T0, &v.code, amount).await {
                     Ok(Outcome::Reservation(hold)) if fits => v.live = Some((hold.id, amount)),
                     Err(DomainError::InsufficientBalance) if !fits => {}
@@ -272,7 +314,7 @@ async fn run_sequence(till: &Caller, merchant: &Caller, n: usize, steps: &[Step]
             }
             Step::FrontPay { voucher, amount } => {
                 let held = vouchers[voucher].live.as_ref().map_or(0, |(_, a)| *a)
-                    + ModelFront::held_on(&fronts, voucher);
+                    + others(&fronts, &codes, voucher);
                 let fits = amount <= vouchers[voucher].remaining - held;
                 let id = front_reservation(merchant, amount, &context).await;
                 let answer = merchant
@@ -357,11 +399,75 @@ async fn run_sequence(till: &Caller, merchant: &Caller, n: usize, steps: &[Step]
                 }
                 f.voucher
             }
+            Step::BleepayRedeem { amount } => {
+                let chosen = (0..VOUCHERS).find(|&v| {
+                    let held = vouchers[v].live.as_ref().map_or(0, |(_, a)| *a)
+                        + others(&fronts, &codes, v);
+                    amount <= vouchers[v].remaining - held
+                });
+                let id = wallet.reserve_code().await;
+                let answer = wallet
+                    .payer
+                    .run(Command::RedeemCode {
+                        caller: wallet.payee(),
+                        code_id: id.clone(),
+                        amount_minor: amount,
+                        currency: eur(),
+                    })
+                    .await;
+                match (answer, chosen) {
+                    (Ok(Outcome::Code(code)), Some(voucher))
+                        if code.voucher_id.as_ref() == Some(&vouchers[voucher].id) =>
+                    {
+                        codes.push(ModelCode {
+                            id,
+                            voucher,
+                            amount,
+                            open: true,
+                        });
+                        voucher
+                    }
+                    (Err(DomainError::Bleepay(BleepayRefusal::InsufficientFunds)), None) => {
+                        continue;
+                    }
+                    (other, chosen) => panic!("{context}: expected {chosen:?}: {other:?}"),
+                }
+            }
+            Step::BleepayEnd { code, resolve } => {
+                if codes.is_empty() {
+                    continue;
+                }
+                let picked = code.index(codes.len());
+                let c = &mut codes[picked];
+                let code_id = c.id.clone();
+                let command = if resolve {
+                    Command::ResolveCode {
+                        payer_id: wallet.payer_id.clone(),
+                        code_id,
+                    }
+                } else {
+                    Command::DiscardCode {
+                        caller: wallet.payee(),
+                        code_id,
+                    }
+                };
+                match wallet.payer.run(command).await {
+                    Ok(Outcome::Code(_)) if c.open => {
+                        c.open = false;
+                        if resolve {
+                            vouchers[c.voucher].remaining -= c.amount;
+                        }
+                    }
+                    Err(DomainError::Bleepay(_)) if !c.open => {}
+                    other => panic!("{context}: {other:?}"),
+                }
+                c.voucher
+            }
         };
         let v = &vouchers[touched];
         let (remaining, held) = till.remaining(&v.id).await;
-        let model_held = v.live.as_ref().map_or(0, |(_, amount)| *amount)
-            + ModelFront::held_on(&fronts, touched);
+        let model_held =
+            v.live.as_ref().map_or(0, |(_, amount)| *amount) + others(&fronts, &codes, touched);
         assert_eq!((remaining, held), (v.remaining, model_held), "{context}");
     }
     till.assert_integrity(T0).await;
