@@ -78,6 +78,7 @@ macro_rules! conformance_tests {
             only_untouched_vouchers_can_be_deleted,
             concurrent_reserve_and_charge_never_overdraw,
             a_reservation_charged_from_many_tills_at_once_is_charged_once,
+            contended_vouchers_are_never_reported_missing,
             concurrent_commands_each_get_their_own_answer,
             lists_filter_and_paginate,
             random_command_sequences_keep_the_balance_invariant,
@@ -1112,6 +1113,55 @@ pub async fn concurrent_reserve_and_charge_never_overdraw(store: Arc<dyn Store>)
     );
     assert_eq!(remaining, 5_000 - 100 * charged);
     assert!(held <= remaining);
+    till.assert_integrity(T0).await;
+}
+
+/// Vouchers beside the contended ones, so that the database plans as it does for a shop.
+const CROWD: usize = 5_000;
+/// Tills paying on the contended vouchers at once, and payments each.
+const CROWD_TILLS: usize = 32;
+const CROWD_PAYMENTS: usize = 20;
+
+/// Many tills paying on a few vouchers among thousands: every reserve finds its voucher and
+/// every charge its reservation, whatever batch changed them while the command waited for them
+/// (a superseded reservation is expired, never missing).
+pub async fn contended_vouchers_are_never_reported_missing(store: Arc<dyn Store>) {
+    let till = Arc::new(tenant(&store, "default").await);
+    let rows = (0..CROWD)
+        .map(|n| NewVoucher {
+            code: Some(format!("CROWD-{n}")),
+            ..NewVoucher::digital(1_000, eur(), VoucherStatus::Active)
+        })
+        .collect();
+    let imported = till.run(Command::ImportVouchers { rows }).await;
+    assert!(imported.is_ok(), "{imported:?}");
+    let mut tasks = Vec::new();
+    for i in 0..CROWD_TILLS {
+        let till = till.clone();
+        tasks.push(tokio::spawn(async move {
+            let actor = Caller::new(&till.store, "default", Actor::Client(format!("till-{i}")));
+            for n in 0..CROWD_PAYMENTS {
+                let code = format!("CROWD-{}", (i + n) % 4);
+                let reservation = match actor.reserve_at(T0, &code, 1).await {
+                    Ok(Outcome::Reservation(hold)) => hold.id,
+                    other => return Err(format!("reserve on {code}: {other:?}")),
+                };
+                match actor
+                    .charge_at(T0, &reservation, &format!("O-{i}-{n}"))
+                    .await
+                {
+                    Ok(Outcome::Charge { .. }) | Err(DomainError::ReservationExpired) => {}
+                    other => return Err(format!("charge of {reservation}: {other:?}")),
+                }
+            }
+            Ok(())
+        }));
+    }
+    for task in tasks {
+        if let Err(wrong) = task.await.expect("task") {
+            panic!("{wrong}");
+        }
+    }
     till.assert_integrity(T0).await;
 }
 

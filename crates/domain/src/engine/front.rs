@@ -504,9 +504,7 @@ pub(super) fn refund(
     {
         return Err(refused(FrontRefusal::PartialChargeRefundNotAllowed));
     }
-    if p.refunded_minor + total > p.amount_minor {
-        return Err(DomainError::RefundExceedsCharge);
-    }
+    lifecycle::check_refund(p.amount_minor, p.refunded_minor, total)?;
     lifecycle::check_credit(voucher, total)?;
     let new = NewEntry {
         id: None,

@@ -226,9 +226,7 @@ pub(super) fn refund(
         .voucher(charge.voucher_pk)
         .ok_or(DomainError::ChargeNotFound)?;
     lifecycle::check_currency(voucher, currency)?;
-    if charge.refunded_minor + amount_minor > charge.amount_minor {
-        return Err(DomainError::RefundExceedsCharge);
-    }
+    lifecycle::check_refund(charge.amount_minor, charge.refunded_minor, amount_minor)?;
     lifecycle::check_credit(voucher, amount_minor)?;
     let voucher_id = voucher.id.clone();
     let new = NewEntry {

@@ -60,6 +60,19 @@ pub fn credit_fits(remaining_minor: i64, amount_minor: i64) -> Result<(), Domain
     }
 }
 
+/// The one refund bound: refunds against a charge of `charged_minor`, of which `refunded_minor`
+/// was refunded already, never add up to more than the charge.
+pub fn check_refund(
+    charged_minor: i64,
+    refunded_minor: i64,
+    amount_minor: i64,
+) -> Result<(), DomainError> {
+    match refunded_minor.checked_add(amount_minor) {
+        Some(total) if total <= charged_minor => Ok(()),
+        _ => Err(DomainError::RefundExceedsCharge),
+    }
+}
+
 /// The PIN presented for a voucher matches its own (a voucher without a PIN needs none). Compared
 /// in constant time.
 pub fn pin_matches(voucher: &Voucher, given: Option<&str>) -> bool {
@@ -327,6 +340,20 @@ mod tests {
         assert_eq!(
             credit_fits(i64::MAX, 1),
             Err(DomainError::BalanceLimitExceeded),
+            "no overflow"
+        );
+    }
+
+    #[test]
+    fn refunds_add_up_to_the_charge_at_most() {
+        assert_eq!(check_refund(500, 300, 200), Ok(()));
+        assert_eq!(
+            check_refund(500, 300, 201),
+            Err(DomainError::RefundExceedsCharge)
+        );
+        assert_eq!(
+            check_refund(500, i64::MAX, 1),
+            Err(DomainError::RefundExceedsCharge),
             "no overflow"
         );
     }

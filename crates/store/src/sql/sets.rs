@@ -85,6 +85,19 @@ pub(super) fn in_text_tuples(dialect: Dialect, columns: &[&str], first: usize) -
     format!("({}) IN ({rows})", columns.join(", "))
 }
 
+/// `key` is one of the keys `subquery` selects, for a statement that locks the rows it reads.
+/// On PostgreSQL the keys are gathered into an array first (an init plan, run once), so the
+/// condition is a plain one on the locked row: a row that another transaction changed while
+/// this one waited for its lock is checked again against that array. Joined to a subquery
+/// instead, such a row was dropped from the answer under load (measured: reserves answered
+/// `VOUCHER.NOT_FOUND` for vouchers that existed, once the table held thousands of rows).
+pub(super) fn key_in_locked(dialect: Dialect, key: &str, subquery: &str) -> String {
+    match dialect {
+        Dialect::Postgres => format!("{key} = ANY(ARRAY({subquery}))"),
+        Dialect::Sqlite => format!("{key} IN ({subquery})"),
+    }
+}
+
 /// `column IN (the integers of the array bound at $param)`.
 pub(super) fn in_ints(dialect: Dialect, column: &str, param: usize) -> String {
     match dialect {

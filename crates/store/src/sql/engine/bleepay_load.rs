@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use voucherd_domain::engine::{BleepayCode, Ledger, RowKey};
 
 use super::super::bleepay_reads::{self, CODE_COLUMNS_FROM};
-use super::super::sets::{in_ints, in_text_tuples};
+use super::super::sets::{in_ints, in_text_tuples, key_in_locked};
 use super::super::{Dialect, SqlExec, Value};
 use crate::StoreError;
 use crate::bleepay::CodeView;
@@ -36,7 +36,14 @@ pub(super) async fn codes<T: SqlExec>(
     };
     let sql = format!(
         "{CODE_COLUMNS_FROM} WHERE {} ORDER BY b.pk{lock}",
-        in_text_tuples(dialect, &["b.tenant_id", "b.id"], 1)
+        key_in_locked(
+            dialect,
+            "b.pk",
+            &format!(
+                "SELECT pk FROM bleepay_vouchers WHERE {}",
+                in_text_tuples(dialect, &["tenant_id", "id"], 1)
+            )
+        )
     );
     let mut found = Found {
         views: HashMap::new(),

@@ -12,7 +12,7 @@ use voucherd_domain::engine::{
 use voucherd_domain::front::PostingSource;
 
 use super::super::front_reads::{self, RESERVATION_SELECT};
-use super::super::sets::{in_ints, in_text_tuples};
+use super::super::sets::{in_ints, in_text_tuples, key_in_locked};
 use super::super::{Dialect, SqlExec, Value};
 use crate::StoreError;
 use crate::front::{FrontLineView, FrontReservationView};
@@ -38,7 +38,14 @@ pub(super) async fn reservations<T: SqlExec>(
     };
     let sql = format!(
         "{RESERVATION_SELECT} WHERE {} ORDER BY r.pk{lock}",
-        in_text_tuples(dialect, &["r.tenant_id", "r.id"], 2)
+        key_in_locked(
+            dialect,
+            "r.pk",
+            &format!(
+                "SELECT pk FROM front_reservations WHERE {}",
+                in_text_tuples(dialect, &["tenant_id", "id"], 2)
+            )
+        )
     );
     let mut params = vec![Value::from(now)];
     params.extend(names);

@@ -27,7 +27,7 @@ use voucherd_domain::engine::{self, Entry, Hold, Ledger, RowKey, TenantRules, Vo
 use voucherd_domain::{EntryKind, HoldState};
 
 use super::super::reads::{self, VOUCHER_COLUMNS};
-use super::super::sets::{in_ints, in_text_tuples};
+use super::super::sets::{in_ints, in_text_tuples, key_in_locked};
 use super::super::{Dialect, SqlExec, Value};
 use super::{Planned, bleepay_load, front_load};
 use crate::StoreError;
@@ -327,8 +327,8 @@ async fn vouchers<T: SqlExec>(
     let sql = format!(
         "SELECT {VOUCHER_COLUMNS}, v.tenant_id, t.reservation_ttl_seconds \
          FROM vouchers v JOIN tenants t ON t.id = v.tenant_id \
-         WHERE v.deleted_at IS NULL AND v.pk IN ({}) ORDER BY v.pk{}",
-        branches.join(" UNION ALL "),
+         WHERE v.deleted_at IS NULL AND {} ORDER BY v.pk{}",
+        key_in_locked(dialect, "v.pk", &branches.join(" UNION ALL ")),
         dialect.voucher_lock_clause(),
     );
     let mut found = Vec::new();

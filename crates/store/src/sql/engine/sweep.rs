@@ -7,7 +7,7 @@
 use time::OffsetDateTime;
 use voucherd_domain::engine::{Ledger, lifecycle};
 
-use super::super::sets::in_ints;
+use super::super::sets::{in_ints, key_in_locked};
 use super::super::{Dialect, SqlExec, Value};
 use super::keys::Keys;
 use super::load::{HOLD_COLUMNS, read_hold};
@@ -25,10 +25,11 @@ pub(in crate::sql) async fn expire_holds<T: SqlExec>(
 ) -> Result<u64, StoreError> {
     let mut expired = 0;
     loop {
+        let due = "SELECT DISTINCT voucher_pk FROM holds WHERE state = 'live' \
+                   AND expires_at <= $1 ORDER BY voucher_pk LIMIT $2";
         let lock = format!(
-            "SELECT pk FROM vouchers WHERE pk IN (SELECT DISTINCT voucher_pk FROM holds \
-             WHERE state = 'live' AND expires_at <= $1 ORDER BY voucher_pk LIMIT $2) \
-             ORDER BY pk{}",
+            "SELECT pk FROM vouchers WHERE {} ORDER BY pk{}",
+            key_in_locked(dialect, "pk", due),
             dialect.lock_clause()
         );
         let pks: Vec<Option<i64>> = tx
