@@ -12,7 +12,8 @@
 //! - [`submit`] runs a command through the store with idempotency, for every face.
 //! - [`observe`] gives every request an id, a log line and metrics.
 //! - [`connections`] accepts connections with head limits and timeouts; per-address and
-//!   per-caller rate limits ([`rate_limit`]) guard every face.
+//!   per-caller rate limits ([`rate_limit`]) guard every face; `edge` refuses, before any face
+//!   reads a request, bodies over the limit and text holding NUL, in the face's envelope.
 //! - [`clock`], [`config`], [`state`], [`throttle`], [`sweeper`], [`cli`] support them.
 //!
 //! A face parses its wire format into a store command, submits it, and formats the outcome in
@@ -26,6 +27,8 @@ pub mod clock;
 pub mod config;
 pub mod connections;
 pub mod console;
+mod edge;
+mod faces;
 pub mod front;
 pub mod issuer;
 pub mod jtl;
@@ -60,6 +63,7 @@ pub fn app(state: AppState) -> Router {
         .merge(ops::router())
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
+        .layer(axum::middleware::from_fn(edge::layer))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             address_limit::layer,

@@ -98,6 +98,14 @@ pub async fn not_found() -> Response {
     )
 }
 
+/// A refusal in the same JSON envelope.
+pub fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
+    json_response(
+        status,
+        json!({ "status": status.as_u16(), "code": code, "message": message }).to_string(),
+    )
+}
+
 /// 429 in the same JSON envelope (the caller adds `Retry-After`).
 pub fn too_many_requests() -> Response {
     json_response(

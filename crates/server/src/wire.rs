@@ -43,6 +43,22 @@ pub async fn read_body(body: Body) -> Result<Bytes, BodyError> {
         })
 }
 
+/// Whether JSON text holds the escape `\u0000` (NUL): a `\` that is not itself escaped,
+/// followed by `u0000`.
+pub fn json_escapes_nul(bytes: &[u8]) -> bool {
+    let pattern = b"\\u0000";
+    (0..bytes.len().saturating_sub(pattern.len() - 1))
+        .filter(|&i| bytes[i..].starts_with(pattern))
+        .any(|i| {
+            let backslashes = bytes[..=i]
+                .iter()
+                .rev()
+                .take_while(|&&b| b == b'\\')
+                .count();
+            backslashes % 2 == 1
+        })
+}
+
 /// Whether `error` or one of its sources is an `E`.
 pub fn caused_by<E: std::error::Error + 'static>(
     error: &(dyn std::error::Error + 'static),

@@ -194,15 +194,6 @@ impl FrontBook {
         &self.reservations[index]
     }
 
-    /// The reservation's lines, in key order (reserved lines first, then those charges added).
-    pub fn lines_of(&self, reservation_pk: i64) -> Vec<usize> {
-        let mut of: Vec<usize> = (0..self.lines.len())
-            .filter(|&i| self.lines[i].reservation_pk == reservation_pk)
-            .collect();
-        of.sort_by_key(|&i| self.lines[i].key);
-        of
-    }
-
     pub fn line_index(&self, key: RowKey) -> Option<usize> {
         self.line_by_key.get(&key).copied()
     }

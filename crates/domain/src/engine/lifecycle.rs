@@ -1,8 +1,10 @@
-//! The one hold lifecycle and the one way a balance moves. A hold is placed `Live`; it ends
-//! `Charged` (its money becomes a charge entry), `Released` or `Superseded` (its money is free
-//! again) or `Expired` (its time ran out first). Every entry moves its voucher's remaining
-//! balance by its signed amount, and every credit is checked against the balance limit here.
-//! The faces' rules decide *whether* a transition may happen; this module is *how* it happens.
+//! The one hold lifecycle and the one way a balance moves. A hold is placed `Live`; it may be
+//! drawn on in parts (each part a charge entry, the hold shrinking by it); it ends `Charged`
+//! (its money, or what is left of it, becomes a charge entry), `Released` or `Superseded` (its
+//! money is free again) or `Expired` (its time ran out first; the sweeper writes that down).
+//! Every entry moves its voucher's remaining balance by its signed amount, and every credit is
+//! checked against the balance limit here. The faces' rules decide *whether* a transition may
+//! happen; this module is *how* it happens.
 
 use time::OffsetDateTime;
 

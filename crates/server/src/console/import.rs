@@ -18,7 +18,7 @@ use super::{Nav, Operator, csrf_refused, existing_tenant, flash, render, run, se
 use crate::AppState;
 
 /// The largest file accepted (100 000 rows of typical length fit).
-const IMPORT_BYTES_MAX: usize = 32 * 1024 * 1024;
+pub(crate) const IMPORT_BYTES_MAX: usize = 32 * 1024 * 1024;
 
 #[derive(Template)]
 #[template(path = "console/import.html")]

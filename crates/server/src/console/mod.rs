@@ -27,6 +27,7 @@ use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+pub(crate) use import::IMPORT_BYTES_MAX;
 use voucherd_store::{Actor, Command, Outcome};
 
 use crate::AppState;

@@ -12,6 +12,7 @@ mod bleepay_flow;
 mod browser;
 mod console;
 mod crash;
+mod edge;
 mod front_flow;
 mod front_page;
 mod jtl_errors;

@@ -33,8 +33,8 @@ use super::{Planned, bleepay_load, front_load};
 use crate::StoreError;
 use crate::model::VoucherView;
 
-/// A batch's ledger, and each loaded voucher's and Front Payment reservation's view for the
-/// answers.
+/// A batch's ledger, and the views the answers are built from: each loaded voucher's, Front
+/// Payment reservation's and bleepay code's, by key.
 pub(super) struct Loaded {
     pub(super) ledger: Ledger,
     pub(super) views: HashMap<i64, VoucherView>,
