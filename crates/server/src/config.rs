@@ -61,10 +61,16 @@ pub struct Limits {
     pub client_timeout_seconds: u64,
 }
 
-/// The default of [`Limits::caller_rate_limit`].
-pub const CALLER_RATE_LIMIT_DEFAULT: u32 = 50;
-/// The default of [`Limits::address_rate_limit`].
-pub const ADDRESS_RATE_LIMIT_DEFAULT: u32 = 200;
+/// The default of [`Limits::caller_rate_limit`]. A shop's back end or an ERP syncing vouchers is
+/// one caller doing everything: it must run a sequential bulk job at full speed (one
+/// connection on loopback makes 1 000 – 5 000 requests a second here) and bursts of a hundred
+/// parallel requests without a 429. So the rate limits stop a runaway or hostile caller from
+/// taking the whole node, nothing less; guessing is limited separately and much tighter (codes,
+/// PINs, connection pins, context codes, logins).
+pub const CALLER_RATE_LIMIT_DEFAULT: u32 = 5_000;
+/// The default of [`Limits::address_rate_limit`]: twice the caller's, so that an address with
+/// two busy callers (a till and its back office) stays under it.
+pub const ADDRESS_RATE_LIMIT_DEFAULT: u32 = 10_000;
 /// The default of [`Limits::client_timeout_seconds`].
 pub const CLIENT_TIMEOUT_SECONDS_DEFAULT: u64 = 10;
 

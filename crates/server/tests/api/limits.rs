@@ -120,6 +120,42 @@ async fn a_caller_sending_as_fast_as_it_can_gets_no_more_than_its_rate() {
     app.stop().await;
 }
 
+/// Requests of the sequential bulk job, and of the parallel burst after it.
+const BULK_REQUESTS: usize = 1_000;
+const BURST_REQUESTS: usize = 64;
+
+/// Under the default limits, one shop back end (one client, one address) syncs vouchers one
+/// after the other as fast as it can, then fires a burst of parallel requests: no 429. The
+/// clock stands still, so all of it must fit in what a caller and an address may burst.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_back_end_runs_a_bulk_job_and_a_burst_under_the_defaults() {
+    let app = TestApp::spawn_limited(Backend::Sqlite, Limits::default())
+        .await
+        .expect("sqlite");
+    let erp = app.client("default", ALL_SCOPES).await;
+    let mut ids = Vec::new();
+    for n in 0..BULK_REQUESTS {
+        let reply = if n % 2 == 0 {
+            let body = json!({ "amount": "10.00", "currency": "EUR", "status": "active" });
+            let reply = app.post("/v1/vouchers", &erp.token, body).await;
+            ids.extend(reply.json["id"].as_str().map(str::to_string));
+            reply
+        } else {
+            app.get(&format!("/v1/vouchers/{}", ids[ids.len() - 1]), &erp.token)
+                .await
+        };
+        assert!(reply.status.is_success(), "request {n}: {}", reply.text);
+    }
+    let burst = (0..BURST_REQUESTS).map(|n| {
+        let path = format!("/v1/vouchers/{}", ids[n % ids.len()]);
+        let (app, token) = (&app, &erp.token);
+        async move { app.get(&path, token).await }
+    });
+    for reply in futures::future::join_all(burst).await {
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_address_gets_its_burst_then_429_on_every_face_but_health() {
     let app = TestApp::spawn_limited(Backend::Sqlite, limits(0, CALLER_RATE, 10))
