@@ -1,5 +1,6 @@
 //! The `voucherd` binary: parses the command line and hands over to the library.
 
+use anyhow::Context;
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 
@@ -61,6 +62,11 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Top::Serve(config) => {
             init_logging(config.log_format == "json");
+            // The address first: a port in use must fail before a database is created or an
+            // admin token shown.
+            let listener = TcpListener::bind(&config.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", config.listen))?;
             let (state, generated) =
                 voucherd_server::prepare(&config, Arc::new(SystemClock)).await?;
             if let Some(token) = generated {
@@ -69,7 +75,6 @@ async fn main() -> anyhow::Result<()> {
                 );
             }
             let shutdown = shutdown_signal()?;
-            let listener = TcpListener::bind(&config.listen).await?;
             tracing::info!(listen = %listener.local_addr()?, database = %described(&config.database_url), "voucherd serving");
             voucherd_server::run(state, listener, shutdown).await?;
         }

@@ -287,6 +287,27 @@ fn a_backup_into_a_missing_folder_names_the_folder() {
     );
 }
 
+#[test]
+fn a_port_in_use_fails_before_a_database_is_made_and_names_the_address() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let address = taken.local_addr().expect("address").to_string();
+    let database = temp_database();
+    let output = voucherd()
+        .args(["serve", "--listen", &address, "--database-url", &database])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains(&format!("cannot listen on {address}")),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!stdout.contains("admin token"), "{stdout}");
+    let file = database.trim_start_matches("sqlite://");
+    assert!(!std::path::Path::new(file).exists(), "{file} was made");
+}
+
 /// Runs `voucherd serve` on `database_url` (and `command`'s environment and folder), and
 /// answers its log lines up to the one announcing that it serves; then stops it.
 fn log_until_serving(mut command: Command, database_url: &str) -> Vec<String> {
