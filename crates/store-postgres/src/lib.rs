@@ -125,7 +125,34 @@ pub async fn open(url: &str) -> Result<PgStore, StoreError> {
     ))
 }
 
+/// Opens the pool, after one connection of its own: the pool reports a server it cannot reach
+/// only as a timeout, while a single connection says why (refused, unknown host, no such
+/// database, authentication), and the error names the server and database either way.
 async fn connect(options: PgConnectOptions) -> Result<PgPool, StoreError> {
+    let server = format!(
+        "PostgreSQL at {}:{} (database {})",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or("of the user's name")
+    );
+    let first = tokio::time::timeout(
+        Duration::from_secs(ACQUIRE_TIMEOUT_SECONDS),
+        <PgConnection as sqlx::Connection>::connect_with(&options),
+    )
+    .await;
+    match first {
+        Ok(Ok(connection)) => drop(connection),
+        Ok(Err(cause)) => {
+            return Err(StoreError::Unavailable(format!(
+                "cannot connect to {server}: {cause}"
+            )));
+        }
+        Err(_) => {
+            return Err(StoreError::Unavailable(format!(
+                "cannot connect to {server}: no answer within {ACQUIRE_TIMEOUT_SECONDS} s"
+            )));
+        }
+    }
     PgPoolOptions::new()
         .max_connections(CONNECTIONS_MAX)
         .acquire_timeout(Duration::from_secs(ACQUIRE_TIMEOUT_SECONDS))

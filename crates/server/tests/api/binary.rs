@@ -288,6 +288,26 @@ fn a_backup_into_a_missing_folder_names_the_folder() {
 }
 
 #[test]
+fn an_unreachable_postgresql_is_named_with_the_cause() {
+    // Port 1 on loopback refuses connections.
+    let output = voucherd()
+        .args([
+            "migrate",
+            "--database-url",
+            "postgres://postgres@127.0.0.1:1/shop",
+        ])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("cannot connect to PostgreSQL at 127.0.0.1:1 (database shop)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("refused"), "the cause: {stderr}");
+}
+
+#[test]
 fn a_port_in_use_fails_before_a_database_is_made_and_names_the_address() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     let address = taken.local_addr().expect("address").to_string();
