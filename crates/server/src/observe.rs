@@ -67,9 +67,64 @@ pub fn metrics_handle() -> PrometheusHandle {
             let handle = recorder.handle();
             // Fails only if a recorder is already installed, which then keeps counting.
             let _ = metrics::set_global_recorder(recorder);
+            describe_metrics();
             handle
         })
         .clone()
+}
+
+/// The HELP line of every metric voucherd records.
+fn describe_metrics() {
+    metrics::describe_counter!(
+        "voucherd_http_requests_total",
+        "HTTP requests answered, by method, route (the matched pattern) and status."
+    );
+    metrics::describe_histogram!(
+        "voucherd_http_request_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time from a request's head to its answer, by method and route."
+    );
+    metrics::describe_counter!(
+        "voucherd_ledger_commands_total",
+        "Commands submitted to the store, by action, outcome (ok, refused, replayed, \
+         key_reused, store_error) and, when refused, the refusal."
+    );
+    metrics::describe_counter!(
+        "voucherd_front_callbacks_total",
+        "Front Payment status callback delivery attempts, by outcome."
+    );
+    metrics::describe_histogram!(
+        voucherd_store::sql::BATCH_COMMANDS_METRIC,
+        "Commands per write transaction of the group-commit writer."
+    );
+    metrics::describe_histogram!(
+        voucherd_store::sql::COMMIT_SECONDS_METRIC,
+        metrics::Unit::Seconds,
+        "Time the writer spent on each durable commit."
+    );
+    metrics::describe_histogram!(
+        voucherd_store::sql::QUEUE_WAIT_SECONDS_METRIC,
+        metrics::Unit::Seconds,
+        "Time each command waited for a writer lane."
+    );
+}
+
+/// A metric label from a Rust name: `Front(PaymentCardNotFound)` becomes
+/// `front_payment_card_not_found`; fields (`ImportRowTaken { row: 3, .. }`) are left out.
+pub fn label_of(debug: &str) -> String {
+    let name = debug.split([' ', '{']).next().unwrap_or_default();
+    let mut label = String::with_capacity(name.len() + 8);
+    for c in name.chars() {
+        // A word starts at a capital and after a bracket or colon.
+        let starts_word = c.is_ascii_uppercase() || matches!(c, '(' | ')' | ':');
+        if starts_word && !label.is_empty() && !label.ends_with('_') {
+            label.push('_');
+        }
+        if c.is_ascii_alphanumeric() || c == '_' {
+            label.push(c.to_ascii_lowercase());
+        }
+    }
+    label.trim_end_matches('_').to_string()
 }
 
 fn caller_request_id(request: &Request) -> Option<String> {
@@ -113,4 +168,23 @@ pub async fn layer(State(_state): State<AppState>, mut request: Request, next: N
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::label_of;
+
+    #[test]
+    fn labels_are_snake_case_words_without_values() {
+        assert_eq!(
+            label_of("Front(PaymentCardNotFound)"),
+            "front_payment_card_not_found"
+        );
+        assert_eq!(label_of("VoucherNotFound"), "voucher_not_found");
+        assert_eq!(
+            label_of("ImportRowTaken { row: 3, column: \"code\" }"),
+            "import_row_taken"
+        );
+        assert_eq!(label_of("Bleepay(NotFound)"), "bleepay_not_found");
+    }
 }

@@ -71,31 +71,26 @@ pub async fn submit(
         command,
         idempotency,
     };
-    let (answer, outcome) = match state.store.execute(request).await {
+    let (answer, outcome, refusal) = match state.store.execute(request).await {
         Ok(Execution::Done(result)) => {
-            let outcome = match &result {
-                Ok(_) => "ok".to_string(),
-                // The refusal's kind only: a label must not carry values (rows, amounts).
-                Err(refusal) => format!(
-                    "refused:{}",
-                    format!("{refusal:?}")
-                        .split([' ', '{'])
-                        .next()
-                        .unwrap_or_default()
-                ),
+            // The refusal's kind only: a label must not carry values (rows, amounts).
+            let (outcome, refusal) = match &result {
+                Ok(_) => ("ok", String::new()),
+                Err(refused) => ("refused", crate::observe::label_of(&format!("{refused:?}"))),
             };
             let response = render(&result);
-            (Answer::Fresh { result, response }, outcome)
+            (Answer::Fresh { result, response }, outcome, refusal)
         }
-        Ok(Execution::Replayed(stored)) => (Answer::Replayed(stored), "replayed".into()),
-        Ok(Execution::KeyReused) => (Answer::KeyReused, "key_reused".into()),
+        Ok(Execution::Replayed(stored)) => (Answer::Replayed(stored), "replayed", String::new()),
+        Ok(Execution::KeyReused) => (Answer::KeyReused, "key_reused", String::new()),
         Err(error) => {
             tracing::error!(request_id, action, %error, "store failed");
-            (Answer::Failed(error), "store_error".into())
+            (Answer::Failed(error), "store_error", String::new())
         }
     };
-    metrics::counter!("voucherd_ledger_commands_total", "action" => action, "outcome" => outcome)
-        .increment(1);
+    metrics::counter!("voucherd_ledger_commands_total",
+        "action" => action, "outcome" => outcome, "refusal" => refusal)
+    .increment(1);
     answer
 }
 

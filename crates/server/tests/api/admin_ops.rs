@@ -300,6 +300,38 @@ async fn operations_endpoints_answer(backend: Backend) {
         "{}",
         metrics.text
     );
+    // Every metric says what it counts, and labels are plain words.
+    for name in [
+        "voucherd_http_requests_total",
+        "voucherd_http_request_duration_seconds",
+        "voucherd_ledger_commands_total",
+        "voucherd_writer_batch_commands",
+        "voucherd_writer_commit_seconds",
+        "voucherd_writer_queue_wait_seconds",
+    ] {
+        assert!(
+            metrics.text.contains(&format!("# HELP {name} ")),
+            "no HELP for {name}: {}",
+            metrics.text
+        );
+    }
+    for line in metrics
+        .text
+        .lines()
+        .filter(|l| l.starts_with("voucherd_ledger"))
+    {
+        let labels = line.split(['{', '}']).nth(1).unwrap_or_default();
+        assert!(
+            labels
+                .split(',')
+                .filter_map(|pair| pair.split_once('='))
+                .all(|(_, value)| value
+                    .trim_matches('"')
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')),
+            "{line}"
+        );
+    }
     assert!(
         metrics
             .text
