@@ -47,10 +47,11 @@ pub enum Top {
     },
     /// Operator tasks on the database, as the admin API offers them.
     Admin {
-        #[arg(long, env = "VOUCHERD_DATABASE_URL", default_value = DATABASE_URL_DEFAULT)]
+        /// Also accepted after the task (`voucherd admin tenants --database-url ...`).
+        #[arg(long, global = true, env = "VOUCHERD_DATABASE_URL", default_value = DATABASE_URL_DEFAULT)]
         database_url: String,
-        /// The tenant to act in.
-        #[arg(long, default_value = DEFAULT_TENANT_ID)]
+        /// The tenant to act in; also accepted after the task.
+        #[arg(long, global = true, default_value = DEFAULT_TENANT_ID)]
         tenant: String,
         #[command(subcommand)]
         task: AdminTask,

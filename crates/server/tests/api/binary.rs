@@ -288,6 +288,27 @@ fn a_backup_into_a_missing_folder_names_the_folder() {
 }
 
 #[test]
+fn admin_flags_work_after_the_task_too() {
+    let database = temp_database();
+    run(&["migrate", "--database-url", &database]);
+    let created = run(&[
+        "admin",
+        "create-group",
+        "--name",
+        "Shops",
+        "--scopes",
+        "read",
+        "--database-url",
+        &database,
+        "--tenant",
+        "default",
+    ]);
+    assert!(created.contains("\"Shops\""), "{created}");
+    let listed = run(&["admin", "groups", "--database-url", &database]);
+    assert!(listed.contains("\"Shops\""), "{listed}");
+}
+
+#[test]
 fn an_unreachable_postgresql_is_named_with_the_cause() {
     // Port 1 on loopback refuses connections.
     let output = voucherd()
