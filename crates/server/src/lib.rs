@@ -14,6 +14,7 @@
 //! - [`connections`] accepts connections with head limits and timeouts; per-address and
 //!   per-caller rate limits ([`rate_limit`]) guard every face; `edge` refuses, before any face
 //!   reads a request, bodies over the limit and text holding NUL, in the face's envelope.
+//! - [`serve_lock`] keeps a second `voucherd serve` off an SQLite file already served.
 //! - [`clock`], [`config`], [`state`], [`throttle`], [`sweeper`], [`cli`] support them.
 //!
 //! A face parses its wire format into a store command, submits it, and formats the outcome in
@@ -36,6 +37,7 @@ pub mod observe;
 pub mod openapi;
 pub mod ops;
 pub mod rate_limit;
+pub mod serve_lock;
 pub mod state;
 pub mod submit;
 pub mod sweeper;

@@ -67,6 +67,7 @@ async fn main() -> anyhow::Result<()> {
             let listener = TcpListener::bind(&config.listen)
                 .await
                 .with_context(|| format!("cannot listen on {}", config.listen))?;
+            let _serving = voucherd_server::serve_lock::claim(&config.database_url)?;
             let (state, generated) =
                 voucherd_server::prepare(&config, Arc::new(SystemClock)).await?;
             if let Some(token) = generated {

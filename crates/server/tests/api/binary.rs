@@ -309,6 +309,32 @@ fn admin_flags_work_after_the_task_too() {
 }
 
 #[test]
+fn a_second_serve_on_one_sqlite_file_is_refused_naming_the_first() {
+    let database = temp_database();
+    let (mut first, _, _) = serve(&database, Logs::Collected);
+    let output = voucherd()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &database,
+        ])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains(&format!("is already served by process {}", first.id())),
+        "{stderr}"
+    );
+    assert!(terminate(&mut first).success());
+    // Once the first has stopped, the file may be served again.
+    let (mut again, _, _) = serve(&database, Logs::Collected);
+    assert!(terminate(&mut again).success());
+}
+
+#[test]
 fn an_unreachable_postgresql_is_named_with_the_cause() {
     // Port 1 on loopback refuses connections.
     let output = voucherd()
