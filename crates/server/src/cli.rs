@@ -134,9 +134,9 @@ pub enum AdminTask {
 
 #[derive(Debug, Subcommand)]
 pub enum UserAction {
-    /// Creates a console user. The password is read from `VOUCHERD_CONSOLE_PASSWORD`, else
-    /// from the first line of standard input (never from the command line, which others can
-    /// read).
+    /// Creates a console user. The password is read from `VOUCHERD_CONSOLE_PASSWORD`; else,
+    /// on a terminal, asked for twice without showing it; else from the first line of standard
+    /// input (never from the command line, which others can read).
     Create {
         #[arg(long)]
         username: String,
@@ -146,9 +146,38 @@ pub enum UserAction {
 /// The shortest console password accepted.
 pub const CONSOLE_PASSWORD_CHARS_MIN: usize = 12;
 
-fn console_password() -> anyhow::Result<String> {
+/// Reads a line from the terminal on standard input without showing it: echo is off before the
+/// prompt appears (so nothing typed after it is shown) and on again afterwards.
+fn read_hidden(prompt: &str) -> std::io::Result<String> {
+    use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
+    let stdin = std::io::stdin();
+    let shown = tcgetattr(&stdin)?;
+    let mut hidden = shown.clone();
+    hidden.local_modes.remove(LocalModes::ECHO);
+    hidden.local_modes.insert(LocalModes::ECHONL);
+    tcsetattr(&stdin, OptionalActions::Now, &hidden)?;
+    eprint!("{prompt}");
+    let mut line = String::new();
+    let read = stdin.read_line(&mut line);
+    tcsetattr(&stdin, OptionalActions::Now, &shown)?;
+    read?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+fn console_password(username: &str) -> anyhow::Result<String> {
+    use std::io::IsTerminal;
     let password = match std::env::var("VOUCHERD_CONSOLE_PASSWORD") {
         Ok(password) => password,
+        Err(_) if std::io::stdin().is_terminal() => {
+            let first = read_hidden(&format!("Password for {username}: "))
+                .context("reading the password from the terminal")?;
+            let again = read_hidden("The same password again: ")
+                .context("reading the password from the terminal")?;
+            if first != again {
+                bail!("the two passwords differ; nothing was created");
+            }
+            first
+        }
         Err(_) => {
             let mut line = String::new();
             std::io::stdin()
@@ -337,7 +366,7 @@ pub async fn admin(database_url: &str, tenant: &str, task: AdminTask) -> anyhow:
             if username.is_empty() || username.chars().count() > 64 {
                 bail!("the user name must have 1 to 64 characters");
             }
-            let password = console_password()?;
+            let password = console_password(&username)?;
             let password_hash =
                 tokio::task::spawn_blocking(move || voucherd_domain::password::hash(&password))
                     .await?;

@@ -334,6 +334,56 @@ fn a_second_serve_on_one_sqlite_file_is_refused_naming_the_first() {
     assert!(terminate(&mut again).success());
 }
 
+/// Reads `from` until `expected` has appeared; answers everything read.
+fn read_until(from: &mut impl std::io::Read, expected: &str) -> String {
+    let mut seen = Vec::new();
+    let mut byte = [0_u8; 1];
+    while !String::from_utf8_lossy(&seen).contains(expected) {
+        match from.read(&mut byte) {
+            Ok(1) => seen.push(byte[0]),
+            _ => panic!(
+                "ended before {expected:?}: {}",
+                String::from_utf8_lossy(&seen)
+            ),
+        }
+    }
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+/// On a terminal (a pseudo-terminal made by util-linux `script`), `admin user create` asks for
+/// the password twice and never shows it.
+#[test]
+fn a_console_password_typed_at_a_terminal_is_not_shown() {
+    use std::io::Write;
+    let database = temp_database();
+    run(&["migrate", "--database-url", &database]);
+    let password = "correct-horse-battery";
+    let command = format!(
+        "{} admin --database-url {database} user create --username ann",
+        env!("CARGO_BIN_EXE_voucherd")
+    );
+    let mut terminal = Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .env_remove("VOUCHERD_CONSOLE_PASSWORD")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs");
+    let mut input = terminal.stdin.take().expect("stdin");
+    let mut output = terminal.stdout.take().expect("stdout");
+    let mut shown = read_until(&mut output, "Password for ann: ");
+    writeln!(input, "{password}").expect("typed");
+    shown += &read_until(&mut output, "The same password again: ");
+    writeln!(input, "{password}").expect("typed");
+    drop(input);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut output, &mut rest).expect("output");
+    shown += &rest;
+    assert!(terminal.wait().expect("ends").success(), "{shown}");
+    assert!(shown.contains("\"username\": \"ann\""), "{shown}");
+    assert!(!shown.contains(password), "the password was shown: {shown}");
+}
+
 #[test]
 fn an_unreachable_postgresql_is_named_with_the_cause() {
     // Port 1 on loopback refuses connections.
