@@ -9,7 +9,7 @@
 use serde_json::json;
 
 use super::lifecycle::{self, NewHold};
-use super::state::{AuditRecord, Ledger};
+use super::state::Ledger;
 use super::{Answer, IdSource, Origin};
 use crate::bleepay::{self as rules, BleepayCaller, BleepayRefusal, CodeStatus};
 use crate::{Currency, DomainError, HoldState};
@@ -44,17 +44,7 @@ fn audit(
     id: &str,
     detail: serde_json::Value,
 ) {
-    ledger.add_audit(AuditRecord {
-        tenant_id: origin.tenant_id.clone(),
-        at: origin.now,
-        actor_kind: origin.actor_kind,
-        actor_id: origin.actor_id.clone(),
-        action,
-        subject_kind: "voucher_code",
-        subject_id: id.to_string(),
-        request_id: origin.request_id.clone(),
-        detail: detail.to_string(),
-    });
+    super::audit(ledger, origin, action, ("voucher_code", id), detail);
 }
 
 fn answer(ledger: &Ledger, index: usize) -> Decided {

@@ -16,7 +16,7 @@ use time::Duration;
 
 use super::front_book::{FrontCallback, FrontEvent, FrontLine, FrontPosting, PostingLine};
 use super::lifecycle::{self, NewEntry, NewHold};
-use super::state::{AuditRecord, Ledger, RowKey};
+use super::state::{Ledger, RowKey};
 use super::{Answer, IdSource, Origin};
 use crate::front::{
     self as rules, FrontLineInput, FrontRefusal, FrontStatus, LineAmount, PostingSource,
@@ -114,17 +114,7 @@ fn audit(
     id: &str,
     detail: serde_json::Value,
 ) {
-    ledger.add_audit(AuditRecord {
-        tenant_id: origin.tenant_id.clone(),
-        at: origin.now,
-        actor_kind: origin.actor_kind,
-        actor_id: origin.actor_id.clone(),
-        action,
-        subject_kind: "front_reservation",
-        subject_id: id.to_string(),
-        request_id: origin.request_id.clone(),
-        detail: detail.to_string(),
-    });
+    super::audit(ledger, origin, action, ("front_reservation", id), detail);
 }
 
 /// The customer pays the reservation with a voucher: its grand total is held until the capture
@@ -243,7 +233,7 @@ pub(super) fn capture(
     let Some(hold) = hold.filter(|_| total <= held) else {
         return Err(refused(FrontRefusal::CaptureRunwayExceeded));
     };
-    let (voucher_id, reservation_pk) = (voucher.id.clone(), r.pk);
+    let voucher_id = voucher.id.clone();
     let entry_id = ids.posting_id("CAP");
     let entry = lifecycle::draw(ledger, origin, hold, (total, id, entry_id.clone()), ids);
     let book = ledger.front_mut();
@@ -256,44 +246,18 @@ pub(super) fn capture(
             refunded_minor: 0,
         });
     }
-    book.add_posting(FrontPosting {
-        entry: entry.key,
-        entry_id: entry_id.clone(),
-        reservation_pk,
-        source: PostingSource::Captured,
-        amount_minor: total,
-        refunded_minor: 0,
-        refunded_at: None,
-        note: note.map(str::to_string),
-        lines: posting_lines,
-    });
-    book.change_reservation(index, |r| {
-        r.captured_minor += total;
-        r.status = FrontStatus::Captured;
-        r.updated_at = now;
-    });
-    let event = Event {
-        uuid: &entry_id,
-        title: "amount-captured-from-reservation",
-        amount_minor: Some(total),
-        sent_to: None,
-        note,
-    };
-    record(
-        ledger,
-        origin,
-        index,
-        event,
-        Some((FrontStatus::Captured, total)),
-    );
-    audit(
-        ledger,
-        origin,
-        "front.capture",
+    let posted = Posted {
         id,
-        json!({ "capture_id": entry_id, "voucher_id": voucher_id, "amount_minor": total }),
-    );
-    Ok(Answer::FrontPosted { id: entry_id })
+        entry: entry.key,
+        entry_id,
+        source: PostingSource::Captured,
+        total,
+        note,
+        lines: posting_lines,
+        voucher_id,
+        sent_to: None,
+    };
+    Ok(post(ledger, origin, index, posted))
 }
 
 /// The merchant charges new lines from the voucher's free balance, within the charge runway
@@ -356,44 +320,91 @@ pub(super) fn charge(
             });
         }
     }
-    book.add_posting(FrontPosting {
+    let posted = Posted {
+        id,
         entry: entry.key,
-        entry_id: entry_id.clone(),
-        reservation_pk,
+        entry_id,
         source: PostingSource::Charged,
+        total,
+        note,
+        lines: posting_lines,
+        voucher_id,
+        sent_to,
+    };
+    Ok(post(ledger, origin, index, posted))
+}
+
+/// A capture or charge just drawn, to be recorded.
+struct Posted<'a> {
+    /// The reservation's id.
+    id: &'a str,
+    entry: RowKey,
+    entry_id: String,
+    source: PostingSource,
+    total: i64,
+    note: Option<&'a str>,
+    lines: Vec<PostingLine>,
+    voucher_id: String,
+    /// Where a charge receipt is said to go.
+    sent_to: Option<String>,
+}
+
+/// Records a capture or charge: its posting, the reservation's totals and status, the history
+/// event and callback, and the audit record; answers the posting's id.
+fn post(ledger: &mut Ledger, origin: &Origin, index: usize, posted: Posted<'_>) -> Answer {
+    let now = origin.now;
+    let (status, title, action, id_field) = match posted.source {
+        PostingSource::Captured => (
+            FrontStatus::Captured,
+            "amount-captured-from-reservation",
+            "front.capture",
+            "capture_id",
+        ),
+        PostingSource::Charged => (
+            FrontStatus::Charged,
+            "amount-charged-from-card",
+            "front.charge",
+            "charge_id",
+        ),
+    };
+    let total = posted.total;
+    let book = ledger.front_mut();
+    let reservation_pk = book.reservation(index).pk;
+    book.add_posting(FrontPosting {
+        entry: posted.entry,
+        entry_id: posted.entry_id.clone(),
+        reservation_pk,
+        source: posted.source,
         amount_minor: total,
         refunded_minor: 0,
         refunded_at: None,
-        note: note.map(str::to_string),
-        lines: posting_lines,
+        note: posted.note.map(str::to_string),
+        lines: posted.lines,
     });
     book.change_reservation(index, |r| {
-        r.charged_minor += total;
-        r.status = FrontStatus::Charged;
+        match posted.source {
+            PostingSource::Captured => r.captured_minor += total,
+            PostingSource::Charged => r.charged_minor += total,
+        }
+        r.status = status;
         r.updated_at = now;
     });
     let event = Event {
-        uuid: &entry_id,
-        title: "amount-charged-from-card",
+        uuid: &posted.entry_id,
+        title,
         amount_minor: Some(total),
-        sent_to,
-        note,
+        sent_to: posted.sent_to,
+        note: posted.note,
     };
-    record(
-        ledger,
-        origin,
-        index,
-        event,
-        Some((FrontStatus::Charged, total)),
-    );
-    audit(
-        ledger,
-        origin,
-        "front.charge",
-        id,
-        json!({ "charge_id": entry_id, "voucher_id": voucher_id, "amount_minor": total }),
-    );
-    Ok(Answer::FrontPosted { id: entry_id })
+    record(ledger, origin, index, event, Some((status, total)));
+    let mut detail = serde_json::Map::new();
+    detail.insert(id_field.into(), posted.entry_id.clone().into());
+    detail.insert("voucher_id".into(), posted.voucher_id.into());
+    detail.insert("amount_minor".into(), total.into());
+    audit(ledger, origin, action, posted.id, detail.into());
+    Answer::FrontPosted {
+        id: posted.entry_id,
+    }
 }
 
 /// How a reservation is closed.

@@ -10,7 +10,7 @@ use time::Duration;
 
 use super::lifecycle::{self, NewEntry, NewHold};
 use super::state::{Ledger, PURPOSE_RESERVATION};
-use super::{Answer, IdSource, Origin, VoucherFigures, VoucherName};
+use super::{Answer, IdSource, Origin, VoucherFigures, VoucherName, audit};
 use crate::{Currency, DomainError, EntryKind, HoldState, VoucherStatus};
 
 type Decided = Result<Answer, DomainError>;
@@ -38,26 +38,6 @@ pub fn figures(ledger: &Ledger, pk: i64, now: time::OffsetDateTime) -> Option<Vo
         deletable: lifecycle::deletable(voucher.has_activity, held_minor),
         updated_at: voucher.updated_at,
     })
-}
-
-fn audit(
-    ledger: &mut Ledger,
-    origin: &Origin,
-    action: &'static str,
-    subject: (&'static str, &str),
-    detail: serde_json::Value,
-) {
-    ledger.add_audit(super::state::AuditRecord {
-        tenant_id: origin.tenant_id.clone(),
-        at: origin.now,
-        actor_kind: origin.actor_kind,
-        actor_id: origin.actor_id.clone(),
-        action,
-        subject_kind: subject.0,
-        subject_id: subject.1.to_string(),
-        request_id: origin.request_id.clone(),
-        detail: detail.to_string(),
-    });
 }
 
 pub(super) fn reserve(

@@ -216,6 +216,27 @@ pub enum Answer {
     BleepayCode(Box<BleepayCode>),
 }
 
+/// Records what `origin` did to the subject (its kind and id) in the batch's audit log.
+fn audit(
+    ledger: &mut Ledger,
+    origin: &Origin,
+    action: &'static str,
+    (subject_kind, subject_id): (&'static str, &str),
+    detail: serde_json::Value,
+) {
+    ledger.add_audit(AuditRecord {
+        tenant_id: origin.tenant_id.clone(),
+        at: origin.now,
+        actor_kind: origin.actor_kind,
+        actor_id: origin.actor_id.clone(),
+        action,
+        subject_kind,
+        subject_id: subject_id.to_string(),
+        request_id: origin.request_id.clone(),
+        detail: detail.to_string(),
+    });
+}
+
 /// Decides one command against the ledger and, if it is accepted, applies it.
 pub fn apply(
     ledger: &mut Ledger,
