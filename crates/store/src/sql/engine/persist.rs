@@ -158,17 +158,20 @@ async fn draw_keys<T: SqlExec>(
             keys.lines.sort_unstable();
         }
         Dialect::Sqlite => {
+            let mut sql = String::from(
+                "SELECT (SELECT COALESCE(MAX(pk), 0) FROM holds), \
+                 (SELECT COALESCE(MAX(pk), 0) FROM entries)",
+            );
+            if counts.lines > 0 {
+                sql.push_str(", (SELECT COALESCE(MAX(pk), 0) FROM front_lines)");
+            }
             let row = tx
-                .fetch_optional(
-                    "SELECT (SELECT COALESCE(MAX(pk), 0) FROM holds), \
-                     (SELECT COALESCE(MAX(pk), 0) FROM entries), \
-                     (SELECT COALESCE(MAX(pk), 0) FROM front_lines)",
-                    vec![],
-                )
+                .fetch_optional(&sql, vec![])
                 .await?
                 .ok_or_else(|| StoreError::Other("no largest keys".into()))?;
             let mut r = row.reader();
-            let (hold_max, entry_max, line_max) = (r.int()?, r.int()?, r.int()?);
+            let (hold_max, entry_max) = (r.int()?, r.int()?);
+            let line_max = if counts.lines > 0 { r.int()? } else { 0 };
             keys.holds
                 .extend((1..=count(counts.holds)).map(|i| hold_max + i));
             keys.entries
