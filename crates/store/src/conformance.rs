@@ -539,16 +539,7 @@ pub async fn engine_batches_run_the_same_statements_whatever_their_size<B>(
                     currency: eur(),
                 },
             ] {
-                batch.push(CommandRequest {
-                    context: CommandContext {
-                        tenant_id: "default".into(),
-                        actor: Actor::Client("till-1".into()),
-                        request_id: "statements".into(),
-                        now: T0,
-                    },
-                    command,
-                    idempotency: None,
-                });
+                batch.push(batch_request(Actor::Client("till-1".into()), command));
             }
         }
         shapes.push(statement_shape(&store, &batch).await);
@@ -628,16 +619,7 @@ pub async fn front_batches_run_the_same_statements_whatever_their_size<B>(
                     }],
                 },
             ] {
-                batch.push(CommandRequest {
-                    context: CommandContext {
-                        tenant_id: "default".into(),
-                        actor: merchant.actor.clone(),
-                        request_id: "statements".into(),
-                        now: T0,
-                    },
-                    command,
-                    idempotency: None,
-                });
+                batch.push(batch_request(merchant.actor.clone(), command));
             }
         }
         shapes.push(statement_shape(&store, &batch).await);
@@ -690,22 +672,30 @@ pub async fn bleepay_batches_run_the_same_statements_whatever_their_size<B>(
                     code_id: discarded,
                 },
             ] {
-                batch.push(CommandRequest {
-                    context: CommandContext {
-                        tenant_id: "default".into(),
-                        actor: Actor::Payer(wallet.payer_id.clone()),
-                        request_id: "statements".into(),
-                        now: T0,
-                    },
+                batch.push(batch_request(
+                    Actor::Payer(wallet.payer_id.clone()),
                     command,
-                    idempotency: None,
-                });
+                ));
             }
         }
         shapes.push(statement_shape(&store, &batch).await);
     }
     // Generic plans, vouchers, codes, bindings, holds, draw keys, write: seven on PostgreSQL.
     assert_same_statements(&shapes, dialect, 7);
+}
+
+/// A command of a statement-budget batch, in the default tenant at [`T0`].
+fn batch_request(actor: Actor, command: Command) -> CommandRequest {
+    CommandRequest {
+        context: CommandContext {
+            tenant_id: "default".into(),
+            actor,
+            request_id: "statements".into(),
+            now: T0,
+        },
+        command,
+        idempotency: None,
+    }
 }
 
 /// How many statements a batch ran, and which (each once, sorted); every command must be
