@@ -61,6 +61,8 @@ pub enum DomainError {
     ConsoleUsernameTaken,
     #[error("console user not found")]
     ConsoleUserNotFound,
+    #[error("merchant token not found")]
+    MerchantTokenNotFound,
     /// A refusal of the Front Payment face's reservation rules.
     #[error("{0}")]
     Front(crate::front::FrontRefusal),

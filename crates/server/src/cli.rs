@@ -8,9 +8,11 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 use voucherd_domain::pattern::Pattern;
 use voucherd_domain::{Scope, ValidityInterval};
+use voucherd_store::console::{ConsoleUserChange, password_problem, username_problem};
 use voucherd_store::model::{DEFAULT_TENANT_ID, TenantSettings};
 use voucherd_store::{Actor, Command, CommandContext, CommandRequest, Execution, Outcome, Store};
 
+use crate::admin::present;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, DATABASE_URL_DEFAULT};
 
@@ -123,6 +125,13 @@ pub enum AdminTask {
         #[arg(long)]
         name: String,
     },
+    /// Lists the tenant's merchant tokens (without the tokens), revoked ones included.
+    MerchantTokens,
+    /// Revokes a merchant token: its next request is refused, on every node.
+    RevokeMerchantToken {
+        #[arg(long)]
+        id: String,
+    },
     /// Recomputes every voucher of the tenant from its entries.
     Integrity,
     /// Console users (operators of the web console at /admin/).
@@ -141,10 +150,30 @@ pub enum UserAction {
         #[arg(long)]
         username: String,
     },
+    /// Lists console users with their status (active, locked, disabled).
+    List,
+    /// Disables a console user: their sessions end and their logins are refused.
+    Disable {
+        #[arg(long)]
+        username: String,
+    },
+    /// Enables a disabled console user.
+    Enable {
+        #[arg(long)]
+        username: String,
+    },
+    /// Lifts a lockout after failed logins.
+    Unlock {
+        #[arg(long)]
+        username: String,
+    },
+    /// Sets a new password, read like `create` does; also unlocks the user and ends their
+    /// sessions.
+    ResetPassword {
+        #[arg(long)]
+        username: String,
+    },
 }
-
-/// The shortest console password accepted.
-pub const CONSOLE_PASSWORD_CHARS_MIN: usize = 12;
 
 /// Reads a line from the terminal on standard input without showing it: echo is off before the
 /// prompt appears (so nothing typed after it is shown) and on again afterwards.
@@ -174,7 +203,7 @@ fn console_password(username: &str) -> anyhow::Result<String> {
             let again = read_hidden("The same password again: ")
                 .context("reading the password from the terminal")?;
             if first != again {
-                bail!("the two passwords differ; nothing was created");
+                bail!("the two passwords differ; nothing was changed");
             }
             first
         }
@@ -186,9 +215,8 @@ fn console_password(username: &str) -> anyhow::Result<String> {
             line.trim_end_matches(['\r', '\n']).to_string()
         }
     };
-    let chars = password.chars().count();
-    if !(CONSOLE_PASSWORD_CHARS_MIN..=256).contains(&chars) {
-        bail!("the password must have {CONSOLE_PASSWORD_CHARS_MIN} to 256 characters");
+    if let Some(problem) = password_problem(&password) {
+        bail!("{problem}");
     }
     Ok(password)
 }
@@ -359,28 +387,19 @@ pub async fn admin(database_url: &str, tenant: &str, task: AdminTask) -> anyhow:
             })),
             other => done(other),
         },
-        AdminTask::User {
-            action: UserAction::Create { username },
-        } => {
-            let username = username.trim().to_string();
-            if username.is_empty() || username.chars().count() > 64 {
-                bail!("the user name must have 1 to 64 characters");
+        AdminTask::MerchantTokens => {
+            for t in store.merchant_tokens(tenant).await? {
+                print(present::merchant_token(&t));
             }
-            let password = console_password(&username)?;
-            let password_hash =
-                tokio::task::spawn_blocking(move || voucherd_domain::password::hash(&password))
-                    .await?;
-            let command = Command::CreateConsoleUser {
-                username,
-                password_hash,
-            };
-            match execute(store.as_ref(), DEFAULT_TENANT_ID, command).await? {
-                Outcome::ConsoleUser { id, username } => {
-                    print(json!({ "id": id, "username": username }))
-                }
+        }
+        AdminTask::RevokeMerchantToken { id } => {
+            let command = Command::RevokeMerchantToken { token_id: id };
+            match execute(store.as_ref(), tenant, command).await? {
+                Outcome::MerchantTokenRevoked(t) => print(present::merchant_token(&t)),
                 other => done(other),
             }
         }
+        AdminTask::User { action } => console_user(store.as_ref(), action).await?,
         AdminTask::Integrity => {
             let report = store.integrity(tenant, SystemClock.now()).await?;
             let clean = report.violations.is_empty();
@@ -389,6 +408,57 @@ pub async fn admin(database_url: &str, tenant: &str, task: AdminTask) -> anyhow:
                 bail!("the ledger has violations");
             }
         }
+    }
+    Ok(())
+}
+
+/// Hashes a console password read from the environment, the terminal or standard input.
+async fn console_password_hash(username: &str) -> anyhow::Result<String> {
+    let password = console_password(username)?;
+    Ok(tokio::task::spawn_blocking(move || voucherd_domain::password::hash(&password)).await?)
+}
+
+/// Runs a console-user task (console users belong to no tenant; changes are audited in the
+/// default tenant, as logins are).
+async fn console_user(store: &dyn Store, action: UserAction) -> anyhow::Result<()> {
+    let change = |username: String, change| Command::ChangeConsoleUser { username, change };
+    let command = match action {
+        UserAction::List => {
+            let now = SystemClock.now();
+            for user in store.console_users().await? {
+                print(present::console_user(&user, now));
+            }
+            return Ok(());
+        }
+        UserAction::Create { username } => {
+            let username = username.trim().to_string();
+            if let Some(problem) = username_problem(&username) {
+                bail!("{problem}");
+            }
+            let password_hash = console_password_hash(&username).await?;
+            Command::CreateConsoleUser {
+                username,
+                password_hash,
+            }
+        }
+        UserAction::Disable { username } => change(username, ConsoleUserChange::Disable),
+        UserAction::Enable { username } => change(username, ConsoleUserChange::Enable),
+        UserAction::Unlock { username } => change(username, ConsoleUserChange::Unlock),
+        UserAction::ResetPassword { username } => {
+            if store.console_user(&username).await?.is_none() {
+                bail!(
+                    "refused: {}",
+                    voucherd_domain::DomainError::ConsoleUserNotFound
+                );
+            }
+            let password_hash = console_password_hash(&username).await?;
+            change(username, ConsoleUserChange::ResetPassword { password_hash })
+        }
+    };
+    match execute(store, DEFAULT_TENANT_ID, command).await? {
+        Outcome::ConsoleUser { id, username } => print(json!({ "id": id, "username": username })),
+        Outcome::ConsoleUserChanged(user) => print(present::console_user(&user, SystemClock.now())),
+        other => print(json!(format!("{other:?}"))),
     }
     Ok(())
 }

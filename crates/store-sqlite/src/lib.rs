@@ -55,6 +55,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "series",
         script: include_str!("../migrations/0005_series.sql"),
     },
+    Migration {
+        version: 6,
+        name: "operations",
+        script: include_str!("../migrations/0006_operations.sql"),
+    },
 ];
 
 /// The SQLite [`Backend`].

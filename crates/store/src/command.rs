@@ -11,10 +11,13 @@ use voucherd_domain::bleepay::CodeFormat;
 use crate::bleepay::{
     BleepayCaller, CodeView, ContextAddress, ContextView, PayerKind, PayerVoucherView,
 };
+use crate::console::{ConsoleUserChange, ConsoleUserView};
 use crate::front::{
     FrontLineInput, FrontReservationView, LineAmount, NewFrontReservation, PostingSource,
 };
-use crate::model::{Client, ClientGroup, EntryView, HoldView, Tenant, TenantSettings, VoucherView};
+use crate::model::{
+    Client, ClientGroup, EntryView, HoldView, MerchantToken, Tenant, TenantSettings, VoucherView,
+};
 use crate::series::{SeriesTemplate, SeriesView};
 
 /// Who asked for a change, recorded in the audit log.
@@ -183,6 +186,10 @@ pub enum Command {
     CreateMerchantToken {
         name: String,
     },
+    /// Revokes a merchant token of the tenant (again: unchanged).
+    RevokeMerchantToken {
+        token_id: String,
+    },
     CreateVoucher(NewVoucher),
     /// `None`: unchanged; `Some(None)`: cleared.
     UpdateVoucher {
@@ -325,6 +332,11 @@ pub enum Command {
         username: String,
         password_hash: String,
     },
+    /// Disables, enables or unlocks a console user, or resets their password.
+    ChangeConsoleUser {
+        username: String,
+        change: ConsoleUserChange,
+    },
     /// A wrong password for a console user; the fifth in a row locks the user for a while.
     ConsoleLoginFailed {
         username: String,
@@ -369,6 +381,7 @@ impl Command {
             Command::IssueToken { .. } => "token.issue",
             Command::DisconnectClient { .. } => "client.disconnect",
             Command::CreateMerchantToken { .. } => "merchant_token.create",
+            Command::RevokeMerchantToken { .. } => "merchant_token.revoke",
             Command::CreateVoucher(_) => "voucher.create",
             Command::UpdateVoucher { .. } => "voucher.update",
             Command::SetVoucherStatus { .. } => "voucher.status",
@@ -399,6 +412,7 @@ impl Command {
             Command::ResolveCode { .. } => "code.resolve",
             Command::DiscardCode { .. } => "code.discard",
             Command::CreateConsoleUser { .. } => "console_user.create",
+            Command::ChangeConsoleUser { change, .. } => change.action(),
             Command::ConsoleLoginFailed { .. } => "console.login_failed",
             Command::OpenConsoleSession { .. } => "console.login",
             Command::TouchConsoleSession { .. } => "console.touch",
@@ -440,6 +454,8 @@ pub enum Outcome {
         /// The secret that Front Payment callbacks are checksummed with.
         callback_secret: String,
     },
+    /// A merchant token after its revocation.
+    MerchantTokenRevoked(MerchantToken),
     Voucher(VoucherView),
     VoucherDeleted,
     Reservation(HoldView),
@@ -472,6 +488,8 @@ pub enum Outcome {
         id: String,
         username: String,
     },
+    /// A console user after a change.
+    ConsoleUserChanged(ConsoleUserView),
     /// A failed login was counted; `locked_until` when it locked the user.
     ConsoleLoginCounted {
         locked_until: Option<OffsetDateTime>,

@@ -104,6 +104,8 @@ pub struct MerchantToken {
     pub id: String,
     pub name: String,
     pub created_at: OffsetDateTime,
+    /// When the token was revoked; a revoked token is refused on its next request.
+    pub revoked_at: Option<OffsetDateTime>,
 }
 
 /// A voucher with its balance as of the read.

@@ -9,7 +9,7 @@ use crate::bleepay::{
     BleepayCaller, BleepayGrant, CodeView, ContextView, ListWindow, PayerCredential, PayerKind,
     PayerVoucherView,
 };
-use crate::console::{ConsoleSession, ConsoleUser};
+use crate::console::{ConsoleSession, ConsoleUser, ConsoleUserView};
 use crate::front::{
     CallbackAttempt, FrontCallback, FrontEventView, FrontReservationView, MerchantGrant,
 };
@@ -214,6 +214,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// A console user by name.
     async fn console_user(&self, username: &str) -> Result<Option<ConsoleUser>, StoreError>;
+
+    /// Every console user, by name, without password hashes.
+    async fn console_users(&self) -> Result<Vec<ConsoleUserView>, StoreError>;
 
     /// The unexpired console session a cookie token's digest names.
     async fn console_session(

@@ -187,10 +187,7 @@ pub(super) async fn list_merchant_tokens(
         .merchant_tokens(&tenant)
         .await
         .map_err(|e| AdminError::store(&e))?;
-    let data: Vec<Value> = tokens
-        .iter()
-        .map(|t| json!({ "id": t.id, "name": t.name, "created_at": crate::wire::timestamp(t.created_at) }))
-        .collect();
+    let data: Vec<Value> = tokens.iter().map(present::merchant_token).collect();
     Ok(json_response(StatusCode::OK, &json!({ "data": data })))
 }
 
@@ -219,6 +216,28 @@ pub(super) async fn create_merchant_token(
         &tenant,
         (body.request_id, None),
         Command::CreateMerchantToken { name },
+        render,
+    )
+    .await)
+}
+
+/// Revokes a merchant token: its next request is refused, on every node (each request reads
+/// its token from the database). Revoking it again answers the same.
+pub(super) async fn revoke_merchant_token(
+    _: Admin,
+    State(state): State<AppState>,
+    AdminPath((tenant, token)): AdminPath<(String, String)>,
+    body: AdminBody<Value>,
+) -> Result<Response, AdminError> {
+    let render = renderer(StatusCode::OK, |o| match o {
+        voucherd_store::Outcome::MerchantTokenRevoked(t) => present::merchant_token(t),
+        _ => Value::Null,
+    });
+    Ok(run(
+        &state,
+        &tenant,
+        (body.request_id, body.keyed),
+        Command::RevokeMerchantToken { token_id: token },
         render,
     )
     .await)

@@ -66,6 +66,8 @@ impl AdminError {
             D::ClientNotFound => Self::not_found("client"),
             D::ClientGroupNotFound => Self::not_found("client group"),
             D::VoucherNotFound => Self::not_found("voucher"),
+            D::MerchantTokenNotFound => Self::not_found("merchant token"),
+            D::ConsoleUserNotFound => Self::not_found("console user"),
             D::TenantIdTaken => {
                 Self::new(StatusCode::CONFLICT, "conflict", "tenant id already taken")
             }
@@ -91,7 +93,6 @@ impl AdminError {
             | D::PatternExhausted
             | D::ImportRowTaken { .. }
             | D::ConsoleUsernameTaken
-            | D::ConsoleUserNotFound
             | D::Front(_)
             | D::Bleepay(_) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -1,16 +1,18 @@
 //! The operator's API under `/admin/api/v1`: tenants and their settings, client groups,
-//! clients and their connection pins, merchant tokens, and read access to vouchers with their
+//! clients and their connection pins, merchant tokens (made and revoked), console users
+//! (listed, made, disabled, unlocked, given a new password), and read access to vouchers with their
 //! ledger, the audit log and the integrity check. JSON in and out; errors are
 //! `{"error": {"code", "message"}}`. Every call needs `Authorization: Bearer <admin token>`.
 //!
 //! Layout: [`error`] is the envelope and how each refusal is answered in it, [`extract`] what
 //! every handler starts from (the token, a body, a path, submitting a command); [`tenants`],
-//! [`clients`] and [`vouchers`] hold the handlers of each resource group.
+//! [`clients`], [`console_users`] and [`vouchers`] hold the handlers of each resource group.
 
 mod clients;
+mod console_users;
 mod error;
 mod extract;
-mod present;
+pub(crate) mod present;
 mod tenants;
 mod vouchers;
 
@@ -66,6 +68,30 @@ pub fn router() -> Router<AppState> {
         .route(
             &format!("{t}/merchant-tokens"),
             get(list_merchant_tokens).post(create_merchant_token),
+        )
+        .route(
+            &format!("{t}/merchant-tokens/{{token}}/revoke"),
+            post(revoke_merchant_token),
+        )
+        .route(
+            "/admin/api/v1/console-users",
+            get(console_users::list).post(console_users::create),
+        )
+        .route(
+            "/admin/api/v1/console-users/{username}/disable",
+            post(console_users::disable),
+        )
+        .route(
+            "/admin/api/v1/console-users/{username}/enable",
+            post(console_users::enable),
+        )
+        .route(
+            "/admin/api/v1/console-users/{username}/unlock",
+            post(console_users::unlock),
+        )
+        .route(
+            "/admin/api/v1/console-users/{username}/password",
+            post(console_users::reset_password),
         )
         .route(&format!("{t}/vouchers"), get(list_vouchers))
         .route(&format!("{t}/vouchers/{{voucher}}"), get(show_voucher))

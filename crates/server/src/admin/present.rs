@@ -1,10 +1,13 @@
 //! The admin API's JSON shapes. Money is given in minor units and as a decimal string.
 
 use serde_json::{Value, json};
+use time::OffsetDateTime;
 use voucherd_domain::Scope;
 use voucherd_domain::money::format_two_decimals;
+use voucherd_store::console::ConsoleUserView;
 use voucherd_store::model::{
-    AuditEvent, Client, ClientGroup, EntryView, HoldView, Tenant, TenantSettings, VoucherView,
+    AuditEvent, Client, ClientGroup, EntryView, HoldView, MerchantToken, Tenant, TenantSettings,
+    VoucherView,
 };
 
 use crate::wire::timestamp;
@@ -31,6 +34,28 @@ fn scope_names(scopes: &[Scope]) -> Vec<&'static str> {
 
 pub fn group(g: &ClientGroup) -> Value {
     json!({ "id": g.id, "name": g.name, "scopes": scope_names(&g.scopes), "created_at": timestamp(g.created_at) })
+}
+
+pub fn merchant_token(t: &MerchantToken) -> Value {
+    json!({
+        "id": t.id,
+        "name": t.name,
+        "status": if t.revoked_at.is_some() { "revoked" } else { "active" },
+        "created_at": timestamp(t.created_at),
+        "revoked_at": t.revoked_at.map(timestamp),
+    })
+}
+
+/// A console user as of `now` (whether a lockout is still running).
+pub fn console_user(u: &ConsoleUserView, now: OffsetDateTime) -> Value {
+    json!({
+        "id": u.id,
+        "username": u.username,
+        "status": u.status(now),
+        "created_at": timestamp(u.created_at),
+        "disabled_at": u.disabled_at.map(timestamp),
+        "locked_until": u.locked_until.filter(|until| *until > now).map(timestamp),
+    })
 }
 
 pub fn client(c: &Client) -> Value {

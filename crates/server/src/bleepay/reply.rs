@@ -152,6 +152,7 @@ pub fn refusal(refused: &DomainError) -> StoredResponse {
         | DomainError::ImportRowTaken { .. }
         | DomainError::ConsoleUsernameTaken
         | DomainError::ConsoleUserNotFound
+        | DomainError::MerchantTokenNotFound
         | DomainError::Front(_) => error(400, "refused", &refused.to_string()),
     }
 }

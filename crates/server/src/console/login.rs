@@ -153,6 +153,13 @@ pub async fn log_in(
         }
         return fail(StatusCode::UNAUTHORIZED, "Wrong user name or password.");
     };
+    // Said only to someone who knows the password, so it tells a guesser nothing.
+    if user.disabled_at.is_some() {
+        return fail(
+            StatusCode::FORBIDDEN,
+            "This user is disabled. Ask another operator to enable it.",
+        );
+    }
     match command(&state, Command::OpenConsoleSession { user_id: user.id }).await {
         Answer::Fresh {
             result: Ok(Outcome::ConsoleSession { token, .. }),

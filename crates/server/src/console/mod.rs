@@ -6,7 +6,8 @@
 //! Pages: tenants ([`home`]), client groups and clients with connection pins ([`clients`]),
 //! vouchers with search, timeline and actions ([`vouchers`]), series and the CSV export
 //! ([`series`], [`csv`]), the CSV import ([`import`]), reports and the audit log
-//! ([`reports`]), and the tenant's settings and merchant tokens ([`settings`]).
+//! ([`reports`]), the tenant's settings and merchant tokens ([`settings`]), and the console
+//! users themselves ([`users`]).
 
 mod clients;
 mod csv;
@@ -20,6 +21,7 @@ mod series;
 mod session;
 mod settings;
 pub mod upload;
+mod users;
 mod vouchers;
 
 use askama::Template;
@@ -80,6 +82,12 @@ pub fn router() -> Router<AppState> {
             &format!("{t}/merchant-tokens"),
             post(settings::create_merchant_token),
         )
+        .route(
+            &format!("{t}/merchant-tokens/{{token}}/revoke"),
+            post(settings::revoke_merchant_token),
+        )
+        .route("/admin/users", get(users::page).post(users::create))
+        .route("/admin/users/change", post(users::change))
         .route(&format!("{t}/reports"), get(reports::page))
         .route(&format!("{t}/audit"), get(reports::audit))
         .route(&format!("{t}/vouchers"), get(vouchers::list))
@@ -287,6 +295,15 @@ fn flash(key: Option<&str>) -> Option<String> {
         "client-created" => "The client was created.",
         "disconnected" => "The client was disconnected: its secret and tokens no longer work.",
         "settings-saved" => "The settings were saved.",
+        "token-revoked" => {
+            "The merchant token was revoked: Front Payment requests with it are refused."
+        }
+        "user-created" => "The console user was created.",
+        "user-disabled" => "The user was disabled: their sessions ended and they cannot log in.",
+        "user-enabled" => "The user was enabled and can log in again.",
+        "user-unlocked" => "The user was unlocked and can log in again.",
+        "password-set" => "The new password was set; the user's sessions ended.",
+        "not-yourself" => "You cannot disable yourself; ask another operator.",
         "status-changed" => "The voucher's status was changed.",
         "recharged" => "The voucher was recharged.",
         "refunded" => "The refund was booked.",

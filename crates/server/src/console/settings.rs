@@ -1,6 +1,7 @@
 //! The tenant's settings: id, code and PIN patterns with samples (refreshed as the operator
 //! types, or with "Preview samples" without the script), default validity, reservation and
-//! token lifetimes; and the Front Payment merchant tokens, each shown once when made.
+//! token lifetimes; and the Front Payment merchant tokens, each shown once when made, and
+//! revoked here.
 
 use std::collections::HashMap;
 
@@ -35,6 +36,8 @@ pub struct TokenRow {
     pub id: String,
     pub name: String,
     pub created: String,
+    /// When it was revoked; `None` while it works.
+    pub revoked: Option<String>,
 }
 
 pub struct MadeToken {
@@ -161,6 +164,7 @@ async fn page(
                     id: t.id,
                     name: t.name,
                     created: when(t.created_at),
+                    revoked: t.revoked_at.map(when),
                 })
                 .collect(),
             made,
@@ -350,6 +354,24 @@ pub async fn create_merchant_token(
             .await
         }
         Ok(_) => see_other(&format!("/admin/t/{tenant}/settings?problem=refused")),
+        Err(response) => response,
+    }
+}
+
+/// Revokes a merchant token: Front Payment refuses it from its next request, on every node.
+pub async fn revoke_merchant_token(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path((tenant, token)): Path<(String, String)>,
+    Form(fields): Form<Fields>,
+) -> Response {
+    if let Err(response) = admit(&state, &operator, &tenant, &fields).await {
+        return response;
+    }
+    let command = Command::RevokeMerchantToken { token_id: token };
+    match run(&state, &tenant, &operator, command).await {
+        Ok(Ok(_)) => see_other(&format!("/admin/t/{tenant}/settings?notice=token-revoked")),
+        Ok(Err(_)) => see_other(&format!("/admin/t/{tenant}/settings?notice=not-found")),
         Err(response) => response,
     }
 }

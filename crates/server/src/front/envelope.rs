@@ -117,6 +117,7 @@ pub fn refusal(refusal: &DomainError) -> StoredResponse {
         | DomainError::ImportRowTaken { .. }
         | DomainError::ConsoleUsernameTaken
         | DomainError::ConsoleUserNotFound
+        | DomainError::MerchantTokenNotFound
         | DomainError::Bleepay(_) => no_data(404, &FrontRefusal::ReservationNotFound.key()),
     }
 }

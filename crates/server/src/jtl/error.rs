@@ -196,6 +196,7 @@ impl JtlError {
             | D::Bleepay(_)
             | D::ConsoleUsernameTaken
             | D::ConsoleUserNotFound
+            | D::MerchantTokenNotFound
             | D::ImportRowTaken { .. } => JtlError::Internal,
         }
     }

@@ -270,6 +270,21 @@ fn paginated(item: &str) -> Value {
             "last_page": { "type": "integer" }, "total": { "type": "integer" }, "path": { "type": "string" } } } } })
 }
 
+fn merchant_token() -> Value {
+    json!({ "type": "object", "properties": {
+        "id": { "type": "string" }, "name": { "type": "string" },
+        "status": { "type": "string", "enum": ["active", "revoked"] },
+        "created_at": timestamp(), "revoked_at": nullable(timestamp()) } })
+}
+
+fn console_user() -> Value {
+    json!({ "type": "object", "properties": {
+        "id": { "type": "string" }, "username": { "type": "string" },
+        "status": { "type": "string", "enum": ["active", "locked", "disabled"] },
+        "created_at": timestamp(), "disabled_at": nullable(timestamp()),
+        "locked_until": nullable(timestamp()) } })
+}
+
 fn admin_paths() -> Vec<(&'static str, &'static str, Value)> {
     let t = |p: &'static str| p;
     let any = || json!({ "type": "object" });
@@ -294,9 +309,20 @@ fn admin_paths() -> Vec<(&'static str, &'static str, Value)> {
         (t("/admin/api/v1/tenants/{tenant}/clients/{client}/pin"), "post", op("Issue a 30-minute connection pin").path_param("tenant").path_param("client")
             .ok("201", Some(json!({ "type": "object", "properties": { "pin": { "type": "string" }, "expires_at": timestamp() } }))).build()),
         (t("/admin/api/v1/tenants/{tenant}/clients/{client}/disconnect"), "post", op("Revoke a client's secret and tokens").path_param("tenant").path_param("client").ok("200", Some(any())).build()),
-        (t("/admin/api/v1/tenants/{tenant}/merchant-tokens"), "get", op("List merchant tokens (without the tokens)").path_param("tenant").ok("200", Some(list())).build()),
+        (t("/admin/api/v1/tenants/{tenant}/merchant-tokens"), "get", op("List merchant tokens (without the tokens)").path_param("tenant").ok("200", Some(json!({ "type": "object", "properties": { "data": { "type": "array", "items": merchant_token() } } }))).build()),
         (t("/admin/api/v1/tenants/{tenant}/merchant-tokens"), "post", op("Create a merchant token (shown once)").path_param("tenant")
             .body(json!({ "type": "object", "required": ["name"], "properties": { "name": text(255) } })).ok("201", Some(any())).build()),
+        (t("/admin/api/v1/tenants/{tenant}/merchant-tokens/{token}/revoke"), "post", op("Revoke a merchant token: its next request is refused on every node (again: the same answer)").path_param("tenant").path_param("token")
+            .ok("200", Some(merchant_token())).build()),
+        (t("/admin/api/v1/console-users"), "get", op("List console users (no password hashes)").ok("200", Some(json!({ "type": "object", "properties": { "data": { "type": "array", "items": console_user() } } }))).build()),
+        (t("/admin/api/v1/console-users"), "post", op("Create a console user").body(json!({ "type": "object", "required": ["username", "password"], "properties": { "username": text(64), "password": { "type": "string", "minLength": 12, "maxLength": 256 } } }))
+            .ok("201", Some(any())).build()),
+        (t("/admin/api/v1/console-users/{username}/disable"), "post", op("Disable a console user: their sessions end and logins are refused").path_param("username").ok("200", Some(console_user())).build()),
+        (t("/admin/api/v1/console-users/{username}/enable"), "post", op("Enable a disabled console user").path_param("username").ok("200", Some(console_user())).build()),
+        (t("/admin/api/v1/console-users/{username}/unlock"), "post", op("Lift a lockout after failed logins").path_param("username").ok("200", Some(console_user())).build()),
+        (t("/admin/api/v1/console-users/{username}/password"), "post", op("Set a new password: also unlocks the user and ends their sessions").path_param("username")
+            .body(json!({ "type": "object", "required": ["password"], "properties": { "password": { "type": "string", "minLength": 12, "maxLength": 256 } } }))
+            .ok("200", Some(console_user())).build()),
         (t("/admin/api/v1/tenants/{tenant}/vouchers"), "get", op("Search vouchers").path_param("tenant")
             .query("id", json!({ "type": "string" })).query("code", json!({ "type": "string" })).query("batch", json!({ "type": "string" }))
             .query("sku", json!({ "type": "string" })).query("order_number", json!({ "type": "string" }))

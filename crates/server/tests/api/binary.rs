@@ -309,6 +309,66 @@ fn admin_flags_work_after_the_task_too() {
 }
 
 #[test]
+fn operators_revoke_merchant_tokens_and_manage_console_users_from_the_command_line() {
+    let database = temp_database();
+    let admin = |task: &[&str], password: Option<&str>| {
+        let mut command = voucherd();
+        command.args(["admin", "--database-url", database.as_str()]);
+        command.args(task);
+        if let Some(password) = password {
+            command.env("VOUCHERD_CONSOLE_PASSWORD", password);
+        }
+        let output = command.output().expect("voucherd runs");
+        let stdout = String::from_utf8(output.stdout).expect("utf-8");
+        let stderr = String::from_utf8(output.stderr).expect("utf-8");
+        (output.status.success(), stdout, stderr)
+    };
+    let json = |text: &str| -> Value { serde_json::from_str(text).expect(text) };
+    let (_, made, _) = admin(&["create-merchant-token", "--name", "Hotel"], None);
+    let id = json(&made)["id"].as_str().expect("id").to_string();
+    let (_, listed, _) = admin(&["merchant-tokens"], None);
+    assert_eq!(json(&listed)["status"], "active", "{listed}");
+    let (ok, revoked, _) = admin(&["revoke-merchant-token", "--id", &id], None);
+    assert!(ok);
+    assert_eq!(json(&revoked)["status"], "revoked");
+    let (_, listed, _) = admin(&["merchant-tokens"], None);
+    assert_eq!(json(&listed)["status"], "revoked", "{listed}");
+    let (ok, _, stderr) = admin(&["revoke-merchant-token", "--id", "nope"], None);
+    assert!(
+        !ok && stderr.contains("merchant token not found"),
+        "{stderr}"
+    );
+
+    let password = "a long console password";
+    let (ok, _, _) = admin(&["user", "create", "--username", "kari"], Some(password));
+    assert!(ok);
+    let (ok, _, stderr) = admin(&["user", "create", "--username", "ola"], Some("short"));
+    assert!(!ok && stderr.contains("12 to 256 characters"), "{stderr}");
+    let status = |expected: &str| {
+        let (_, listed, _) = admin(&["user", "list"], None);
+        assert_eq!(json(&listed)["status"], expected, "{listed}");
+        assert!(!listed.contains("argon2"), "{listed}");
+    };
+    status("active");
+    let (_, disabled, _) = admin(&["user", "disable", "--username", "kari"], None);
+    assert_eq!(json(&disabled)["status"], "disabled");
+    status("disabled");
+    admin(&["user", "enable", "--username", "kari"], None);
+    let (_, unlocked, _) = admin(&["user", "unlock", "--username", "kari"], None);
+    assert_eq!(json(&unlocked)["status"], "active");
+    let (ok, reset, _) = admin(
+        &["user", "reset-password", "--username", "kari"],
+        Some("another long password"),
+    );
+    assert!(ok && json(&reset)["username"] == "kari", "{reset}");
+    let (ok, _, stderr) = admin(
+        &["user", "reset-password", "--username", "nobody"],
+        Some("another long password"),
+    );
+    assert!(!ok && stderr.contains("console user not found"), "{stderr}");
+}
+
+#[test]
 fn a_second_serve_on_one_sqlite_file_is_refused_naming_the_first() {
     let database = temp_database();
     let (mut first, _, _) = serve(&database, Logs::Collected);
@@ -520,6 +580,60 @@ async fn the_service_keeps_answering_when_nobody_reads_its_logs() {
         assert_eq!(health.status(), 200);
     }
     assert!(terminate(&mut child).success());
+}
+
+/// The writer's metrics are process-wide: they add up exactly only in a process that serves one
+/// server, as the binary does (tests sharing a process, under `cargo test`, share them too).
+#[tokio::test]
+async fn the_writer_metrics_of_one_process_add_up() {
+    let token = "a-long-admin-token-of-at-least-32-characters";
+    let (mut child, address, _stdout) = serve_with(
+        &temp_database(),
+        &[],
+        &[("VOUCHERD_ADMIN_TOKEN", token)],
+        Logs::Collected,
+    );
+    let http = reqwest::Client::new();
+    for i in 0..3 {
+        let created = http
+            .post(format!("http://{address}/admin/api/v1/tenants"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "id": format!("shop-{i}"), "name": "Shop" }))
+            .send()
+            .await
+            .expect("answered");
+        assert_eq!(created.status(), 201);
+    }
+    let metrics = http
+        .get(format!("http://{address}/metrics"))
+        .send()
+        .await
+        .expect("answered")
+        .text()
+        .await
+        .expect("text");
+    // Every command the writer took waited in the queue once, and every batch was committed.
+    let batches = sample(&metrics, "voucherd_writer_batch_commands_count");
+    let commands = sample(&metrics, "voucherd_writer_batch_commands_sum");
+    assert!(batches >= 3.0 && commands >= batches, "{metrics}");
+    assert_eq!(
+        sample(&metrics, "voucherd_writer_queue_wait_seconds_count"),
+        commands
+    );
+    assert_eq!(
+        sample(&metrics, "voucherd_writer_commit_seconds_count"),
+        batches
+    );
+    assert!(terminate(&mut child).success());
+}
+
+/// The value of an unlabelled sample in a Prometheus text exposition.
+fn sample(exposition: &str, name: &str) -> f64 {
+    exposition
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no sample {name} in\n{exposition}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -542,11 +542,11 @@ async fn an_import_writes_nothing_until_every_row_is_right(backend: Backend) {
     app.stop().await;
 }
 
-const OPERATOR: &str = "ops";
-const PASSWORD: &str = "a long console password";
+pub(crate) const OPERATOR: &str = "ops";
+pub(crate) const PASSWORD: &str = "a long console password";
 
 /// Creates a console user with the `voucherd` binary, as an operator would.
-fn create_user(app: &TestApp, username: &str, password: &str) {
+pub(crate) fn create_user(app: &TestApp, username: &str, password: &str) {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_voucherd"))
         .args([
             "admin",
@@ -568,7 +568,7 @@ fn create_user(app: &TestApp, username: &str, password: &str) {
 }
 
 /// An HTTP client that shows redirects instead of following them.
-fn plain_http() -> reqwest::Client {
+pub(crate) fn plain_http() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -576,7 +576,7 @@ fn plain_http() -> reqwest::Client {
 }
 
 /// The value of `name="_csrf"` in a page.
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     let start = html
         .find("name=\"_csrf\" value=\"")
         .expect("a form with a CSRF token")
@@ -585,7 +585,7 @@ fn csrf_of(html: &str) -> String {
 }
 
 /// The `name=value` of a `Set-Cookie` header for `name`.
-fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+pub(crate) fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
     response
         .headers()
         .get_all(SET_COOKIE)
@@ -596,7 +596,7 @@ fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
 }
 
 /// Posts the login form as a browser would; answers the response.
-async fn log_in(
+pub(crate) async fn log_in(
     app: &TestApp,
     http: &reqwest::Client,
     username: &str,
@@ -622,8 +622,18 @@ async fn log_in(
 }
 
 /// Logs in; answers the session cookie.
-async fn session(app: &TestApp, http: &reqwest::Client) -> String {
-    let response = log_in(app, http, OPERATOR, PASSWORD).await;
+pub(crate) async fn session(app: &TestApp, http: &reqwest::Client) -> String {
+    session_as(app, http, OPERATOR, PASSWORD).await
+}
+
+/// Logs in as `username`; answers the session cookie.
+pub(crate) async fn session_as(
+    app: &TestApp,
+    http: &reqwest::Client,
+    username: &str,
+    password: &str,
+) -> String {
+    let response = log_in(app, http, username, password).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()[LOCATION], "/admin/");
     let cookie = response
@@ -640,7 +650,12 @@ async fn session(app: &TestApp, http: &reqwest::Client) -> String {
     cookie.split(';').next().expect("pair").to_string()
 }
 
-async fn get(app: &TestApp, http: &reqwest::Client, cookie: &str, path: &str) -> reqwest::Response {
+pub(crate) async fn get(
+    app: &TestApp,
+    http: &reqwest::Client,
+    cookie: &str,
+    path: &str,
+) -> reqwest::Response {
     http.get(format!("{}{path}", app.base))
         .header(COOKIE, cookie)
         .send()
@@ -1135,6 +1150,60 @@ async fn an_operator_manages_clients_and_vouchers_in_chromium() {
     browser.click_and_wait("#upload").await;
     assert_eq!(browser.text("#notice").await, "2 vouchers were imported.");
     browser.screenshot("console-import-done").await;
+
+    // Day-2: a merchant token made and revoked; a second operator made and disabled.
+    browser
+        .open(&format!("{}/admin/t/default/settings", app.base))
+        .await;
+    browser.fill("#merchant-name", "Hotel").await;
+    browser.click_and_wait("#create-token").await;
+    let merchant_token = browser.text("#token").await;
+    let front = |token: String| {
+        let app = &app;
+        async move {
+            app.send(
+                Method::GET,
+                "/api/v1/connect/reservations/details/RES0000000001",
+                Some(&token),
+                None,
+                &[],
+            )
+            .await
+            .status
+        }
+    };
+    assert_eq!(front(merchant_token.clone()).await, StatusCode::NOT_FOUND);
+    browser
+        .click_and_wait("#merchant-tokens button.revoke")
+        .await;
+    assert!(browser.text("#notice").await.contains("revoked"));
+    assert!(browser.text("#merchant-tokens").await.contains("Revoked"));
+    assert_eq!(front(merchant_token).await, StatusCode::UNAUTHORIZED);
+    browser.click_and_wait("#users-link").await;
+    browser.click("#user-panel summary").await;
+    browser.fill("#new-username", "ola").await;
+    browser.fill("#new-password", PASSWORD).await;
+    browser.fill("#new-again", PASSWORD).await;
+    browser.click_and_wait("#create-user").await;
+    assert_eq!(
+        browser.text("#notice").await,
+        "The console user was created."
+    );
+    browser
+        .click_and_wait("#users tr[data-user='ola'] button.disable")
+        .await;
+    assert!(
+        browser
+            .text("#users tr[data-user='ola'] .status")
+            .await
+            .starts_with("Disabled since")
+    );
+    assert!(
+        !browser
+            .has("#users tr[data-user='ops'] button.disable")
+            .await
+    );
+    browser.screenshot("console-users").await;
 
     browser.click_and_wait("#logout").await;
     assert!(browser.current_url().await.ends_with("/admin/login"));

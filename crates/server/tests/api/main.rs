@@ -18,4 +18,5 @@ mod front_page;
 mod jtl_errors;
 mod jtl_flow;
 mod limits;
+mod operators;
 mod outage;

@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 
 use super::SqlExec;
 use crate::StoreError;
-use crate::console::{ConsoleSession, ConsoleUser};
+use crate::console::{ConsoleSession, ConsoleUser, ConsoleUserView};
 
 pub(super) async fn user<T: SqlExec>(
     tx: &mut T,
@@ -12,7 +12,7 @@ pub(super) async fn user<T: SqlExec>(
 ) -> Result<Option<ConsoleUser>, StoreError> {
     let row = tx
         .fetch_optional(
-            "SELECT id, username, password_hash, locked_until FROM console_users \
+            "SELECT id, username, password_hash, locked_until, disabled_at FROM console_users \
              WHERE username = $1",
             vec![username.into()],
         )
@@ -24,9 +24,46 @@ pub(super) async fn user<T: SqlExec>(
             username: r.text()?,
             password_hash: r.text()?,
             locked_until: r.opt_time()?,
+            disabled_at: r.opt_time()?,
         })
     })
     .transpose()
+}
+
+const USER_VIEW_SELECT: &str =
+    "SELECT id, username, locked_until, disabled_at, created_at FROM console_users";
+
+fn user_view(row: &super::Row) -> Result<ConsoleUserView, StoreError> {
+    let mut r = row.reader();
+    Ok(ConsoleUserView {
+        id: r.text()?,
+        username: r.text()?,
+        locked_until: r.opt_time()?,
+        disabled_at: r.opt_time()?,
+        created_at: r.time()?,
+    })
+}
+
+/// Every console user, by name.
+pub(super) async fn users<T: SqlExec>(tx: &mut T) -> Result<Vec<ConsoleUserView>, StoreError> {
+    let rows = tx
+        .fetch(&format!("{USER_VIEW_SELECT} ORDER BY username"), vec![])
+        .await?;
+    rows.iter().map(user_view).collect()
+}
+
+/// One console user by name, as a list shows it.
+pub(super) async fn user_view_named<T: SqlExec>(
+    tx: &mut T,
+    username: &str,
+) -> Result<Option<ConsoleUserView>, StoreError> {
+    let row = tx
+        .fetch_optional(
+            &format!("{USER_VIEW_SELECT} WHERE username = $1"),
+            vec![username.into()],
+        )
+        .await?;
+    row.as_ref().map(user_view).transpose()
 }
 
 /// The session a cookie's token digest names, if it has not expired.
@@ -38,7 +75,8 @@ pub(super) async fn session<T: SqlExec>(
     let row = tx
         .fetch_optional(
             "SELECT u.id, u.username, s.csrf_token, s.expires_at FROM console_sessions s \
-             JOIN console_users u ON u.pk = s.user_pk WHERE s.digest = $1 AND s.expires_at > $2",
+             JOIN console_users u ON u.pk = s.user_pk \
+             WHERE s.digest = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL",
             vec![digest.into(), now.into()],
         )
         .await?;

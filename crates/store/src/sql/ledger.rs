@@ -105,6 +105,7 @@ pub(super) async fn apply<T: SqlExec>(
         }
         Command::DisconnectClient { client_id } => run.disconnect(client_id).await,
         Command::CreateMerchantToken { name } => run.create_merchant_token(name).await,
+        Command::RevokeMerchantToken { token_id } => run.revoke_merchant_token(token_id).await,
         Command::CreateVoucher(new) => run.create_voucher(new).await,
         Command::UpdateVoucher { id, sku, batch } => run.update_voucher(id, sku, batch).await,
         // The ledger engine decides these ([`super::engine`]); they never come this way.
@@ -167,6 +168,9 @@ pub(super) async fn apply<T: SqlExec>(
             username,
             password_hash,
         } => run.create_console_user(username, password_hash).await,
+        Command::ChangeConsoleUser { username, change } => {
+            run.change_console_user(username, change).await
+        }
         Command::ConsoleLoginFailed { username } => run.console_login_failed(username).await,
         Command::OpenConsoleSession { user_id } => run.open_console_session(user_id).await,
         Command::TouchConsoleSession { token_digest } => {

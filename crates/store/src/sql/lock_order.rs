@@ -63,6 +63,7 @@ fn voucher_names(command: &Command) -> Vec<VoucherName<'_>> {
         | Command::IssueToken { .. }
         | Command::DisconnectClient { .. }
         | Command::CreateMerchantToken { .. }
+        | Command::RevokeMerchantToken { .. }
         | Command::CreateVoucher(_)
         | Command::FrontSubmit(_)
         | Command::PayerSignUp { .. }
@@ -74,6 +75,7 @@ fn voucher_names(command: &Command) -> Vec<VoucherName<'_>> {
         | Command::ContextMiss { .. }
         | Command::ReserveCode { .. }
         | Command::CreateConsoleUser { .. }
+        | Command::ChangeConsoleUser { .. }
         | Command::ConsoleLoginFailed { .. }
         | Command::OpenConsoleSession { .. }
         | Command::TouchConsoleSession { .. }

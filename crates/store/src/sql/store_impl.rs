@@ -24,7 +24,7 @@ use crate::bleepay::{
     PayerVoucherView,
 };
 use crate::command::{CommandRequest, Execution};
-use crate::console::{ConsoleSession, ConsoleUser};
+use crate::console::{ConsoleSession, ConsoleUser, ConsoleUserView};
 use crate::front::{
     CallbackAttempt, FrontCallback, FrontEventView, FrontReservationView, MerchantGrant,
 };
@@ -199,8 +199,8 @@ impl<B: Backend> Store for SqlStore<B> {
         in_read!(self, begin_single, |tx| {
             let rows = tx
                 .fetch(
-                    "SELECT id, name, created_at FROM merchant_tokens WHERE tenant_id = $1 \
-                     ORDER BY created_at, id",
+                    "SELECT id, name, created_at, revoked_at FROM merchant_tokens \
+                     WHERE tenant_id = $1 ORDER BY created_at, id",
                     vec![tenant_id.into()],
                 )
                 .await?;
@@ -211,6 +211,7 @@ impl<B: Backend> Store for SqlStore<B> {
                         id: r.text()?,
                         name: r.text()?,
                         created_at: r.time()?,
+                        revoked_at: r.opt_time()?,
                     })
                 })
                 .collect()
@@ -458,7 +459,8 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> Result<Option<MerchantGrant>, StoreError> {
         in_read!(self, |tx| {
             tx.fetch_optional(
-                "SELECT tenant_id, id FROM merchant_tokens WHERE token_digest = $1",
+                "SELECT tenant_id, id FROM merchant_tokens \
+                 WHERE token_digest = $1 AND revoked_at IS NULL",
                 vec![token_digest.into()],
             )
             .await?
@@ -586,6 +588,10 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn console_user(&self, username: &str) -> Result<Option<ConsoleUser>, StoreError> {
         in_read!(self, |tx| console_reads::user(tx, username).await)
+    }
+
+    async fn console_users(&self) -> Result<Vec<ConsoleUserView>, StoreError> {
+        in_read!(self, |tx| console_reads::users(tx).await)
     }
 
     async fn console_session(

@@ -10,8 +10,9 @@ use crate::StoreError;
 use crate::command::Outcome;
 use crate::console::{
     CONSOLE_LOCKOUT_SECONDS, CONSOLE_LOGIN_FAILURES_MAX, CONSOLE_SESSION_IDLE_SECONDS,
+    ConsoleUserChange,
 };
-use crate::sql::SqlExec;
+use crate::sql::{SqlExec, console_reads};
 
 impl<T: SqlExec> Run<'_, T> {
     async fn console_audit(
@@ -58,6 +59,55 @@ impl<T: SqlExec> Run<'_, T> {
             id,
             username: username.to_string(),
         }))
+    }
+
+    /// Disables, enables or unlocks a console user or resets their password, audited. Disabling
+    /// and a new password end the user's sessions; a new password also lifts a lockout.
+    pub(super) async fn change_console_user(
+        &mut self,
+        username: &str,
+        change: &ConsoleUserChange,
+    ) -> Step<Outcome> {
+        let Some(user) = console_reads::user(self.tx, username).await? else {
+            return refuse(DomainError::ConsoleUserNotFound);
+        };
+        let now = self.now();
+        let (assignments, ends_sessions, mut params): (&str, bool, Vec<_>) = match change {
+            ConsoleUserChange::Disable => (
+                "disabled_at = COALESCE(disabled_at, $3)",
+                true,
+                vec![now.into()],
+            ),
+            ConsoleUserChange::Enable => ("disabled_at = NULL", false, vec![]),
+            ConsoleUserChange::Unlock => ("locked_until = NULL, failed_logins = 0", false, vec![]),
+            ConsoleUserChange::ResetPassword { password_hash } => (
+                "password_hash = $3, locked_until = NULL, failed_logins = 0",
+                true,
+                vec![password_hash.as_str().into()],
+            ),
+        };
+        params.splice(0..0, [user.id.as_str().into(), now.into()]);
+        self.tx
+            .execute(
+                &format!("UPDATE console_users SET {assignments}, updated_at = $2 WHERE id = $1"),
+                params,
+            )
+            .await?;
+        if ends_sessions {
+            self.tx
+                .execute(
+                    "DELETE FROM console_sessions WHERE user_pk = \
+                     (SELECT pk FROM console_users WHERE id = $1)",
+                    vec![user.id.as_str().into()],
+                )
+                .await?;
+        }
+        self.console_audit(change.action(), &user.id, json!({ "username": username }))
+            .await?;
+        let view = console_reads::user_view_named(self.tx, username)
+            .await?
+            .ok_or_else(|| StoreError::Other("a console user vanished while it changed".into()))?;
+        Ok(Ok(Outcome::ConsoleUserChanged(view)))
     }
 
     pub(super) async fn console_login_failed(&mut self, username: &str) -> Step<Outcome> {

@@ -9,7 +9,9 @@ use voucherd_domain::{DomainError, Scope};
 use super::{Run, Step, TOKEN_CHARS, refuse};
 use crate::StoreError;
 use crate::command::Outcome;
-use crate::model::{CONNECTION_PIN_TTL_SECONDS, Client, ClientGroup, TenantSettings};
+use crate::model::{
+    CONNECTION_PIN_TTL_SECONDS, Client, ClientGroup, MerchantToken, TenantSettings,
+};
 use crate::sql::SqlExec;
 use crate::sql::reads;
 
@@ -406,5 +408,59 @@ impl<T: SqlExec> Run<'_, T> {
             token,
             callback_secret,
         }))
+    }
+
+    async fn merchant_token(
+        &mut self,
+        token_id: &str,
+    ) -> Result<Option<MerchantToken>, StoreError> {
+        let row = self
+            .tx
+            .fetch_optional(
+                "SELECT id, name, created_at, revoked_at FROM merchant_tokens \
+                 WHERE tenant_id = $1 AND id = $2",
+                vec![self.ctx.tenant_id.as_str().into(), token_id.into()],
+            )
+            .await?;
+        row.map(|row| {
+            let mut r = row.reader();
+            Ok(MerchantToken {
+                id: r.text()?,
+                name: r.text()?,
+                created_at: r.time()?,
+                revoked_at: r.opt_time()?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Revokes a merchant token; revoking it again changes nothing and answers the same.
+    pub(super) async fn revoke_merchant_token(&mut self, token_id: &str) -> Step<Outcome> {
+        let Some(mut token) = self.merchant_token(token_id).await? else {
+            return refuse(DomainError::MerchantTokenNotFound);
+        };
+        if token.revoked_at.is_none() {
+            let tenant_id = self.ctx.tenant_id.clone();
+            self.tx
+                .execute(
+                    "UPDATE merchant_tokens SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2",
+                    vec![
+                        tenant_id.as_str().into(),
+                        token_id.into(),
+                        self.now().into(),
+                    ],
+                )
+                .await?;
+            self.audit(
+                &tenant_id,
+                "merchant_token.revoke",
+                "merchant_token",
+                token_id,
+                json!({ "name": token.name }),
+            )
+            .await?;
+            token.revoked_at = Some(self.stored_now()?);
+        }
+        Ok(Ok(Outcome::MerchantTokenRevoked(token)))
     }
 }
