@@ -30,6 +30,16 @@ pub struct Config {
     #[arg(long, env = "VOUCHERD_PUBLIC_URL")]
     pub public_url: Option<String>,
 
+    /// Addresses of reverse proxies in front of voucherd (comma-separated IPs). A request from
+    /// one of them is counted under the client address its `X-Forwarded-For` names, so the
+    /// per-address limits apply per client rather than to the proxy as a whole.
+    #[arg(
+        long = "trusted-proxy",
+        env = "VOUCHERD_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "VOUCHERD_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -48,9 +58,9 @@ pub struct Limits {
     pub caller_rate_limit: u32,
 
     /// Requests per second one remote address may make on average, on every path but the
-    /// health and metrics endpoints; bursts of twice as many pass. 0 turns the limit off
-    /// (do that behind a reverse proxy, where every request comes from the proxy's address,
-    /// and limit at the proxy).
+    /// health and metrics endpoints; bursts of twice as many pass. 0 turns the limit off.
+    /// Behind a reverse proxy, name it with `--trusted-proxy` so that each client is counted
+    /// under its own address rather than all under the proxy's.
     #[arg(long, env = "VOUCHERD_ADDRESS_RATE_LIMIT", default_value_t = ADDRESS_RATE_LIMIT_DEFAULT)]
     pub address_rate_limit: u32,
 
@@ -103,6 +113,7 @@ impl Config {
             database_url: database_url.into(),
             admin_token: None,
             public_url: None,
+            trusted_proxies: Vec::new(),
             log_format: "text".into(),
             limits: Limits::default(),
         }

@@ -30,6 +30,7 @@ pub mod connections;
 pub mod console;
 mod edge;
 mod faces;
+pub mod forwarded;
 pub mod front;
 pub mod issuer;
 pub mod jtl;
@@ -73,6 +74,10 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             observe::layer,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            forwarded::layer,
         ))
         .with_state(state)
 }
@@ -128,7 +133,8 @@ pub async fn prepare(
         digest,
         config.public_url.clone(),
         config.limits,
-    );
+    )
+    .with_trusted_proxies(config.trusted_proxies.clone());
     Ok((state, generated))
 }
 

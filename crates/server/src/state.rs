@@ -40,6 +40,8 @@ pub struct AppState {
     pub addresses: Option<Arc<RateLimiter>>,
     /// How long a client may take to send a request's head or body.
     pub client_timeout: std::time::Duration,
+    /// Reverse proxies whose `X-Forwarded-For` names the client ([`crate::forwarded`]).
+    pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
 }
 
 impl AppState {
@@ -69,7 +71,14 @@ impl AppState {
             callers: RateLimiter::per_second(limits.caller_rate_limit).map(Arc::new),
             addresses: RateLimiter::per_second(limits.address_rate_limit).map(Arc::new),
             client_timeout: std::time::Duration::from_secs(limits.client_timeout_seconds.max(1)),
+            trusted_proxies: Arc::new(Vec::new()),
         }
+    }
+
+    /// The same state, taking the client's address from these proxies' `X-Forwarded-For`.
+    pub fn with_trusted_proxies(mut self, proxies: Vec<std::net::IpAddr>) -> Self {
+        self.trusted_proxies = Arc::new(proxies);
+        self
     }
 
     /// Admits one request of an authenticated caller (`key` names it across faces; made

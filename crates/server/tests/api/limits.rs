@@ -197,6 +197,42 @@ async fn each_address_gets_its_burst_then_429_on_every_face_but_health() {
     app.stop().await;
 }
 
+/// Behind a trusted reverse proxy each forwarded client gets its own burst; from an address not
+/// named as a proxy, `X-Forwarded-For` changes nothing (a client cannot pick its address).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_each_forwarded_client_is_limited_on_its_own() {
+    for trusted in [true, false] {
+        let app = TestApp::spawn_configured(Backend::Sqlite, |config| {
+            config.limits = limits(0, CALLER_RATE, 10);
+            if trusted {
+                config.trusted_proxies = vec!["127.0.0.1".parse().expect("address")];
+            }
+        })
+        .await
+        .expect("sqlite");
+        let from = |client: &'static str| {
+            let app = &app;
+            let forwarded = [("x-forwarded-for", client)];
+            move || async move {
+                app.send(Method::GET, "/openapi.json", None, None, &forwarded)
+                    .await
+            }
+        };
+        let (passed, reply) = until_refused(from("198.51.100.1, 203.0.113.1")).await;
+        assert_eq!(passed, BURST);
+        refused(&reply);
+        let other_client = from("198.51.100.1, 203.0.113.2")().await;
+        if trusted {
+            assert_eq!(other_client.status, StatusCode::OK, "{}", other_client.text);
+        } else {
+            refused(&other_client);
+        }
+        // The left-most entry is the client's own word: changing it changes nothing.
+        refused(&from("198.51.100.9, 203.0.113.1")().await);
+        app.stop().await;
+    }
+}
+
 /// Guessing connection pins: 10 attempts a minute per address, then 429 (even for the right
 /// pin) until the minute is over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -66,21 +66,35 @@ impl TestApp {
     /// Starts a server with `limits` on a fresh database; `None` if the backend is not
     /// enabled here.
     pub async fn spawn_limited(backend: Backend, limits: Limits) -> Option<TestApp> {
+        Self::spawn_configured(backend, |config| config.limits = limits).await
+    }
+
+    /// Starts a server on a fresh database with its configuration changed by `configure`
+    /// (rate limits on, as by default); `None` if the backend is not enabled here.
+    pub async fn spawn_configured(
+        backend: Backend,
+        configure: impl FnOnce(&mut Config),
+    ) -> Option<TestApp> {
         let url = fresh_database(backend).await?;
         let clock = ManualClock::new(datetime!(2026-03-01 09:00 UTC));
-        Some(Self::spawn_with(&url, clock, limits).await)
+        Some(Self::spawn_with(&url, clock, configure).await)
     }
 
     /// Starts a server on an existing database with the given clock, without rate limits
     /// (tests send bursts from one caller; the limits have their own tests).
     pub async fn spawn_on(database_url: &str, clock: ManualClock) -> TestApp {
-        Self::spawn_with(database_url, clock, Limits::without_rate_limits()).await
+        let configure = |config: &mut Config| config.limits = Limits::without_rate_limits();
+        Self::spawn_with(database_url, clock, configure).await
     }
 
-    async fn spawn_with(database_url: &str, clock: ManualClock, limits: Limits) -> TestApp {
+    async fn spawn_with(
+        database_url: &str,
+        clock: ManualClock,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let mut config = Config::for_database(database_url);
         config.admin_token = Some(ADMIN_TOKEN.into());
-        config.limits = limits;
+        configure(&mut config);
         let (state, _): (AppState, _) = voucherd_server::prepare(&config, Arc::new(clock.clone()))
             .await
             .expect("state prepared");
