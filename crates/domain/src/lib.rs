@@ -8,6 +8,7 @@
 pub mod bleepay;
 pub mod engine;
 pub mod error;
+pub mod events;
 pub mod front;
 pub mod integrity;
 pub mod money;

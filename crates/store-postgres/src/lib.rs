@@ -12,15 +12,18 @@
 
 mod upkeep;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Column, Postgres, Row as _, Transaction, TypeInfo, ValueRef};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use upkeep::UPKEEP_INTERVAL_SECONDS;
 pub use upkeep::{UPKEEP_LOCK_KEY, UpkeepReport, upkeep_round};
 use voucherd_store::StoreError;
+use voucherd_store::sql::events::EVENTS_CHANNEL;
 use voucherd_store::sql::{
     Backend, Dialect, GroupCommit, Migration, QUEUE_COMMANDS_MAX, Row, SqlExec, SqlStore, Value,
     migrate,
@@ -76,6 +79,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "operations",
         script: include_str!("../migrations/0006_operations.sql"),
     },
+    Migration {
+        version: 7,
+        name: "events",
+        script: include_str!("../migrations/0007_events.sql"),
+    },
 ];
 
 /// The PostgreSQL [`Backend`].
@@ -83,10 +91,13 @@ pub struct PgBackend {
     pool: PgPool,
     /// Table upkeep, when the server's autovacuum is off; stops with the backend.
     upkeep: Option<JoinHandle<()>>,
+    /// Listens for the events other nodes commit; stops with the backend.
+    listener: JoinHandle<()>,
 }
 
 impl Drop for PgBackend {
     fn drop(&mut self) {
+        self.listener.abort();
         if let Some(upkeep) = &self.upkeep {
             upkeep.abort();
         }
@@ -118,7 +129,13 @@ pub async fn open(url: &str) -> Result<PgStore, StoreError> {
         );
         Some(tokio::spawn(upkeep::run_upkeep(options)))
     };
-    let backend = PgBackend { pool, upkeep };
+    let event_signal = Arc::new(Notify::new());
+    let listener = tokio::spawn(listen_for_events(pool.clone(), event_signal.clone()));
+    let backend = PgBackend {
+        pool,
+        upkeep,
+        listener,
+    };
     migrate(&backend, MIGRATIONS, MIGRATION_LOCK).await?;
     Ok(SqlStore::with_group_commit(
         backend,
@@ -127,7 +144,29 @@ pub async fn open(url: &str) -> Result<PgStore, StoreError> {
             batch_commands_max: BATCH_COMMANDS_MAX,
             queue_commands_max: QUEUE_COMMANDS_MAX,
         },
+        event_signal,
     ))
+}
+
+/// Wakes `signal` whenever any node commits events: each commit with events notifies
+/// [`EVENTS_CHANNEL`], delivered at the commit. The listener reconnects after a lost
+/// connection; while it is away, waiters fall back to their own timeouts.
+async fn listen_for_events(pool: PgPool, signal: Arc<Notify>) {
+    loop {
+        let listening = async {
+            let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
+            listener.listen(EVENTS_CHANNEL).await?;
+            loop {
+                listener.recv().await?;
+                signal.notify_waiters();
+            }
+        };
+        let stopped: Result<(), sqlx::Error> = listening.await;
+        if let Err(error) = stopped {
+            tracing::warn!(%error, "listening for other nodes' events failed; trying again");
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// Opens the pool, after one connection of its own: the pool reports a server it cannot reach
@@ -433,6 +472,7 @@ mod tests {
                 .await
                 .expect("connect"),
             upkeep: None,
+            listener: tokio::spawn(async {}),
         };
         let mut single = backend.begin_single().await.expect("lend a connection");
         let rows = single

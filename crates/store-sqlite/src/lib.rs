@@ -60,6 +60,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "operations",
         script: include_str!("../migrations/0006_operations.sql"),
     },
+    Migration {
+        version: 7,
+        name: "events",
+        script: include_str!("../migrations/0007_events.sql"),
+    },
 ];
 
 /// The SQLite [`Backend`].
@@ -160,7 +165,13 @@ pub async fn open_with(url: &str, group_commit: GroupCommit) -> Result<SqliteSto
     };
     migrate(&backend, MIGRATIONS, "").await?;
     // One writer connection: group commit turns one fsync per command into one per batch.
-    Ok(SqlStore::with_group_commit(backend, group_commit))
+    // One process writes this file: its own commits are the only ones to wake the feed for.
+    let event_signal = std::sync::Arc::new(tokio::sync::Notify::new());
+    Ok(SqlStore::with_group_commit(
+        backend,
+        group_commit,
+        event_signal,
+    ))
 }
 
 impl Backend for SqliteBackend {

@@ -366,6 +366,31 @@ pub async fn reservations_expire_with_the_clock(store: Arc<dyn Store>) {
         .expect("read")
         .expect("exists");
     assert_eq!(read.state, HoldState::Expired);
+    // The expiry is an event, with the voucher's figures after it: nothing held any more.
+    let expiries = store
+        .events(
+            "default",
+            &crate::events::EventFilter {
+                after: 0,
+                limit: 100,
+                types: vec!["hold.expired".into()],
+                voucher_id: None,
+                from: None,
+                to: None,
+            },
+        )
+        .await
+        .expect("events");
+    assert_eq!(expiries.len(), 1, "{expiries:?}");
+    let expiry = &expiries[0];
+    assert_eq!(expiry.voucher_id.as_deref(), Some(voucher_id.as_str()));
+    assert_eq!(expiry.data["hold"]["id"], serde_json::json!(reservation));
+    assert_eq!(expiry.data["voucher"]["held"]["minor"], 0);
+    assert_eq!(expiry.data["voucher"]["balance"]["minor"], 1_000);
+    assert_eq!(
+        (expiry.face.as_str(), expiry.actor_kind.as_str()),
+        ("system", "system")
+    );
     // The sweep marks only what has run out, and each hold once.
     let live = store
         .reservation("default", &still_live.id, later)
@@ -544,8 +569,9 @@ pub async fn engine_batches_run_the_same_statements_whatever_their_size<B>(
         }
         shapes.push(statement_shape(&store, &batch).await);
     }
-    // Generic plans, load vouchers, load holds, draw keys, write: five on PostgreSQL.
-    assert_same_statements(&shapes, dialect, 5);
+    // Generic plans, load vouchers, load holds, draw keys, write, append the events: six on
+    // PostgreSQL.
+    assert_same_statements(&shapes, dialect, 6);
 }
 
 /// A batch of Front Payment's money commands (pay, capture, charge, refund on other
@@ -624,9 +650,9 @@ pub async fn front_batches_run_the_same_statements_whatever_their_size<B>(
         }
         shapes.push(statement_shape(&store, &batch).await);
     }
-    // Generic plans, vouchers, reservations, lines, postings, holds, draw keys, write: eight
-    // on PostgreSQL.
-    assert_same_statements(&shapes, dialect, 8);
+    // Generic plans, vouchers, reservations, lines, postings, holds, draw keys, write, events:
+    // nine on PostgreSQL.
+    assert_same_statements(&shapes, dialect, 9);
 }
 
 /// A batch of bleepay's money commands (redeem, resolve and discard codes of one context) of
@@ -680,8 +706,9 @@ pub async fn bleepay_batches_run_the_same_statements_whatever_their_size<B>(
         }
         shapes.push(statement_shape(&store, &batch).await);
     }
-    // Generic plans, vouchers, codes, bindings, holds, draw keys, write: seven on PostgreSQL.
-    assert_same_statements(&shapes, dialect, 7);
+    // Generic plans, vouchers, codes, bindings, holds, draw keys, write, events: eight on
+    // PostgreSQL.
+    assert_same_statements(&shapes, dialect, 8);
 }
 
 /// A command of a statement-budget batch, in the default tenant at [`T0`].

@@ -17,6 +17,7 @@ pub mod command;
 pub mod conformance;
 pub mod console;
 pub mod error;
+pub mod events;
 pub mod front;
 pub mod model;
 pub mod report;

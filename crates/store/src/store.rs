@@ -10,6 +10,7 @@ use crate::bleepay::{
     PayerVoucherView,
 };
 use crate::console::{ConsoleSession, ConsoleUser, ConsoleUserView};
+use crate::events::{EventFilter, StoredEvent};
 use crate::front::{
     CallbackAttempt, FrontCallback, FrontEventView, FrontReservationView, MerchantGrant,
 };
@@ -211,6 +212,20 @@ pub trait Store: Send + Sync + 'static {
         window: &ListWindow,
         now: OffsetDateTime,
     ) -> Result<Vec<CodeView>, StoreError>;
+
+    /// The tenant's events in sequence order, as `filter` picks them.
+    async fn events(
+        &self,
+        tenant_id: &str,
+        filter: &EventFilter,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// The tenant's last event number (0 before its first event).
+    async fn last_event_seq(&self, tenant_id: &str) -> Result<i64, StoreError>;
+
+    /// Woken after a commit that wrote events (on PostgreSQL, any node's commit): long-polls
+    /// wait on it, then read again.
+    fn event_signal(&self) -> std::sync::Arc<tokio::sync::Notify>;
 
     /// A console user by name.
     async fn console_user(&self, username: &str) -> Result<Option<ConsoleUser>, StoreError>;

@@ -82,6 +82,8 @@ pub struct BleepayBook {
     bindings: HashMap<i64, Vec<(i64, i64)>>,
     changed_codes: BTreeSet<usize>,
     freed_codes: Vec<FreedCode>,
+    /// Codes whose status the command being decided changed (for its events).
+    status_changes: Vec<usize>,
     pub(super) changes: u64,
 }
 
@@ -120,9 +122,18 @@ impl BleepayBook {
     }
 
     pub(super) fn change_code(&mut self, index: usize, change: impl FnOnce(&mut BleepayCode)) {
+        let before = self.codes[index].status;
         change(&mut self.codes[index]);
         self.changed_codes.insert(index);
         self.changes += 1;
+        if self.codes[index].status != before {
+            self.status_changes.push(index);
+        }
+    }
+
+    /// The codes whose status changed since the last call, in order.
+    pub(super) fn take_status_changes(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.status_changes)
     }
 
     /// Gives the code's six digits back to the pool.

@@ -153,6 +153,8 @@ pub struct FrontBook {
     new_lines: usize,
     events: Vec<FrontEvent>,
     callbacks: Vec<FrontCallback>,
+    /// Reservations whose status the command being decided changed (for its events).
+    status_changes: Vec<usize>,
     pub(super) changes: u64,
 }
 
@@ -220,9 +222,18 @@ impl FrontBook {
         index: usize,
         change: impl FnOnce(&mut FrontReservation),
     ) {
+        let before = self.reservations[index].status;
         change(&mut self.reservations[index]);
         self.changed_reservations.insert(index);
         self.changes += 1;
+        if self.reservations[index].status != before {
+            self.status_changes.push(index);
+        }
+    }
+
+    /// The reservations whose status changed since the last call, in order.
+    pub(super) fn take_status_changes(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.status_changes)
     }
 
     pub(super) fn change_line(&mut self, index: usize, change: impl FnOnce(&mut FrontLine)) {

@@ -237,6 +237,29 @@ fn audit(
     });
 }
 
+/// The face a command came through: Front Payment's and bleepay's commands are theirs
+/// whoever sends them (a customer on the payment page pays through Front Payment); the JTL
+/// commands are the JTL face's when a client sends them and the console's when an operator does.
+fn face(command: &Command, origin: &Origin) -> &'static str {
+    match command {
+        Command::FrontPay { .. }
+        | Command::FrontCapture { .. }
+        | Command::FrontCharge { .. }
+        | Command::FrontClose { .. }
+        | Command::FrontRefund { .. } => "front_payment",
+        Command::BleepayRedeem { .. }
+        | Command::BleepayResolve { .. }
+        | Command::BleepayDiscard { .. } => "bleepay",
+        Command::Reserve { .. }
+        | Command::Charge { .. }
+        | Command::Release { .. }
+        | Command::Refund { .. }
+        | Command::Recharge { .. }
+        | Command::SetStatus { .. }
+        | Command::Delete { .. } => crate::events::face_of(origin.actor_kind, &origin.actor_id),
+    }
+}
+
 /// Decides one command against the ledger and, if it is accepted, applies it.
 pub fn apply(
     ledger: &mut Ledger,
@@ -349,6 +372,9 @@ pub fn apply(
             bleepay::discard(ledger, origin, (caller, code_id))
         }
     };
+    if answer.is_ok() {
+        ledger.seal_events(origin, face(command, origin));
+    }
     // Paired assertions where money moves, in debug builds (the tests); a release build keeps
     // the integrity check instead of stopping a writer lane.
     if cfg!(debug_assertions) {

@@ -7,8 +7,12 @@ use std::collections::{BTreeSet, HashMap};
 
 use time::OffsetDateTime;
 
+use serde_json::{Map, Value, json};
+
+use super::Origin;
 use super::bleepay_book::{BleepayBook, BleepayCode, BleepayWrites};
 use super::front_book::{FrontBook, FrontLine, FrontPosting, FrontReservation, FrontWrites};
+use crate::events::{self, LedgerEvent, VoucherAfter, money};
 use crate::{Currency, EntryKind, HoldState, Validity, VoucherStatus};
 
 /// Where a row lives: in the store already, under its primary key, or made by this batch
@@ -130,6 +134,31 @@ pub struct AuditRecord {
 
 type TenantScoped = (String, String);
 
+/// An event recorded where a change was made, completed with the voucher's figures once the
+/// command that made it is done ([`Ledger::seal_events`]).
+#[derive(Debug, Clone, PartialEq)]
+struct Draft {
+    kind: &'static str,
+    voucher_pk: Option<i64>,
+    fields: Map<String, Value>,
+}
+
+fn fields(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+fn hold_json(hold: &Hold) -> Value {
+    json!({
+        "id": hold.id,
+        "purpose": hold.purpose,
+        "amount": money(hold.amount_minor, hold.currency),
+        "expires_at": events::timestamp(hold.expires_at),
+    })
+}
+
 /// The state of one batch: what was loaded plus what the batch changed.
 #[derive(Debug, Default)]
 pub struct Ledger {
@@ -157,6 +186,10 @@ pub struct Ledger {
     front: FrontBook,
     /// The bleepay voucher codes the batch names, with their contexts' bound vouchers.
     bleepay: BleepayBook,
+    /// Events of the command being decided, not yet sealed.
+    drafts: Vec<Draft>,
+    /// The batch's events, in the order their commands were decided.
+    events: Vec<LedgerEvent>,
 }
 
 fn scoped(tenant_id: &str, name: &str) -> TenantScoped {
@@ -312,18 +345,54 @@ impl Ledger {
 
     /// Changes a voucher; the change is written with the batch.
     pub(super) fn change_voucher(&mut self, pk: i64, change: impl FnOnce(&mut Voucher)) {
-        if let Some(voucher) = self.vouchers.get_mut(&pk) {
-            change(voucher);
-            self.changed_vouchers.insert(pk);
-            self.changes += 1;
+        let Some(voucher) = self.vouchers.get_mut(&pk) else {
+            return;
+        };
+        let (status, deleted) = (voucher.status, voucher.deleted_at.is_some());
+        change(voucher);
+        let draft = if !deleted && voucher.deleted_at.is_some() {
+            Some((events::VOUCHER_DELETED, json!({})))
+        } else if status != voucher.status {
+            let to = voucher.status.as_str();
+            let changed = json!({ "from": status.as_str(), "to": to });
+            Some((events::VOUCHER_STATUS_CHANGED, changed))
+        } else {
+            None
+        };
+        self.changed_vouchers.insert(pk);
+        self.changes += 1;
+        if let Some((kind, data)) = draft {
+            self.draft(kind, Some(pk), data);
         }
     }
 
-    /// Changes a hold; the change is written with the batch.
+    /// Changes a hold; the change is written with the batch. A live hold that ends other than
+    /// by a charge (which its charge's event tells) is an event.
     pub(super) fn change_hold(&mut self, index: usize, change: impl FnOnce(&mut Hold)) {
+        let before = self.holds[index].state;
         change(&mut self.holds[index]);
         self.changed_holds.insert(index);
         self.changes += 1;
+        let hold = &self.holds[index];
+        let draft = match (before, hold.state) {
+            (HoldState::Live, HoldState::Released) => Some((events::HOLD_RELEASED, "released")),
+            (HoldState::Live, HoldState::Superseded) => Some((events::HOLD_RELEASED, "superseded")),
+            (HoldState::Live, HoldState::Expired) => Some((events::HOLD_EXPIRED, "expired")),
+            _ => None,
+        };
+        if let Some((kind, reason)) = draft {
+            let data = json!({ "hold": hold_json(hold), "reason": reason });
+            let pk = hold.voucher_pk;
+            self.draft(kind, Some(pk), data);
+        }
+    }
+
+    fn draft(&mut self, kind: &'static str, voucher_pk: Option<i64>, data: Value) {
+        self.drafts.push(Draft {
+            kind,
+            voucher_pk,
+            fields: fields(data),
+        });
     }
 
     /// The key the next new hold gets.
@@ -341,8 +410,11 @@ impl Ledger {
         debug_assert_eq!(hold.key, self.next_hold_key());
         self.new_holds += 1;
         self.changes += 1;
+        let placed = json!({ "hold": hold_json(&hold) });
+        let pk = hold.voucher_pk;
         let index = self.insert_hold(hold);
         self.changed_holds.insert(index);
+        self.draft(events::HOLD_PLACED, Some(pk), placed);
         index
     }
 
@@ -357,7 +429,35 @@ impl Ledger {
         {
             self.entries[charge].refunded_minor += entry.amount_minor;
         }
-        self.insert_entry(entry)
+        let amount = money(entry.amount_minor, entry.currency);
+        let draft = match entry.kind {
+            EntryKind::Charge => {
+                let hold_id = entry
+                    .hold
+                    .and_then(|key| self.hold_by_key.get(&key))
+                    .map(|&i| self.holds[i].id.clone());
+                let charge = json!({ "id": entry.id, "amount": amount,
+                    "order_number": entry.order_number, "hold_id": hold_id });
+                Some((events::CHARGE_CREATED, json!({ "charge": charge })))
+            }
+            EntryKind::Refund => {
+                let charge_id = entry.refund_of.as_ref().map(|(_, id)| id.clone());
+                let refund = json!({ "id": entry.id, "amount": amount, "charge_id": charge_id });
+                Some((events::REFUND_CREATED, json!({ "refund": refund })))
+            }
+            EntryKind::Recharge => {
+                let recharge =
+                    json!({ "id": entry.id, "amount": amount, "order_number": entry.order_number });
+                Some((events::VOUCHER_RECHARGED, json!({ "recharge": recharge })))
+            }
+            EntryKind::Issue => None,
+        };
+        let pk = entry.voucher_pk;
+        let index = self.insert_entry(entry);
+        if let Some((kind, data)) = draft {
+            self.draft(kind, Some(pk), data);
+        }
+        index
     }
 
     /// Changes the Front Payment book; the changes are written with the batch.
@@ -368,6 +468,67 @@ impl Ledger {
     /// Changes the bleepay book; the changes are written with the batch.
     pub(super) fn bleepay_mut(&mut self) -> &mut BleepayBook {
         &mut self.bleepay
+    }
+
+    /// Turns the events of the command just decided into the batch's events, each with the
+    /// voucher's figures after the command: its money events first, then the status changes
+    /// of Front Payment reservations and bleepay codes. `face` is the face the command came
+    /// through. Refused commands have no events (they change nothing).
+    pub fn seal_events(&mut self, origin: &Origin, face: &'static str) {
+        for index in self.front.take_status_changes() {
+            let r = self.front.reservation(index);
+            let Some(kind) = events::front_reservation_type(r.status) else {
+                continue;
+            };
+            let currency = r
+                .voucher_pk
+                .and_then(|pk| self.vouchers.get(&pk))
+                .map(|v| v.currency);
+            let mut reservation = json!({ "id": r.id, "status": r.status.as_str() });
+            if let Some(currency) = currency {
+                reservation["captured"] = money(r.captured_minor, currency);
+                reservation["charged"] = money(r.charged_minor, currency);
+                let refunded = r.refunded_captured_minor + r.refunded_charged_minor;
+                reservation["refunded"] = money(refunded, currency);
+            }
+            let pk = r.voucher_pk;
+            self.draft(kind, pk, json!({ "reservation": reservation }));
+        }
+        for index in self.bleepay.take_status_changes() {
+            let c = self.bleepay.code(index);
+            let mut code = json!({ "id": c.id, "context_id": c.context_id,
+                "status": c.status.as_str() });
+            if let (Some(amount), Some(currency)) = (c.amount_minor, c.currency) {
+                code["amount"] = money(amount, currency);
+            }
+            let (kind, pk) = (events::bleepay_code_type(c.status), c.voucher_pk);
+            self.draft(kind, pk, json!({ "code": code }));
+        }
+        for draft in std::mem::take(&mut self.drafts) {
+            let voucher = draft.voucher_pk.and_then(|pk| self.vouchers.get(&pk));
+            let figures = voucher.map(|v| VoucherAfter {
+                id: &v.id,
+                code: &v.code,
+                status: v.status,
+                currency: v.currency,
+                balance_minor: v.remaining_minor,
+                held_minor: self.held_minor(v.pk, origin.now),
+            });
+            let event = LedgerEvent {
+                // The voucher's tenant: the sweeper's expiries span tenants.
+                tenant_id: voucher
+                    .map_or_else(|| origin.tenant_id.clone(), |v| v.tenant_id.clone()),
+                kind: draft.kind,
+                at: origin.now,
+                face,
+                actor_kind: origin.actor_kind,
+                actor_id: origin.actor_id.clone(),
+                request_id: origin.request_id.clone(),
+                voucher_id: voucher.map(|v| v.id.clone()),
+                data: events::data(draft.fields, figures.as_ref()),
+            };
+            self.events.push(event);
+        }
     }
 
     pub(super) fn add_audit(&mut self, record: AuditRecord) {
@@ -465,13 +626,14 @@ impl Ledger {
         set.audit = self.audit.clone();
         set.front = self.front.writes();
         set.bleepay = self.bleepay.writes();
+        set.events = self.events.clone();
         set
     }
 }
 
 /// The rows a batch writes: new holds and entries (in key order), the final state of every
-/// stored hold and voucher it changed, its audit records, and its Front Payment and bleepay
-/// rows.
+/// stored hold and voucher it changed, its audit records, its Front Payment and bleepay rows,
+/// and its events.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct WriteSet {
     pub new_holds: Vec<Hold>,
@@ -481,4 +643,6 @@ pub struct WriteSet {
     pub audit: Vec<AuditRecord>,
     pub front: FrontWrites,
     pub bleepay: BleepayWrites,
+    /// The batch's events, in order, not yet numbered.
+    pub events: Vec<LedgerEvent>,
 }

@@ -1,6 +1,7 @@
 //! The operator's API under `/admin/api/v1`: tenants and their settings, client groups,
 //! clients and their connection pins, merchant tokens (made and revoked), console users
-//! (listed, made, disabled, unlocked, given a new password), and read access to vouchers with their
+//! (listed, made, disabled, unlocked, given a new password), the event feed ([`events`]), and
+//! read access to vouchers with their
 //! ledger, the audit log and the integrity check. JSON in and out; errors are
 //! `{"error": {"code", "message"}}`. Every call needs `Authorization: Bearer <admin token>`.
 //!
@@ -11,6 +12,7 @@
 mod clients;
 mod console_users;
 mod error;
+pub mod events;
 mod extract;
 pub(crate) mod present;
 mod tenants;
@@ -96,5 +98,6 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{t}/vouchers"), get(list_vouchers))
         .route(&format!("{t}/vouchers/{{voucher}}"), get(show_voucher))
         .route(&format!("{t}/audit"), get(audit))
+        .route(&format!("{t}/events"), get(events::feed))
         .route(&format!("{t}/integrity"), get(integrity))
 }

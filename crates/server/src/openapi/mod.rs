@@ -335,6 +335,18 @@ fn admin_paths() -> Vec<(&'static str, &'static str, Value)> {
             .query("subject_id", json!({ "type": "string" })).query("action", json!({ "type": "string" })).query("actor_id", json!({ "type": "string" }))
             .query("page", json!({ "type": "integer", "minimum": 1 })).query("per_page", json!({ "type": "integer", "minimum": 1, "maximum": 500 }))
             .ok("200", Some(list())).build()),
+        (t("/admin/api/v1/tenants/{tenant}/events"), "get", op("The tenant's ledger events in sequence order after a cursor (see docs/events.md); wait=N long-polls until an event commits").path_param("tenant")
+            .query("after", json!({ "type": "integer", "minimum": 0, "default": 0 })).query("limit", json!({ "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 }))
+            .query("type", json!({ "type": "string", "description": "comma-separated event types; a family ends in .* (hold.*)" }))
+            .query("voucher", json!({ "type": "string" })).query("from", json!({ "type": "string", "format": "RFC3339" })).query("to", json!({ "type": "string", "format": "RFC3339" }))
+            .query("wait", json!({ "type": "integer", "minimum": 0, "maximum": 60, "default": 0 }))
+            .ok("200", Some(json!({ "type": "object", "properties": {
+                "data": { "type": "array", "items": { "type": "object", "properties": {
+                    "id": { "type": "string" }, "seq": { "type": "integer" }, "type": { "type": "string" }, "at": timestamp(),
+                    "tenant_id": { "type": "string" }, "face": { "type": "string" },
+                    "actor": { "type": "object" }, "request_id": { "type": "string" },
+                    "voucher_id": nullable(json!({ "type": "string" })), "data": { "type": "object" } } } },
+                "next_after": { "type": "integer" } } }))).build()),
         (t("/admin/api/v1/tenants/{tenant}/integrity"), "get", op("Recompute every voucher from its ledger entries").path_param("tenant")
             .ok("200", Some(json!({ "type": "object", "properties": { "vouchers_checked": { "type": "integer" }, "violations": { "type": "array", "items": { "type": "object" } } } }))).build()),
     ]

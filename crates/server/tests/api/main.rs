@@ -13,6 +13,7 @@ mod browser;
 mod console;
 mod crash;
 mod edge;
+mod events;
 mod front_flow;
 mod front_page;
 mod jtl_errors;

@@ -4,7 +4,11 @@
 //! decides need no fence (a refusal writes nothing); they run as a batch of their own
 //! ([`super::engine`]), and alone as a batch of one.
 
+use tokio::sync::Notify;
+use voucherd_domain::events::LedgerEvent;
+
 use super::engine;
+use super::events;
 use super::idempotency::{store_response, stored_response};
 use super::ledger::apply;
 use super::{Backend, Dialect, SqlExec};
@@ -22,24 +26,32 @@ pub(super) fn worth_retrying(error: &StoreError) -> bool {
 }
 
 /// Runs `request` in a transaction of its own, trying again (a bounded number of times) while
-/// it loses to a concurrent writer.
+/// it loses to a concurrent writer. Wakes `signal` when the commit wrote events.
 pub(super) async fn execute_alone<B: Backend>(
     backend: &B,
     request: &CommandRequest,
+    signal: &Notify,
 ) -> Result<Execution, StoreError> {
     let mut attempt = 1;
     loop {
         let once = async {
             let mut tx = backend.begin_write().await?;
+            let mut written = Vec::new();
             let execution = if engine::is_engine_command(&request.command) {
-                let mut executions = engine::run(&mut tx, backend.dialect(), &[request]).await?;
+                let dialect = backend.dialect();
+                let mut executions =
+                    engine::run(&mut tx, dialect, &[request], &mut written).await?;
                 executions
                     .pop()
                     .ok_or_else(|| StoreError::Other("the engine answered nothing".into()))?
             } else {
-                run_command(&mut tx, backend.dialect(), request).await?
+                run_command(&mut tx, backend.dialect(), request, &mut written).await?
             };
+            events::append(&mut tx, backend.dialect(), &written).await?;
             B::commit(tx).await?;
+            if !written.is_empty() {
+                signal.notify_waiters();
+            }
             Ok(execution)
         };
         match once.await {
@@ -52,14 +64,22 @@ pub(super) async fn execute_alone<B: Backend>(
 }
 
 /// Runs `request` in `tx`. On `Ok` its effects (or, for a refusal, only its stored answer) stay
-/// in the transaction; on `Err` nothing of it does. The caller commits.
+/// in the transaction, and its events are added to `events`; on `Err` nothing of it does. The
+/// caller appends the events and commits.
 pub(super) async fn run_command<T: SqlExec>(
     tx: &mut T,
     dialect: Dialect,
     request: &CommandRequest,
+    events: &mut Vec<LedgerEvent>,
 ) -> Result<Execution, StoreError> {
     tx.execute("SAVEPOINT command", vec![]).await?;
-    match run_fenced(tx, dialect, request).await {
+    let before = events.len();
+    let ran = run_fenced(tx, dialect, request, events).await;
+    if !matches!(ran, Ok(Execution::Done(Ok(_)))) {
+        // A refusal, a replay or a failure leaves no events.
+        events.truncate(before);
+    }
+    match ran {
         Ok(execution) => {
             // PostgreSQL keeps the savepoint: the next command's savepoint of the same name
             // nests inside it (a rollback to `command` goes to the newest), and the commit
@@ -86,6 +106,7 @@ async fn run_fenced<T: SqlExec>(
     tx: &mut T,
     dialect: Dialect,
     request: &CommandRequest,
+    events: &mut Vec<LedgerEvent>,
 ) -> Result<Execution, StoreError> {
     let ctx = &request.context;
     if let Some(idem) = &request.idempotency
@@ -93,7 +114,7 @@ async fn run_fenced<T: SqlExec>(
     {
         return Ok(earlier);
     }
-    let result = apply(tx, dialect, ctx, &request.command).await?;
+    let result = apply(tx, dialect, ctx, &request.command, events).await?;
     if result.is_err() {
         // A refusal leaves no trace but its stored answer.
         tx.execute("ROLLBACK TO SAVEPOINT command", vec![]).await?;

@@ -7,6 +7,7 @@
 //! [`series`]; [`writes`] sends a command's closing writes together.
 
 use time::OffsetDateTime;
+use voucherd_domain::events::{self, LedgerEvent, VoucherAfter};
 use voucherd_domain::{DomainError, EntryKind};
 
 use super::reads;
@@ -73,16 +74,25 @@ struct Run<'a, T: SqlExec> {
     tx: &'a mut T,
     dialect: Dialect,
     ctx: &'a CommandContext,
+    /// The events of the transaction so far; a command adds its own.
+    events: &'a mut Vec<LedgerEvent>,
 }
 
-/// Runs one command inside `tx`. The caller commits on `Ok(Ok(_))` and rolls back otherwise.
+/// Runs one command inside `tx`, adding its events to `events`. The caller commits on
+/// `Ok(Ok(_))` and rolls back otherwise (dropping the command's events).
 pub(super) async fn apply<T: SqlExec>(
     tx: &mut T,
     dialect: Dialect,
     ctx: &CommandContext,
     command: &Command,
+    events: &mut Vec<LedgerEvent>,
 ) -> Result<CommandResult, StoreError> {
-    let mut run = Run { tx, dialect, ctx };
+    let mut run = Run {
+        tx,
+        dialect,
+        ctx,
+        events,
+    };
     match command {
         Command::CreateTenant { id, name } => run.create_tenant(id.as_deref(), name).await,
         Command::UpdateSettings(settings) => run.update_settings(settings).await,
@@ -194,6 +204,32 @@ impl<T: SqlExec> Run<'_, T> {
 
     fn now(&self) -> OffsetDateTime {
         self.ctx.now
+    }
+
+    /// Records an event of this command (`data` a JSON object; `voucher` its figures after the
+    /// change, if the event is about a voucher).
+    fn event(
+        &mut self,
+        kind: &'static str,
+        voucher: Option<&VoucherAfter<'_>>,
+        data: serde_json::Value,
+    ) {
+        let fields = match data {
+            serde_json::Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        };
+        let actor_id = self.ctx.actor.id().to_string();
+        self.events.push(LedgerEvent {
+            tenant_id: self.ctx.tenant_id.clone(),
+            kind,
+            at: self.ctx.now,
+            face: events::face_of(self.ctx.actor.kind(), &actor_id),
+            actor_kind: self.ctx.actor.kind(),
+            actor_id,
+            request_id: self.ctx.request_id.clone(),
+            voucher_id: voucher.map(|v| v.id.to_string()),
+            data: events::data(fields, voucher),
+        });
     }
 
     /// The time as the database keeps it (microseconds), for answers built without reading

@@ -10,6 +10,7 @@ mod bleepay_reads;
 mod command_tx;
 mod console_reads;
 mod engine;
+pub mod events;
 mod front_reads;
 mod idempotency;
 mod ledger;

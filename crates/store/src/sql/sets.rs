@@ -33,7 +33,7 @@ impl Column {
 
     /// The column's values across `rows` (each row holding this column at `index`) as one
     /// array parameter.
-    fn gather(&self, rows: &[Vec<Value>], index: usize) -> Value {
+    pub(super) fn gather(&self, rows: &[Vec<Value>], index: usize) -> Value {
         match self {
             Column::Int(_) => Value::Ints(
                 rows.iter()

@@ -17,6 +17,7 @@ use super::report_reads;
 use super::series_reads;
 use super::writer::{GroupCommit, Writer};
 use super::{Backend, SqlExec, Value};
+use tokio::sync::Notify;
 use voucherd_domain::bleepay::CodeStatus;
 
 use crate::bleepay::{
@@ -25,6 +26,7 @@ use crate::bleepay::{
 };
 use crate::command::{CommandRequest, Execution};
 use crate::console::{ConsoleSession, ConsoleUser, ConsoleUserView};
+use crate::events::{EventFilter, StoredEvent};
 use crate::front::{
     CallbackAttempt, FrontCallback, FrontEventView, FrontReservationView, MerchantGrant,
 };
@@ -45,6 +47,8 @@ pub struct SqlStore<B: Backend> {
     backend: Arc<B>,
     /// Present when commands are group-committed by one writer task.
     writer: Option<Writer>,
+    /// Woken when a commit wrote events (the feed's long-polls wait on it).
+    event_signal: Arc<Notify>,
 }
 
 impl<B: Backend> SqlStore<B> {
@@ -54,16 +58,22 @@ impl<B: Backend> SqlStore<B> {
         SqlStore {
             backend: Arc::new(backend),
             writer: None,
+            event_signal: Arc::new(Notify::new()),
         }
     }
 
     /// A store whose commands are group-committed by writer lanes, each committing what is
     /// waiting as one transaction (SQLite: one lane, its single writer; PostgreSQL: several
     /// lanes per node with small batches). Must be called inside a Tokio runtime.
-    pub fn with_group_commit(backend: B, config: GroupCommit) -> Self {
+    /// `event_signal` is woken after every commit that wrote events.
+    pub fn with_group_commit(backend: B, config: GroupCommit, event_signal: Arc<Notify>) -> Self {
         let backend = Arc::new(backend);
-        let writer = Some(Writer::spawn(backend.clone(), config));
-        SqlStore { backend, writer }
+        let writer = Some(Writer::spawn(backend.clone(), config, event_signal.clone()));
+        SqlStore {
+            backend,
+            writer,
+            event_signal,
+        }
     }
 }
 
@@ -82,7 +92,10 @@ impl<B: Backend> SqlStore<B> {
             statements: Vec::new(),
         };
         let refs: Vec<&CommandRequest> = requests.iter().collect();
-        let executions = super::engine::run(&mut recording, self.backend.dialect(), &refs).await?;
+        let dialect = self.backend.dialect();
+        let mut events = Vec::new();
+        let executions = super::engine::run(&mut recording, dialect, &refs, &mut events).await?;
+        super::events::append(&mut recording, dialect, &events).await?;
         Ok((recording.statements, executions))
     }
 }
@@ -112,7 +125,7 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn execute(&self, request: CommandRequest) -> Result<Execution, StoreError> {
         match &self.writer {
             Some(writer) => writer.submit(request).await,
-            None => execute_alone(self.backend.as_ref(), &request).await,
+            None => execute_alone(self.backend.as_ref(), &request, &self.event_signal).await,
         }
     }
 
@@ -416,8 +429,10 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn sweep(&self, now: OffsetDateTime) -> Result<SweepReport, StoreError> {
         let mut tx = self.backend.begin_write().await?;
+        let dialect = self.backend.dialect();
+        let mut expiries = Vec::new();
         let holds_expired =
-            super::engine::expire_holds(&mut tx, self.backend.dialect(), now).await?;
+            super::engine::expire_holds(&mut tx, dialect, now, &mut expiries).await?;
         let idempotency_keys_dropped = tx
             .execute(
                 "DELETE FROM idempotency_keys WHERE created_at <= $1",
@@ -445,7 +460,11 @@ impl<B: Backend> Store for SqlStore<B> {
             vec![Value::from(now)],
         )
         .await?;
+        super::events::append(&mut tx, dialect, &expiries).await?;
         B::commit(tx).await?;
+        if !expiries.is_empty() {
+            self.event_signal.notify_waiters();
+        }
         Ok(SweepReport {
             holds_expired,
             idempotency_keys_dropped,
@@ -588,6 +607,28 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn console_user(&self, username: &str) -> Result<Option<ConsoleUser>, StoreError> {
         in_read!(self, |tx| console_reads::user(tx, username).await)
+    }
+
+    async fn events(
+        &self,
+        tenant_id: &str,
+        filter: &EventFilter,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        in_read!(self, begin_single, |tx| super::events::page(
+            tx, tenant_id, filter
+        )
+        .await)
+    }
+
+    async fn last_event_seq(&self, tenant_id: &str) -> Result<i64, StoreError> {
+        in_read!(self, begin_single, |tx| super::events::last_seq(
+            tx, tenant_id
+        )
+        .await)
+    }
+
+    fn event_signal(&self) -> Arc<Notify> {
+        self.event_signal.clone()
     }
 
     async fn console_users(&self) -> Result<Vec<ConsoleUserView>, StoreError> {

@@ -23,11 +23,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
 use super::SqlExec;
 use super::command_tx::{execute_alone, run_command, worth_retrying};
 use super::engine;
+use super::events;
 use super::lock_order::lock_vouchers_in_order;
 use super::{Backend, Dialect};
 use crate::StoreError;
@@ -67,8 +68,13 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer lanes (at least one) on the current Tokio runtime.
-    pub(super) fn spawn<B: Backend>(backend: Arc<B>, config: GroupCommit) -> Writer {
+    /// Starts the writer lanes (at least one) on the current Tokio runtime; `signal` is woken
+    /// after every commit that wrote events.
+    pub(super) fn spawn<B: Backend>(
+        backend: Arc<B>,
+        config: GroupCommit,
+        signal: Arc<Notify>,
+    ) -> Writer {
         let (queue, jobs) = mpsc::channel(config.queue_commands_max.max(1));
         let jobs = Arc::new(Mutex::new(jobs));
         for _ in 0..config.lanes.max(1) {
@@ -76,6 +82,7 @@ impl Writer {
                 backend.clone(),
                 jobs.clone(),
                 config.batch_commands_max.max(1),
+                signal.clone(),
             ));
         }
         Writer { queue }
@@ -104,7 +111,12 @@ impl Writer {
 
 /// One lane: takes what is waiting, commits it, answers it, and again, until every
 /// [`Writer`] handle is gone.
-async fn run<B: Backend>(backend: Arc<B>, jobs: Arc<Mutex<mpsc::Receiver<Job>>>, batch_max: usize) {
+async fn run<B: Backend>(
+    backend: Arc<B>,
+    jobs: Arc<Mutex<mpsc::Receiver<Job>>>,
+    batch_max: usize,
+    signal: Arc<Notify>,
+) {
     let mut batch = Vec::with_capacity(batch_max);
     loop {
         {
@@ -127,20 +139,27 @@ async fn run<B: Backend>(backend: Arc<B>, jobs: Arc<Mutex<mpsc::Receiver<Job>>>,
             queue_wait.record(taken_at.duration_since(job.queued_at).as_secs_f64());
         }
         metrics::histogram!(BATCH_COMMANDS_METRIC).record(batch.len() as f64);
-        commit_batch(backend.as_ref(), &mut batch).await;
+        commit_batch(backend.as_ref(), &mut batch, &signal).await;
     }
 }
 
-async fn commit_batch<B: Backend>(backend: &B, batch: &mut Vec<Job>) {
+async fn commit_batch<B: Backend>(backend: &B, batch: &mut Vec<Job>, signal: &Notify) {
     let answers = match run_batch(backend, batch).await {
-        Ok(answers) => answers,
+        Ok((answers, wrote_events)) => {
+            if wrote_events {
+                signal.notify_waiters();
+            }
+            answers
+        }
         // Nothing of the batch is durable: the commands that may succeed on another try get
         // it below, the others share the failure.
         Err(error) => batch.iter().map(|_| Err(error.clone())).collect(),
     };
     for (job, answer) in batch.drain(..).zip(answers) {
         let answer = match answer {
-            Err(error) if worth_retrying(&error) => execute_alone(backend, &job.request).await,
+            Err(error) if worth_retrying(&error) => {
+                execute_alone(backend, &job.request, signal).await
+            }
             other => other,
         };
         // The caller may have gone away; its command is committed (or not) all the same.
@@ -148,20 +167,21 @@ async fn commit_batch<B: Backend>(backend: &B, batch: &mut Vec<Job>) {
     }
 }
 
-/// Runs the batch in one transaction and commits it; answers each command's outcome, which
-/// holds only if the commit succeeded. Commands the ledger engine decides run together, after
+/// The answers of a batch's commands, and whether its commit wrote events.
+type BatchAnswers = (Vec<Result<Execution, StoreError>>, bool);
+
+/// Runs the batch in one transaction, appends its events last, and commits it; answers each
+/// command's outcome, which holds only if the commit succeeded. Commands the ledger engine decides run together, after
 /// the others; as every command of a batch was waiting at once, any order among them is one
 /// they could have arrived in.
-async fn run_batch<B: Backend>(
-    backend: &B,
-    batch: &[Job],
-) -> Result<Vec<Result<Execution, StoreError>>, StoreError> {
+async fn run_batch<B: Backend>(backend: &B, batch: &[Job]) -> Result<BatchAnswers, StoreError> {
     let dialect = backend.dialect();
     let mut tx = backend.begin_write().await?;
     let (decided, others): (Vec<usize>, Vec<usize>) =
         (0..batch.len()).partition(|&i| engine::is_engine_command(&batch[i].request.command));
     let mut answers: Vec<Option<Result<Execution, StoreError>>> =
         (0..batch.len()).map(|_| None).collect();
+    let mut written = Vec::new();
     if !others.is_empty() {
         if dialect == Dialect::Postgres {
             // The engine's own load locks its vouchers in order; with other commands in the
@@ -169,7 +189,8 @@ async fn run_batch<B: Backend>(
             lock_vouchers_in_order(&mut tx, batch.iter().map(|job| &job.request)).await?;
         }
         for &i in &others {
-            answers[i] = Some(run_command(&mut tx, dialect, &batch[i].request).await);
+            let request = &batch[i].request;
+            answers[i] = Some(run_command(&mut tx, dialect, request, &mut written).await);
         }
     }
     if !decided.is_empty() {
@@ -178,11 +199,13 @@ async fn run_batch<B: Backend>(
         if fenced {
             tx.execute("SAVEPOINT engine", vec![]).await?;
         }
-        match engine::run(&mut tx, dialect, &requests).await {
+        let mut decided_events = Vec::new();
+        match engine::run(&mut tx, dialect, &requests, &mut decided_events).await {
             Ok(executions) => {
                 for (&i, execution) in decided.iter().zip(executions) {
                     answers[i] = Some(Ok(execution));
                 }
+                written.extend(decided_events);
             }
             Err(error) if fenced => {
                 // Undo the engine's part alone; its commands find out alone what failed.
@@ -194,13 +217,15 @@ async fn run_batch<B: Backend>(
             Err(error) => return Err(alone(error, decided.len())),
         }
     }
+    events::append(&mut tx, dialect, &written).await?;
     let committing = Instant::now();
     B::commit(tx).await?;
     metrics::histogram!(COMMIT_SECONDS_METRIC).record(committing.elapsed().as_secs_f64());
-    Ok(answers
+    let answers = answers
         .into_iter()
         .map(|answer| answer.unwrap_or_else(|| Err(StoreError::Other("unanswered".into()))))
-        .collect())
+        .collect();
+    Ok((answers, !written.is_empty()))
 }
 
 /// A failure of a batch of engine commands, answered so that each command is tried again in a

@@ -170,6 +170,24 @@ pub(super) async fn ledger<T: SqlExec>(
     Ok(loaded)
 }
 
+/// Loads the vouchers with these keys (locked on PostgreSQL) and all their live holds, for
+/// work that starts from keys rather than from commands (the sweeper).
+pub(super) async fn vouchers_by_key<T: SqlExec>(
+    tx: &mut T,
+    dialect: Dialect,
+    pks: &[i64],
+    now: OffsetDateTime,
+    ledger: &mut Ledger,
+) -> Result<(), StoreError> {
+    let named = Named::default();
+    for (voucher, _, rules) in vouchers(tx, dialect, &named, pks, now).await? {
+        ledger.load_tenant(&voucher.tenant_id, rules);
+        ledger.load_voucher(voucher);
+    }
+    holds(tx, dialect, &named, pks, ledger).await?;
+    Ok(())
+}
+
 /// Adds the vouchers found to the batch's ledger (with whether each has activity, where the
 /// batch needs to know); answers their keys.
 async fn add_vouchers<T: SqlExec>(

@@ -23,6 +23,7 @@ mod sweep;
 pub(super) use sweep::expire_holds;
 
 use voucherd_domain::engine::{self, Closing, OrderedIds, Origin, VoucherName};
+use voucherd_domain::events::LedgerEvent;
 
 use super::{Dialect, SqlExec, from_micros, to_micros};
 use crate::StoreError;
@@ -196,12 +197,14 @@ pub(super) fn is_engine_command(command: &Command) -> bool {
     )
 }
 
-/// Runs engine commands as one batch inside `tx`, in their order; answers each. On `Err`
-/// the transaction must not be committed: some of the batch may be written.
+/// Runs engine commands as one batch inside `tx`, in their order; answers each, and adds the
+/// batch's events to `events` (for the caller to append before it commits). On `Err` the
+/// transaction must not be committed: some of the batch may be written.
 pub(super) async fn run<T: SqlExec>(
     tx: &mut T,
     dialect: Dialect,
     requests: &[&CommandRequest],
+    events: &mut Vec<LedgerEvent>,
 ) -> Result<Vec<Execution>, StoreError> {
     let mut batch: Vec<Planned<'_>> = Vec::with_capacity(requests.len());
     for request in requests {
@@ -253,7 +256,9 @@ pub(super) async fn run<T: SqlExec>(
         }
         executions.push(Execution::Done(result));
     }
-    persist::write(tx, dialect, &loaded.ledger.write_set(), &keys).await?;
+    let set = loaded.ledger.write_set();
+    persist::write(tx, dialect, &set, &keys).await?;
+    events.extend(set.events);
     Ok(executions)
 }
 

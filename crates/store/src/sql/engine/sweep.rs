@@ -5,23 +5,37 @@
 //! round, rounds until none is left.
 
 use time::OffsetDateTime;
-use voucherd_domain::engine::{Ledger, lifecycle};
+use voucherd_domain::engine::{Ledger, Origin, lifecycle};
+use voucherd_domain::events::LedgerEvent;
 
-use super::super::sets::{in_ints, key_in_locked};
-use super::super::{Dialect, SqlExec, Value};
+use super::super::sets::key_in_locked;
+use super::super::{Dialect, SqlExec};
 use super::keys::Keys;
-use super::load::{HOLD_COLUMNS, read_hold};
-use super::persist;
+use super::{load, persist};
 use crate::StoreError;
 
 /// Vouchers whose expired holds one round marks.
 const VOUCHERS_PER_ROUND: i64 = 1_000;
 
-/// Marks every live hold past its expiry at `now` as expired; answers how many.
+/// Who expires holds: voucherd itself.
+fn sweeper(now: OffsetDateTime) -> Origin {
+    Origin {
+        tenant_id: String::new(),
+        actor_kind: "system",
+        actor_id: String::new(),
+        client_id: None,
+        request_id: format!("sweep-{}", now.unix_timestamp()),
+        now,
+    }
+}
+
+/// Marks every live hold past its expiry at `now` as expired, adding a `hold.expired` event of
+/// each to `events`; answers how many.
 pub(in crate::sql) async fn expire_holds<T: SqlExec>(
     tx: &mut T,
     dialect: Dialect,
     now: OffsetDateTime,
+    events: &mut Vec<LedgerEvent>,
 ) -> Result<u64, StoreError> {
     let mut expired = 0;
     loop {
@@ -42,17 +56,16 @@ pub(in crate::sql) async fn expire_holds<T: SqlExec>(
             return Ok(expired);
         }
         let round = i64::try_from(pks.len()).unwrap_or(i64::MAX);
-        let holds = format!(
-            "SELECT {HOLD_COLUMNS} FROM holds h WHERE {} AND h.state = 'live' \
-             AND h.expires_at <= $2",
-            in_ints(dialect, "h.voucher_pk", 1)
-        );
+        let pks: Vec<i64> = pks.into_iter().flatten().collect();
+        // The vouchers and all their live holds, so each event tells the voucher's balance and
+        // what stays held.
         let mut ledger = Ledger::new();
-        for row in tx.fetch(&holds, vec![Value::Ints(pks), now.into()]).await? {
-            ledger.load_hold(read_hold(&row)?);
-        }
+        load::vouchers_by_key(tx, dialect, &pks, now, &mut ledger).await?;
         let marked = lifecycle::expire(&mut ledger, now);
-        persist::write(tx, dialect, &ledger.write_set(), &Keys::default()).await?;
+        ledger.seal_events(&sweeper(now), "system");
+        let set = ledger.write_set();
+        persist::write(tx, dialect, &set, &Keys::default()).await?;
+        events.extend(set.events);
         expired += u64::try_from(marked).unwrap_or(u64::MAX);
         if round < VOUCHERS_PER_ROUND {
             return Ok(expired);

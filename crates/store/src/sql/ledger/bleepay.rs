@@ -10,7 +10,10 @@
 
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
-use voucherd_domain::bleepay::{self as rules, BleepayRefusal, CodeFormat, ContextStatus};
+use voucherd_domain::bleepay::{
+    self as rules, BleepayRefusal, CodeFormat, CodeStatus, ContextStatus,
+};
+use voucherd_domain::events::bleepay_code_type;
 use voucherd_domain::{DomainError, secret};
 
 use super::super::bleepay_reads::{self, ContextKey, ContextRecord};
@@ -505,6 +508,10 @@ impl<T: SqlExec> Run<'_, T> {
             json!({ "context_id": context.view.id }),
         )
         .await?;
+        let reserved = CodeStatus::Reserved;
+        let code = json!({ "code": { "id": id, "context_id": context.view.id,
+            "status": reserved.as_str() } });
+        self.event(bleepay_code_type(reserved), None, code);
         self.code_outcome(&id).await
     }
 }

@@ -8,6 +8,7 @@
 use serde_json::json;
 use voucherd_domain::DomainError;
 use voucherd_domain::engine::front::action_by;
+use voucherd_domain::events::front_reservation_type;
 use voucherd_domain::front::{self as rules, FrontRefusal, FrontStatus};
 use voucherd_domain::secret;
 
@@ -184,6 +185,11 @@ impl<T: SqlExec> Run<'_, T> {
             json!({ "grand_total_minor": new.grand_total_minor }),
         )
         .await?;
+        // No voucher yet: the customer picks one on the payment page.
+        let kind = front_reservation_type(FrontStatus::Sent).unwrap_or("front.reservation.sent");
+        let sent = json!({ "reservation": { "id": id, "status": FrontStatus::Sent.as_str(),
+            "grand_total_minor": new.grand_total_minor } });
+        self.event(kind, None, sent);
         self.front_outcome(&id).await
     }
 

@@ -135,6 +135,8 @@ impl<T: SqlExec> Run<'_, T> {
                 json!({ "issued": issued }),
             )
             .await?;
+            let completed = json!({ "series_id": id, "issued": issued });
+            self.event(voucherd_domain::events::SERIES_COMPLETED, None, completed);
         }
         self.series_outcome(id).await
     }

@@ -3,6 +3,7 @@
 //! name one (a bleepay payer adding it to an account).
 
 use serde_json::json;
+use voucherd_domain::events::{self, VoucherAfter};
 use voucherd_domain::pattern::Pattern;
 use voucherd_domain::secret::{self};
 use voucherd_domain::{DomainError, EntryKind, VoucherStatus};
@@ -73,9 +74,9 @@ impl<T: SqlExec> Run<'_, T> {
             let detail = json!({ "amount_minor": new.amount_minor, "currency": new.currency.code(), "status": new.status.as_str() });
             self.audit_voucher("voucher.import", &id, detail).await?;
         }
-        Ok(Ok(Outcome::Imported {
-            count: i64::try_from(rows.len()).unwrap_or(i64::MAX),
-        }))
+        let count = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+        self.event(events::IMPORT_COMPLETED, None, json!({ "count": count }));
+        Ok(Ok(Outcome::Imported { count }))
     }
 
     /// Writes a new voucher and its issue entry (generating what `new` leaves out from the
@@ -174,6 +175,20 @@ impl<T: SqlExec> Run<'_, T> {
             },
         )
         .await?;
+        let after = VoucherAfter {
+            id: &id,
+            code: &code,
+            status: new.status,
+            currency: new.currency,
+            balance_minor: new.amount_minor,
+            held_minor: 0,
+        };
+        let created = json!({
+            "amount": events::money(new.amount_minor, new.currency),
+            "valid_until": valid_until.map(events::timestamp),
+            "batch": new.batch,
+        });
+        self.event(events::VOUCHER_CREATED, Some(&after), created);
         Ok(Ok((voucher_pk, id)))
     }
 

@@ -1,0 +1,235 @@
+//! The ledger's events: one immutable record of every change of money or voucher state, written
+//! in the transaction that makes the change. This module holds the catalogue of event types and
+//! the shape every event shares: who caused it (face, actor, request), the subject's ids, amounts
+//! in minor units and as decimal strings with their currency, and the voucher's balance and held
+//! amount right after the change. An event never carries a voucher code or PIN: the code is
+//! masked to its last four characters.
+//!
+//! The engine records the events of the commands it decides ([`crate::engine`]); the store
+//! records those of the commands it runs itself (creation, import, series, submissions) with the
+//! helpers here, and numbers them per tenant when it writes them.
+
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+
+use crate::bleepay::CodeStatus;
+use crate::front::FrontStatus;
+use crate::money::format_decimal;
+use crate::{Currency, VoucherStatus};
+
+/// Every event type, as the feed and webhooks name them.
+pub const EVENT_TYPES: &[&str] = &[
+    VOUCHER_CREATED,
+    VOUCHER_STATUS_CHANGED,
+    VOUCHER_DELETED,
+    VOUCHER_RECHARGED,
+    HOLD_PLACED,
+    HOLD_RELEASED,
+    HOLD_EXPIRED,
+    CHARGE_CREATED,
+    REFUND_CREATED,
+    "front.reservation.sent",
+    "front.reservation.reserved",
+    "front.reservation.captured",
+    "front.reservation.charged",
+    "front.reservation.completed",
+    "front.reservation.cancelled",
+    "bleepay.code.reserved",
+    "bleepay.code.redeemed",
+    "bleepay.code.resolved",
+    "bleepay.code.discarded",
+    SERIES_COMPLETED,
+    IMPORT_COMPLETED,
+];
+
+pub const VOUCHER_CREATED: &str = "voucher.created";
+pub const VOUCHER_STATUS_CHANGED: &str = "voucher.status_changed";
+pub const VOUCHER_DELETED: &str = "voucher.deleted";
+pub const VOUCHER_RECHARGED: &str = "voucher.recharged";
+pub const HOLD_PLACED: &str = "hold.placed";
+pub const HOLD_RELEASED: &str = "hold.released";
+pub const HOLD_EXPIRED: &str = "hold.expired";
+pub const CHARGE_CREATED: &str = "charge.created";
+pub const REFUND_CREATED: &str = "refund.created";
+pub const SERIES_COMPLETED: &str = "series.completed";
+pub const IMPORT_COMPLETED: &str = "import.completed";
+
+/// The event type of a Front Payment reservation reaching `status` (`None` for `expired`,
+/// which is read from the time, never written).
+pub fn front_reservation_type(status: FrontStatus) -> Option<&'static str> {
+    Some(match status {
+        FrontStatus::Sent => "front.reservation.sent",
+        FrontStatus::Reserved => "front.reservation.reserved",
+        FrontStatus::Captured => "front.reservation.captured",
+        FrontStatus::Charged => "front.reservation.charged",
+        FrontStatus::Completed => "front.reservation.completed",
+        FrontStatus::Cancelled => "front.reservation.cancelled",
+        FrontStatus::Expired => return None,
+    })
+}
+
+/// The event type of a bleepay voucher code reaching `status`.
+pub fn bleepay_code_type(status: CodeStatus) -> &'static str {
+    match status {
+        CodeStatus::Reserved => "bleepay.code.reserved",
+        CodeStatus::Redeemed => "bleepay.code.redeemed",
+        CodeStatus::Resolved => "bleepay.code.resolved",
+        CodeStatus::Discarded => "bleepay.code.discarded",
+    }
+}
+
+/// Whether `pattern` names event types: an exact type, or a prefix ending in `.*`
+/// (`front.reservation.*`).
+pub fn is_type_pattern(pattern: &str) -> bool {
+    match pattern.strip_suffix(".*") {
+        Some(prefix) => EVENT_TYPES
+            .iter()
+            .any(|t| t.starts_with(prefix) && t.as_bytes().get(prefix.len()) == Some(&b'.')),
+        None => EVENT_TYPES.contains(&pattern),
+    }
+}
+
+/// One event, before the store gives it its place in the tenant's sequence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerEvent {
+    pub tenant_id: String,
+    /// One of [`EVENT_TYPES`].
+    pub kind: &'static str,
+    pub at: OffsetDateTime,
+    /// Through which face the change came: `jtl`, `front_payment`, `bleepay`, `console`,
+    /// `admin` or `system`.
+    pub face: &'static str,
+    pub actor_kind: &'static str,
+    pub actor_id: String,
+    pub request_id: String,
+    /// The voucher the event is about, if any.
+    pub voucher_id: Option<String>,
+    /// The subject's ids, amounts and the voucher's figures after the change (a JSON object).
+    pub data: Value,
+}
+
+/// The face a change came through, from who made it: API clients speak JTL, merchants Front
+/// Payment, payers and payees bleepay; operators act in the console (`console:<user>`) or
+/// through the admin API and command line.
+pub fn face_of(actor_kind: &str, actor_id: &str) -> &'static str {
+    match actor_kind {
+        "client" => "jtl",
+        "merchant" => "front_payment",
+        "payer" | "payee" => "bleepay",
+        "admin" if actor_id.starts_with("console:") => "console",
+        "admin" => "admin",
+        _ => "system",
+    }
+}
+
+/// An amount: minor units, the decimal string, and the currency.
+pub fn money(amount_minor: i64, currency: Currency) -> Value {
+    let digits = currency.minor_unit_digits().unwrap_or(2);
+    json!({
+        "minor": amount_minor,
+        "amount": format_decimal(amount_minor, digits),
+        "currency": currency.code(),
+    })
+}
+
+/// A voucher code as events show it: its last four characters, the rest starred.
+pub fn masked_code(code: &str) -> String {
+    let chars: Vec<char> = code.chars().collect();
+    let shown: String = chars[chars.len().saturating_sub(4)..].iter().collect();
+    format!("****{shown}")
+}
+
+/// A time as events show it (RFC 3339, UTC).
+pub fn timestamp(at: OffsetDateTime) -> String {
+    at.to_offset(time::UtcOffset::UTC)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// A voucher's figures right after a change.
+#[derive(Debug, Clone, Copy)]
+pub struct VoucherAfter<'a> {
+    pub id: &'a str,
+    pub code: &'a str,
+    pub status: VoucherStatus,
+    pub currency: Currency,
+    pub balance_minor: i64,
+    pub held_minor: i64,
+}
+
+impl VoucherAfter<'_> {
+    /// The `voucher` object of an event.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "code": masked_code(self.code),
+            "status": self.status.as_str(),
+            "balance": money(self.balance_minor, self.currency),
+            "held": money(self.held_minor, self.currency),
+        })
+    }
+}
+
+/// Builds an event's data: `fields`, then the voucher's figures under `voucher`.
+pub fn data(fields: Map<String, Value>, voucher: Option<&VoucherAfter<'_>>) -> Value {
+    let mut data = fields;
+    if let Some(voucher) = voucher {
+        data.insert("voucher".into(), voucher.to_json());
+    }
+    Value::Object(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_masked_to_their_last_four_characters() {
+        assert_eq!(masked_code("ABCD2345EFGH"), "****EFGH");
+        assert_eq!(masked_code("AB"), "****AB");
+    }
+
+    #[test]
+    fn amounts_carry_minor_units_a_decimal_string_and_the_currency() {
+        let eur = Currency::parse("EUR").expect("EUR");
+        assert_eq!(
+            money(1750, eur),
+            json!({ "minor": 1750, "amount": "17.50", "currency": "EUR" })
+        );
+        let jpy = Currency::parse("JPY").expect("JPY");
+        assert_eq!(money(500, jpy)["amount"], "500");
+    }
+
+    #[test]
+    fn type_patterns_name_known_types_or_their_families() {
+        assert!(is_type_pattern("charge.created"));
+        assert!(is_type_pattern("front.reservation.*"));
+        assert!(is_type_pattern("hold.*"));
+        assert!(!is_type_pattern("hold"));
+        assert!(!is_type_pattern("front.res.*"));
+        assert!(!is_type_pattern("charge.made"));
+    }
+
+    #[test]
+    fn every_front_and_bleepay_status_has_its_type_in_the_catalogue() {
+        for status in [
+            FrontStatus::Sent,
+            FrontStatus::Reserved,
+            FrontStatus::Captured,
+            FrontStatus::Charged,
+            FrontStatus::Completed,
+            FrontStatus::Cancelled,
+        ] {
+            let kind = front_reservation_type(status).expect("a type");
+            assert!(EVENT_TYPES.contains(&kind), "{kind}");
+        }
+        for status in [
+            CodeStatus::Reserved,
+            CodeStatus::Redeemed,
+            CodeStatus::Resolved,
+            CodeStatus::Discarded,
+        ] {
+            assert!(EVENT_TYPES.contains(&bleepay_code_type(status)));
+        }
+    }
+}

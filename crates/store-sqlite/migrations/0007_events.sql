@@ -1,0 +1,27 @@
+-- The ledger's events: one immutable row per change of money or voucher state, written in the
+-- transaction that makes the change, numbered per tenant without gaps in commit order. A
+-- transaction takes its numbers from event_sequences last, just before it commits, so the row
+-- lock that numbering takes is held only for the commit itself.
+
+CREATE TABLE event_sequences (
+    tenant_id TEXT PRIMARY KEY REFERENCES tenants (id),
+    -- The last number given out.
+    last_seq  INTEGER NOT NULL
+);
+
+CREATE TABLE ledger_events (
+    tenant_id  TEXT NOT NULL REFERENCES tenants (id),
+    seq        INTEGER NOT NULL,
+    type       TEXT NOT NULL,
+    at         INTEGER NOT NULL,
+    -- jtl, front_payment, bleepay, console, admin or system
+    face       TEXT NOT NULL,
+    actor_kind TEXT NOT NULL,
+    actor_id   TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    voucher_id TEXT,
+    -- The event's subject ids, amounts and the voucher's figures after the change (JSON).
+    data       TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, seq)
+);
+CREATE INDEX ledger_events_by_voucher ON ledger_events (tenant_id, voucher_id, seq);
