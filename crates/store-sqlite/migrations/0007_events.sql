@@ -24,4 +24,6 @@ CREATE TABLE ledger_events (
     data       TEXT NOT NULL,
     PRIMARY KEY (tenant_id, seq)
 );
-CREATE INDEX ledger_events_by_voucher ON ledger_events (tenant_id, voucher_id, seq);
+-- No index by voucher here: its inserts land on random pages, and a batch of payments would
+-- dirty (and write to the write-ahead log) a page per event, which cost a quarter of the
+-- payment throughput. A feed filtered by voucher reads the tenant's events from its cursor on.

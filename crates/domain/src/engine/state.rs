@@ -626,14 +626,19 @@ impl Ledger {
         set.audit = self.audit.clone();
         set.front = self.front.writes();
         set.bleepay = self.bleepay.writes();
-        set.events = self.events.clone();
         set
+    }
+
+    /// Hands over the batch's events (for the store to number and write after the write set);
+    /// the ledger keeps none.
+    pub fn take_events(&mut self) -> Vec<LedgerEvent> {
+        std::mem::take(&mut self.events)
     }
 }
 
 /// The rows a batch writes: new holds and entries (in key order), the final state of every
-/// stored hold and voucher it changed, its audit records, its Front Payment and bleepay rows,
-/// and its events.
+/// stored hold and voucher it changed, its audit records, and its Front Payment and bleepay
+/// rows. Its events come separately ([`Ledger::take_events`]).
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct WriteSet {
     pub new_holds: Vec<Hold>,
@@ -643,6 +648,4 @@ pub struct WriteSet {
     pub audit: Vec<AuditRecord>,
     pub front: FrontWrites,
     pub bleepay: BleepayWrites,
-    /// The batch's events, in order, not yet numbered.
-    pub events: Vec<LedgerEvent>,
 }

@@ -1,7 +1,8 @@
 //! Crash durability: tills reserve and charge on a running `voucherd` while it is killed with
 //! SIGKILL at a random moment, over and over. After each restart every charge that was
-//! acknowledged must be in the ledger, the integrity check must pass, and the vouchers' balances
-//! must account for every charge the ledger holds, acknowledged or not (nothing half-applied).
+//! acknowledged must be in the ledger, the integrity check must pass, the vouchers' balances
+//! must account for every charge the ledger holds, acknowledged or not (nothing half-applied),
+//! and the event feed must hold exactly those charges, once each, without a gap.
 //!
 //! `VOUCHERD_CRASH_CYCLES` sets the number of kills (default 3; `scripts/crash-test` runs 20).
 
@@ -304,9 +305,67 @@ pub(crate) async fn verify(
         "balances match the charges in the ledger"
     );
     assert!(charges_in_ledger >= i64::try_from(acknowledged.len()).expect("count"));
+    verify_events(&http, base, token, acknowledged, charges_in_ledger).await;
     eprintln!(
         "{} acknowledged charges, {charges_in_ledger} in the ledger",
         acknowledged.len()
+    );
+}
+
+/// The event feed agrees with the ledger: its numbers have no gap, every acknowledged charge
+/// has exactly one `charge.created`, and every `charge.created` names a charge the ledger holds
+/// (so the feed has as many as the ledger).
+async fn verify_events(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    acknowledged: &[(String, String)],
+    charges_in_ledger: i64,
+) {
+    let mut events = Vec::new();
+    let mut after = 0;
+    loop {
+        let url = format!("{base}/admin/api/v1/tenants/default/events?after={after}&limit=1000");
+        let (status, page) = read(http, url, ADMIN).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let data = page["data"].as_array().expect("data").clone();
+        if data.is_empty() {
+            break;
+        }
+        after = page["next_after"].as_i64().expect("cursor");
+        events.extend(data);
+    }
+    for (n, event) in events.iter().enumerate() {
+        assert_eq!(event["seq"], json!(n + 1), "a gap in the event numbers");
+    }
+    let mut charged: std::collections::HashMap<String, usize> = Default::default();
+    for event in events.iter().filter(|e| e["type"] == "charge.created") {
+        let charge = event["data"]["charge"]["id"].as_str().expect("charge id");
+        *charged.entry(charge.to_string()).or_default() += 1;
+        let voucher = event["voucher_id"].as_str().expect("voucher");
+        let url = format!("{base}/v1/vouchers/{voucher}/charges/{charge}");
+        let (status, _) = read(http, url, token).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "event of a charge the ledger lacks: {event}"
+        );
+    }
+    for (_, charge) in acknowledged {
+        assert_eq!(
+            charged.get(charge),
+            Some(&1),
+            "acknowledged charge {charge} in the feed"
+        );
+    }
+    assert_eq!(
+        i64::try_from(charged.len()).expect("count"),
+        charges_in_ledger,
+        "the feed's charges are the ledger's"
+    );
+    assert!(
+        charged.values().all(|&n| n == 1),
+        "a charge with two events"
     );
 }
 

@@ -256,9 +256,8 @@ pub(super) async fn run<T: SqlExec>(
         }
         executions.push(Execution::Done(result));
     }
-    let set = loaded.ledger.write_set();
-    persist::write(tx, dialect, &set, &keys).await?;
-    events.extend(set.events);
+    persist::write(tx, dialect, &loaded.ledger.write_set(), &keys).await?;
+    events.extend(loaded.ledger.take_events());
     Ok(executions)
 }
 

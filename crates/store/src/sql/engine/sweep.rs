@@ -63,9 +63,8 @@ pub(in crate::sql) async fn expire_holds<T: SqlExec>(
         load::vouchers_by_key(tx, dialect, &pks, now, &mut ledger).await?;
         let marked = lifecycle::expire(&mut ledger, now);
         ledger.seal_events(&sweeper(now), "system");
-        let set = ledger.write_set();
-        persist::write(tx, dialect, &set, &Keys::default()).await?;
-        events.extend(set.events);
+        persist::write(tx, dialect, &ledger.write_set(), &Keys::default()).await?;
+        events.extend(ledger.take_events());
         expired += u64::try_from(marked).unwrap_or(u64::MAX);
         if round < VOUCHERS_PER_ROUND {
             return Ok(expired);
