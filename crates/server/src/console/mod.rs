@@ -6,11 +6,12 @@
 //! Pages: tenants ([`home`]), client groups and clients with connection pins ([`clients`]),
 //! vouchers with search, timeline and actions ([`vouchers`]), series and the CSV export
 //! ([`series`], [`csv`]), the CSV import ([`import`]), reports and the audit log
-//! ([`reports`]), the tenant's settings and merchant tokens ([`settings`]), and the console
+//! ([`reports`]), the ledger's events, followed live ([`events`]), the tenant's settings and merchant tokens ([`settings`]), and the console
 //! users themselves ([`users`]).
 
 mod clients;
 mod csv;
+mod events;
 mod home;
 mod import;
 pub mod import_rows;
@@ -90,6 +91,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/change", post(users::change))
         .route(&format!("{t}/reports"), get(reports::page))
         .route(&format!("{t}/audit"), get(reports::audit))
+        .route(&format!("{t}/events"), get(events::page))
+        .route(&format!("{t}/events/live"), get(events::live))
         .route(&format!("{t}/vouchers"), get(vouchers::list))
         .route(&format!("{t}/vouchers/{{voucher}}"), get(vouchers::show))
         .route(

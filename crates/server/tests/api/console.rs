@@ -21,7 +21,136 @@ on_both_stores!(
     settings_are_checked_previewed_and_saved_and_merchant_tokens_made,
     the_voucher_list_sorts_and_pages,
     a_voucher_page_refunds_a_charge_and_deletes_an_untouched_voucher,
+    the_events_page_shows_filters_and_follows_the_feed,
 );
+
+async fn the_events_page_shows_filters_and_follows_the_feed(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    create_user(&app, OPERATOR, PASSWORD);
+    let http = plain_http();
+    let cookie = session(&app, &http).await;
+    let c = app.client("default", ALL_SCOPES).await;
+    let (id, code) = app.active_voucher(&c.token, "40.00").await;
+    let reserved = app
+        .post(
+            "/v1/reservations",
+            &c.token,
+            json!({ "amount": "15.00", "currency": "EUR", "code": code }),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    let rid = reserved.json["id"].as_str().expect("id");
+    app.post(
+        &format!("/v1/reservations/{rid}/charge"),
+        &c.token,
+        json!({ "order_number": "E-1" }),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+
+    let page = get(&app, &http, &cookie, "/admin/t/default/events").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.expect("page");
+    for shown in [
+        "voucher.created",
+        "hold.placed",
+        "charge.created",
+        "15.00 EUR",
+        "25.00 EUR",
+    ] {
+        assert!(html.contains(shown), "{shown} on the page: {html}");
+    }
+    assert!(!html.contains(&code), "a code on the events page");
+    let charges = get(
+        &app,
+        &http,
+        &cookie,
+        "/admin/t/default/events?type=charge.*",
+    )
+    .await;
+    let html = charges.text().await.expect("page");
+    assert!(
+        html.contains("charge.created") && !html.contains("hold.placed"),
+        "{html}"
+    );
+    let by_voucher = get(
+        &app,
+        &http,
+        &cookie,
+        &format!("/admin/t/default/events?voucher={id}&type=hold.placed"),
+    )
+    .await;
+    assert!(
+        by_voucher
+            .text()
+            .await
+            .expect("page")
+            .contains("hold.placed")
+    );
+    let refused = get(
+        &app,
+        &http,
+        &cookie,
+        "/admin/t/default/events?type=charge.made",
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused
+            .text()
+            .await
+            .expect("page")
+            .contains("not an event type")
+    );
+    let bad_day = get(
+        &app,
+        &http,
+        &cookie,
+        "/admin/t/default/events?from=yesterday",
+    )
+    .await;
+    assert_eq!(bad_day.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The live endpoint answers the events after the cursor, waiting for one to commit.
+    let last = app
+        .admin(
+            Method::GET,
+            "/tenants/default/events?after=0&limit=1000",
+            None,
+        )
+        .await
+        .expect(StatusCode::OK)
+        .json["next_after"]
+        .as_i64()
+        .expect("cursor");
+    let waiting = {
+        let (http, base, cookie) = (http.clone(), app.base.clone(), cookie.clone());
+        tokio::spawn(async move {
+            http.get(format!("{base}/admin/t/default/events/live?after={last}"))
+                .header(COOKIE, cookie)
+                .send()
+                .await
+                .expect("answered")
+                .json::<serde_json::Value>()
+                .await
+                .expect("json")
+        })
+    };
+    let (new_id, _) = app.active_voucher(&c.token, "2.00").await;
+    let live = waiting.await.expect("the live request ends");
+    assert_eq!(live["rows"][0]["voucher"], json!(new_id), "{live}");
+    assert_eq!(live["rows"][0]["type"], "voucher.created");
+    // Without a session there is nothing to follow.
+    let anonymous = http
+        .get(format!("{}/admin/t/default/events/live?after=0", app.base))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(anonymous.headers()[LOCATION], "/admin/login");
+    app.stop().await;
+}
 
 async fn a_voucher_page_refunds_a_charge_and_deletes_an_untouched_voucher(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
@@ -1204,6 +1333,27 @@ async fn an_operator_manages_clients_and_vouchers_in_chromium() {
             .await
     );
     browser.screenshot("console-users").await;
+
+    // Events: the page follows the feed live; a voucher made now appears without a reload.
+    browser
+        .open(&format!("{}/admin/t/default/events", app.base))
+        .await;
+    assert!(browser.text("#events").await.contains("voucher.created"));
+    browser.click("#follow").await;
+    let (followed, _) = app.active_voucher(&c.token, "3.00").await;
+    let mut shown = String::new();
+    for _ in 0..100 {
+        shown = browser.text("#events").await;
+        if shown.contains(&followed) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        shown.contains(&followed),
+        "the new event was not shown: {shown}"
+    );
+    browser.screenshot("console-events").await;
 
     browser.click_and_wait("#logout").await;
     assert!(browser.current_url().await.ends_with("/admin/login"));
