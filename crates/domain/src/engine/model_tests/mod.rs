@@ -7,7 +7,7 @@
 //! holds and entries. JTL's and the console's commands interleave with Front Payment's on the
 //! same vouchers ([`front`] holds that face's rows, model and commands).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -685,6 +685,8 @@ struct Sequence {
     entry_ids: Vec<(String, String)>,
     /// How many lines charges have named, so each has a name of its own.
     lines_named: u64,
+    /// Each voucher's balance as a consumer of the events has folded it so far.
+    event_balances: Vec<i64>,
 }
 
 impl Sequence {
@@ -697,6 +699,7 @@ impl Sequence {
             hold_ids: Vec::new(),
             entry_ids: Vec::new(),
             lines_named: 0,
+            event_balances: Vec::new(),
         };
         for _ in 0..4 {
             s.issue();
@@ -768,6 +771,7 @@ impl Sequence {
             validity_days,
             deleted: false,
         });
+        self.event_balances.push(amount);
         self.model.entries.push(MEntry {
             tenant,
             id: format!("issue-v{n}"),
@@ -926,6 +930,8 @@ impl Sequence {
                 };
                 let expected = self.model.run(origin, command, made.as_deref());
                 assert_eq!(got, expected, "{command:?} at {}", origin.now);
+                let events = ledger.take_events();
+                self.check_events(&events, answer.is_ok(), origin.now, command);
                 if let Ok(a) = &answer {
                     match a {
                         Answer::Reserved(h) => {
@@ -947,6 +953,63 @@ impl Sequence {
             self.db.persist(ledger.write_set());
             self.compare();
             done += size;
+        }
+    }
+
+    /// A command's events tell what the model did: none for a refusal; for every voucher they
+    /// name, the amounts they carry move the balance a consumer has folded so far to the model's
+    /// balance after the command, which each of them reports, with the model's held amount.
+    fn check_events(
+        &mut self,
+        events: &[crate::events::LedgerEvent],
+        accepted: bool,
+        now: OffsetDateTime,
+        command: &Command,
+    ) {
+        if !accepted {
+            assert!(events.is_empty(), "a refused {command:?} wrote {events:?}");
+            return;
+        }
+        let minor = |value: &serde_json::Value| value["minor"].as_i64().unwrap_or(0);
+        let mut moved: HashMap<usize, i64> = HashMap::new();
+        for event in events {
+            let Some(id) = &event.voucher_id else {
+                continue;
+            };
+            let v: usize = id[1..].parse().expect("model voucher ids are v<n>");
+            let data = &event.data;
+            let delta = match event.kind {
+                crate::events::CHARGE_CREATED => -minor(&data["charge"]["amount"]),
+                crate::events::REFUND_CREATED => minor(&data["refund"]["amount"]),
+                crate::events::VOUCHER_RECHARGED => minor(&data["recharge"]["amount"]),
+                _ => 0,
+            };
+            *moved.entry(v).or_default() += delta;
+        }
+        for event in events {
+            let Some(id) = &event.voucher_id else {
+                continue;
+            };
+            let v: usize = id[1..].parse().expect("model voucher ids are v<n>");
+            let folded = self.event_balances[v] + moved[&v];
+            let reported = minor(&event.data["voucher"]["balance"]);
+            assert_eq!(reported, folded, "{event:?} after {command:?}");
+            assert_eq!(
+                reported,
+                self.model.remaining(v),
+                "{event:?} after {command:?}"
+            );
+            let held = minor(&event.data["voucher"]["held"]);
+            assert_eq!(held, self.model.held(v, now), "{event:?} after {command:?}");
+            assert!(
+                !serde_json::to_string(&event.data)
+                    .expect("json")
+                    .contains(&format!("\"C{v}\"")),
+                "an event carries a code: {event:?}"
+            );
+        }
+        for (v, delta) in moved {
+            self.event_balances[v] += delta;
         }
     }
 
