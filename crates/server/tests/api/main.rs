@@ -21,3 +21,4 @@ mod jtl_flow;
 mod limits;
 mod operators;
 mod outage;
+mod tls;
