@@ -63,6 +63,8 @@ pub enum DomainError {
     ConsoleUserNotFound,
     #[error("merchant token not found")]
     MerchantTokenNotFound,
+    #[error("webhook endpoint not found")]
+    WebhookNotFound,
     /// A refusal of the Front Payment face's reservation rules.
     #[error("{0}")]
     Front(crate::front::FrontRefusal),

@@ -18,6 +18,7 @@ pub mod scope;
 pub mod secret;
 pub mod validity;
 pub mod voucher;
+pub mod webhook;
 
 pub use error::DomainError;
 pub use money::{BALANCE_MINOR_MAX, Currency};

@@ -132,6 +132,25 @@ pub enum AdminTask {
         #[arg(long)]
         id: String,
     },
+    /// Lists the tenant's webhook endpoints (without secrets).
+    Webhooks,
+    /// Creates a webhook endpoint: events committed from now on are POSTed to it, signed; its
+    /// secret is shown once.
+    CreateWebhook {
+        #[arg(long)]
+        url: String,
+        /// Comma-separated event types or families (`hold.*`); none: every type.
+        #[arg(long, default_value = "")]
+        types: String,
+        /// Allow deliveries to loopback, private and link-local addresses.
+        #[arg(long)]
+        allow_private_addresses: bool,
+    },
+    /// Deletes a webhook endpoint.
+    DeleteWebhook {
+        #[arg(long)]
+        id: String,
+    },
     /// Recomputes every voucher of the tenant from its entries.
     Integrity,
     /// Console users (operators of the web console at /admin/).
@@ -400,6 +419,47 @@ pub async fn admin(database_url: &str, tenant: &str, task: AdminTask) -> anyhow:
             }
         }
         AdminTask::User { action } => console_user(store.as_ref(), action).await?,
+        AdminTask::Webhooks => {
+            for endpoint in store.webhook_endpoints(tenant).await? {
+                print(crate::admin::webhooks::endpoint_json(&endpoint));
+            }
+        }
+        AdminTask::CreateWebhook {
+            url,
+            types,
+            allow_private_addresses,
+        } => {
+            if let Some(problem) = voucherd_domain::webhook::url_problem(&url) {
+                bail!("{problem}");
+            }
+            let types = voucherd_store::webhooks::parse_types(&types);
+            if let Some(unknown) = types
+                .iter()
+                .find(|t| !voucherd_domain::events::is_type_pattern(t))
+            {
+                bail!("unknown event type {unknown:?} (see docs/events.md)");
+            }
+            let command = Command::CreateWebhookEndpoint {
+                url,
+                types,
+                allow_private: allow_private_addresses,
+            };
+            match execute(store.as_ref(), tenant, command).await? {
+                Outcome::WebhookEndpointCreated { endpoint, secret } => {
+                    let mut shown = crate::admin::webhooks::endpoint_json(&endpoint);
+                    shown["secret"] = json!(secret);
+                    print(shown);
+                }
+                other => done(other),
+            }
+        }
+        AdminTask::DeleteWebhook { id } => {
+            let command = Command::DeleteWebhookEndpoint { endpoint_id: id };
+            match execute(store.as_ref(), tenant, command).await? {
+                Outcome::WebhookEndpointDeleted => print(json!({ "deleted": true })),
+                other => done(other),
+            }
+        }
         AdminTask::Integrity => {
             let report = store.integrity(tenant, SystemClock.now()).await?;
             let clean = report.violations.is_empty();

@@ -44,6 +44,7 @@ pub mod submit;
 pub mod sweeper;
 pub mod throttle;
 pub mod token_cache;
+pub mod webhooks;
 pub mod wire;
 
 use std::future::Future;
@@ -95,12 +96,14 @@ pub async fn run(
         state.clock.clone(),
     ));
     let issuer = tokio::spawn(issuer::run(state.store.clone(), state.clock.clone()));
+    let webhooks = tokio::spawn(webhooks::run(state.store.clone(), state.clock.clone()));
     let metrics_upkeep = tokio::spawn(observe::run_metrics_upkeep());
     let client_timeout = state.client_timeout;
     let served = connections::serve(listener, app(state), client_timeout, shutdown).await;
     sweeper.abort();
     callbacks.abort();
     issuer.abort();
+    webhooks.abort();
     metrics_upkeep.abort();
     served
 }

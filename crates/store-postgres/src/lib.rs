@@ -84,6 +84,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "events",
         script: include_str!("../migrations/0007_events.sql"),
     },
+    Migration {
+        version: 8,
+        name: "webhooks",
+        script: include_str!("../migrations/0008_webhooks.sql"),
+    },
 ];
 
 /// The PostgreSQL [`Backend`].

@@ -190,6 +190,15 @@ pub enum Command {
     RevokeMerchantToken {
         token_id: String,
     },
+    /// A webhook endpoint of the tenant (its secret shown once), delivering events from now on.
+    CreateWebhookEndpoint {
+        url: String,
+        types: Vec<String>,
+        allow_private: bool,
+    },
+    DeleteWebhookEndpoint {
+        endpoint_id: String,
+    },
     CreateVoucher(NewVoucher),
     /// `None`: unchanged; `Some(None)`: cleared.
     UpdateVoucher {
@@ -382,6 +391,8 @@ impl Command {
             Command::DisconnectClient { .. } => "client.disconnect",
             Command::CreateMerchantToken { .. } => "merchant_token.create",
             Command::RevokeMerchantToken { .. } => "merchant_token.revoke",
+            Command::CreateWebhookEndpoint { .. } => "webhook.create",
+            Command::DeleteWebhookEndpoint { .. } => "webhook.delete",
             Command::CreateVoucher(_) => "voucher.create",
             Command::UpdateVoucher { .. } => "voucher.update",
             Command::SetVoucherStatus { .. } => "voucher.status",
@@ -456,6 +467,12 @@ pub enum Outcome {
     },
     /// A merchant token after its revocation.
     MerchantTokenRevoked(MerchantToken),
+    /// A new webhook endpoint and its secret, shown this once.
+    WebhookEndpointCreated {
+        endpoint: Box<crate::webhooks::WebhookEndpoint>,
+        secret: String,
+    },
+    WebhookEndpointDeleted,
     Voucher(VoucherView),
     VoucherDeleted,
     Reservation(HoldView),

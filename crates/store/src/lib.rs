@@ -24,6 +24,7 @@ pub mod report;
 pub mod series;
 pub mod sql;
 mod store;
+pub mod webhooks;
 
 pub use command::{
     Actor, Command, CommandContext, CommandRequest, CommandResult, Execution, IdempotencyRequest,

@@ -21,6 +21,7 @@ use crate::model::{
 };
 use crate::report::Report;
 use crate::series::SeriesView;
+use crate::webhooks::{WebhookAttempt, WebhookEndpoint, WebhookProgress, WebhookTarget};
 use crate::{CommandRequest, Execution, StoreError};
 
 /// A voucherd database. Every method is one transaction; every read is scoped to a tenant.
@@ -155,6 +156,34 @@ pub trait Store: Send + Sync + 'static {
         &self,
         pk: i64,
         attempt: &CallbackAttempt,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// The tenant's webhook endpoints (without secrets).
+    async fn webhook_endpoints(&self, tenant_id: &str) -> Result<Vec<WebhookEndpoint>, StoreError>;
+
+    /// An endpoint's latest delivery attempts, newest first.
+    async fn webhook_deliveries(
+        &self,
+        tenant_id: &str,
+        endpoint_id: &str,
+        limit: i64,
+    ) -> Result<Vec<WebhookAttempt>, StoreError>;
+
+    /// Claims up to `limit` webhook endpoints due at `now`; no other caller gets them before
+    /// `lease_until`.
+    async fn claim_webhooks(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: i64,
+    ) -> Result<Vec<WebhookTarget>, StoreError>;
+
+    /// Records what a claimed endpoint's round delivered, and ends the claim.
+    async fn record_webhook(
+        &self,
+        target: &WebhookTarget,
+        progress: &WebhookProgress,
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
 

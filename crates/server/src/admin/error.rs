@@ -67,6 +67,7 @@ impl AdminError {
             D::ClientGroupNotFound => Self::not_found("client group"),
             D::VoucherNotFound => Self::not_found("voucher"),
             D::MerchantTokenNotFound => Self::not_found("merchant token"),
+            D::WebhookNotFound => Self::not_found("webhook endpoint"),
             D::ConsoleUserNotFound => Self::not_found("console user"),
             D::TenantIdTaken => {
                 Self::new(StatusCode::CONFLICT, "conflict", "tenant id already taken")

@@ -1,6 +1,6 @@
 //! The operator's API under `/admin/api/v1`: tenants and their settings, client groups,
 //! clients and their connection pins, merchant tokens (made and revoked), console users
-//! (listed, made, disabled, unlocked, given a new password), the event feed ([`events`]), and
+//! (listed, made, disabled, unlocked, given a new password), the event feed ([`events`]) and webhook endpoints ([`webhooks`]), and
 //! read access to vouchers with their
 //! ledger, the audit log and the integrity check. JSON in and out; errors are
 //! `{"error": {"code", "message"}}`. Every call needs `Authorization: Bearer <admin token>`.
@@ -17,6 +17,7 @@ mod extract;
 pub(crate) mod present;
 mod tenants;
 mod vouchers;
+pub(crate) mod webhooks;
 
 use clients::*;
 pub use error::AdminError;
@@ -99,5 +100,17 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{t}/vouchers/{{voucher}}"), get(show_voucher))
         .route(&format!("{t}/audit"), get(audit))
         .route(&format!("{t}/events"), get(events::feed))
+        .route(
+            &format!("{t}/webhooks"),
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            &format!("{t}/webhooks/{{endpoint}}"),
+            axum::routing::delete(webhooks::delete),
+        )
+        .route(
+            &format!("{t}/webhooks/{{endpoint}}/deliveries"),
+            get(webhooks::deliveries),
+        )
         .route(&format!("{t}/integrity"), get(integrity))
 }

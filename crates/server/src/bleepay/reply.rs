@@ -153,6 +153,7 @@ pub fn refusal(refused: &DomainError) -> StoredResponse {
         | DomainError::ConsoleUsernameTaken
         | DomainError::ConsoleUserNotFound
         | DomainError::MerchantTokenNotFound
+        | DomainError::WebhookNotFound
         | DomainError::Front(_) => error(400, "refused", &refused.to_string()),
     }
 }

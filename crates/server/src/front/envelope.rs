@@ -118,6 +118,7 @@ pub fn refusal(refusal: &DomainError) -> StoredResponse {
         | DomainError::ConsoleUsernameTaken
         | DomainError::ConsoleUserNotFound
         | DomainError::MerchantTokenNotFound
+        | DomainError::WebhookNotFound
         | DomainError::Bleepay(_) => no_data(404, &FrontRefusal::ReservationNotFound.key()),
     }
 }

@@ -197,6 +197,7 @@ impl JtlError {
             | D::ConsoleUsernameTaken
             | D::ConsoleUserNotFound
             | D::MerchantTokenNotFound
+            | D::WebhookNotFound
             | D::ImportRowTaken { .. } => JtlError::Internal,
         }
     }

@@ -347,6 +347,14 @@ fn admin_paths() -> Vec<(&'static str, &'static str, Value)> {
                     "actor": { "type": "object" }, "request_id": { "type": "string" },
                     "voucher_id": nullable(json!({ "type": "string" })), "data": { "type": "object" } } } },
                 "next_after": { "type": "integer" } } }))).build()),
+        (t("/admin/api/v1/tenants/{tenant}/webhooks"), "get", op("List webhook endpoints (without secrets)").path_param("tenant").ok("200", Some(list())).build()),
+        (t("/admin/api/v1/tenants/{tenant}/webhooks"), "post", op("Create a webhook endpoint: events committed from now on are POSTed to it, signed (Standard Webhooks); the secret is shown once").path_param("tenant")
+            .body(json!({ "type": "object", "required": ["url"], "properties": { "url": { "type": "string", "maxLength": 2000 },
+                "types": { "type": "array", "items": { "type": "string" }, "description": "event types or families (hold.*); empty: every type" },
+                "allow_private_addresses": { "type": "boolean", "default": false } } }))
+            .ok("201", Some(any())).build()),
+        (t("/admin/api/v1/tenants/{tenant}/webhooks/{endpoint}"), "delete", op("Delete a webhook endpoint").path_param("tenant").path_param("endpoint").ok("200", Some(any())).build()),
+        (t("/admin/api/v1/tenants/{tenant}/webhooks/{endpoint}/deliveries"), "get", op("An endpoint's latest delivery attempts, newest first").path_param("tenant").path_param("endpoint").ok("200", Some(list())).build()),
         (t("/admin/api/v1/tenants/{tenant}/integrity"), "get", op("Recompute every voucher from its ledger entries").path_param("tenant")
             .ok("200", Some(json!({ "type": "object", "properties": { "vouchers_checked": { "type": "integer" }, "violations": { "type": "array", "items": { "type": "object" } } } }))).build()),
     ]

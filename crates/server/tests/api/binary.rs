@@ -309,7 +309,7 @@ fn admin_flags_work_after_the_task_too() {
 }
 
 #[test]
-fn operators_revoke_merchant_tokens_and_manage_console_users_from_the_command_line() {
+fn operators_manage_tokens_users_and_webhooks_from_the_command_line() {
     let database = temp_database();
     let admin = |task: &[&str], password: Option<&str>| {
         let mut command = voucherd();
@@ -366,6 +366,41 @@ fn operators_revoke_merchant_tokens_and_manage_console_users_from_the_command_li
         Some("another long password"),
     );
     assert!(!ok && stderr.contains("console user not found"), "{stderr}");
+
+    // Webhook endpoints: made (the secret shown once), listed without it, deleted.
+    let (ok, _, stderr) = admin(&["create-webhook", "--url", "ftp://shop.example/"], None);
+    assert!(!ok && stderr.contains("http://"), "{stderr}");
+    let (ok, made, _) = admin(
+        &[
+            "create-webhook",
+            "--url",
+            "https://shop.example/hooks",
+            "--types",
+            "charge.created,hold.*",
+        ],
+        None,
+    );
+    assert!(ok, "{made}");
+    let made = json(&made);
+    assert!(
+        made["secret"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("whsec_"))
+    );
+    let (_, listed, _) = admin(&["webhooks"], None);
+    assert_eq!(
+        json(&listed)["types"],
+        serde_json::json!(["charge.created", "hold.*"])
+    );
+    assert!(!listed.contains("whsec_"), "{listed}");
+    let id = made["id"].as_str().expect("id");
+    let (ok, _, _) = admin(&["delete-webhook", "--id", id], None);
+    assert!(ok);
+    let (ok, _, stderr) = admin(&["delete-webhook", "--id", id], None);
+    assert!(
+        !ok && stderr.contains("webhook endpoint not found"),
+        "{stderr}"
+    );
 }
 
 #[test]

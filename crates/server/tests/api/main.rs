@@ -22,3 +22,4 @@ mod limits;
 mod operators;
 mod outage;
 mod tls;
+mod webhooks;

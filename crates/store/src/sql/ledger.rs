@@ -51,6 +51,7 @@ mod front;
 mod series;
 mod tenants;
 mod vouchers;
+mod webhooks;
 pub(super) mod writes;
 
 use writes::Write;
@@ -116,6 +117,12 @@ pub(super) async fn apply<T: SqlExec>(
         Command::DisconnectClient { client_id } => run.disconnect(client_id).await,
         Command::CreateMerchantToken { name } => run.create_merchant_token(name).await,
         Command::RevokeMerchantToken { token_id } => run.revoke_merchant_token(token_id).await,
+        Command::CreateWebhookEndpoint {
+            url,
+            types,
+            allow_private,
+        } => run.create_webhook(url, types, *allow_private).await,
+        Command::DeleteWebhookEndpoint { endpoint_id } => run.delete_webhook(endpoint_id).await,
         Command::CreateVoucher(new) => run.create_voucher(new).await,
         Command::UpdateVoucher { id, sku, batch } => run.update_voucher(id, sku, batch).await,
         // The ledger engine decides these ([`super::engine`]); they never come this way.

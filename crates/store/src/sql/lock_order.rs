@@ -64,6 +64,8 @@ fn voucher_names(command: &Command) -> Vec<VoucherName<'_>> {
         | Command::DisconnectClient { .. }
         | Command::CreateMerchantToken { .. }
         | Command::RevokeMerchantToken { .. }
+        | Command::CreateWebhookEndpoint { .. }
+        | Command::DeleteWebhookEndpoint { .. }
         | Command::CreateVoucher(_)
         | Command::FrontSubmit(_)
         | Command::PayerSignUp { .. }

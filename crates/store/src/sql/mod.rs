@@ -22,6 +22,7 @@ mod series_reads;
 mod sets;
 mod store_impl;
 mod value;
+mod webhook_reads;
 mod writer;
 
 pub use backend::{Backend, Dialect, SqlExec};

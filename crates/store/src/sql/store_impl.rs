@@ -37,6 +37,7 @@ use crate::model::{
 };
 use crate::report::Report;
 use crate::series::SeriesView;
+use crate::webhooks::{WebhookAttempt, WebhookEndpoint, WebhookProgress, WebhookTarget};
 use crate::{Actor, Command, CommandContext, Store, StoreError};
 
 /// Vouchers read per query by the integrity check.
@@ -719,6 +720,49 @@ impl<B: Backend> Store for SqlStore<B> {
         let claimed = front_reads::claim_callbacks(&mut tx, now, lease_until, limit).await?;
         B::commit(tx).await?;
         Ok(claimed)
+    }
+
+    async fn webhook_endpoints(&self, tenant_id: &str) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        in_read!(self, |tx| super::webhook_reads::endpoints(tx, tenant_id)
+            .await)
+    }
+
+    async fn webhook_deliveries(
+        &self,
+        tenant_id: &str,
+        endpoint_id: &str,
+        limit: i64,
+    ) -> Result<Vec<WebhookAttempt>, StoreError> {
+        in_read!(self, |tx| super::webhook_reads::deliveries(
+            tx,
+            tenant_id,
+            endpoint_id,
+            limit
+        )
+        .await)
+    }
+
+    async fn claim_webhooks(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: i64,
+    ) -> Result<Vec<WebhookTarget>, StoreError> {
+        let mut tx = self.backend.begin_write().await?;
+        let claimed = super::webhook_reads::claim(&mut tx, now, lease_until, limit).await?;
+        B::commit(tx).await?;
+        Ok(claimed)
+    }
+
+    async fn record_webhook(
+        &self,
+        target: &WebhookTarget,
+        progress: &WebhookProgress,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.backend.begin_write().await?;
+        super::webhook_reads::record(&mut tx, target, progress, now).await?;
+        B::commit(tx).await
     }
 
     async fn record_front_callback(

@@ -1,0 +1,147 @@
+//! Webhook endpoints of a tenant: listed (without secrets), made (the secret shown once),
+//! deleted, and their latest delivery attempts. Delivery itself is [`crate::webhooks`].
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use voucherd_domain::events::is_type_pattern;
+use voucherd_domain::webhook::url_problem;
+use voucherd_store::Command;
+use voucherd_store::webhooks::{WEBHOOK_DELIVERIES_SHOWN, WebhookAttempt, WebhookEndpoint};
+
+use crate::AppState;
+use crate::wire::timestamp;
+
+use super::error::AdminError;
+use super::extract::{Admin, AdminBody, AdminPath, existing_tenant, json_response, renderer, run};
+
+pub fn endpoint_json(e: &WebhookEndpoint) -> Value {
+    json!({
+        "id": e.id,
+        "url": e.url,
+        "types": e.types,
+        "allow_private_addresses": e.allow_private,
+        "status": if e.disabled_at.is_some() { "disabled" } else if e.failing_since.is_some() { "failing" } else { "active" },
+        "delivered_through": e.cursor,
+        "attempts": e.attempts,
+        "next_attempt_at": timestamp(e.next_attempt_at),
+        "failing_since": e.failing_since.map(timestamp),
+        "last_error": e.last_error,
+        "disabled_at": e.disabled_at.map(timestamp),
+        "created_at": timestamp(e.created_at),
+    })
+}
+
+fn attempt_json(a: &WebhookAttempt) -> Value {
+    json!({
+        "seq": a.seq,
+        "type": a.kind,
+        "at": timestamp(a.at),
+        "status": a.status,
+        "latency_ms": a.latency_ms,
+        "error": a.error,
+    })
+}
+
+pub(super) async fn list(
+    _: Admin,
+    State(state): State<AppState>,
+    AdminPath(tenant): AdminPath<String>,
+) -> Result<Response, AdminError> {
+    existing_tenant(&state, &tenant).await?;
+    let endpoints = state
+        .store
+        .webhook_endpoints(&tenant)
+        .await
+        .map_err(|e| AdminError::store(&e))?;
+    let data: Vec<Value> = endpoints.iter().map(endpoint_json).collect();
+    Ok(json_response(StatusCode::OK, &json!({ "data": data })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewEndpoint {
+    url: String,
+    #[serde(default)]
+    types: Vec<String>,
+    #[serde(default)]
+    allow_private_addresses: bool,
+}
+
+pub(super) async fn create(
+    _: Admin,
+    State(state): State<AppState>,
+    AdminPath(tenant): AdminPath<String>,
+    body: AdminBody<NewEndpoint>,
+) -> Result<Response, AdminError> {
+    let NewEndpoint {
+        url,
+        types,
+        allow_private_addresses,
+    } = body.value;
+    if let Some(problem) = url_problem(&url) {
+        return Err(AdminError::invalid(problem));
+    }
+    if let Some(unknown) = types.iter().find(|t| !is_type_pattern(t)) {
+        return Err(AdminError::invalid(format!(
+            "unknown event type {unknown:?} (see docs/events.md)"
+        )));
+    }
+    let render = renderer(StatusCode::CREATED, |o| match o {
+        voucherd_store::Outcome::WebhookEndpointCreated { endpoint, secret } => {
+            let mut shown = endpoint_json(endpoint);
+            shown["secret"] = json!(secret);
+            shown
+        }
+        _ => Value::Null,
+    });
+    // The secret is shown once: a replay must not show it again, so no key is kept.
+    Ok(run(
+        &state,
+        &tenant,
+        (body.request_id, None),
+        Command::CreateWebhookEndpoint {
+            url,
+            types,
+            allow_private: allow_private_addresses,
+        },
+        render,
+    )
+    .await)
+}
+
+pub(super) async fn delete(
+    _: Admin,
+    State(state): State<AppState>,
+    AdminPath((tenant, endpoint)): AdminPath<(String, String)>,
+    body: AdminBody<Value>,
+) -> Result<Response, AdminError> {
+    let render = renderer(StatusCode::OK, |_| json!({ "deleted": true }));
+    Ok(run(
+        &state,
+        &tenant,
+        (body.request_id, body.keyed),
+        Command::DeleteWebhookEndpoint {
+            endpoint_id: endpoint,
+        },
+        render,
+    )
+    .await)
+}
+
+pub(super) async fn deliveries(
+    _: Admin,
+    State(state): State<AppState>,
+    AdminPath((tenant, endpoint)): AdminPath<(String, String)>,
+) -> Result<Response, AdminError> {
+    existing_tenant(&state, &tenant).await?;
+    let attempts = state
+        .store
+        .webhook_deliveries(&tenant, &endpoint, WEBHOOK_DELIVERIES_SHOWN)
+        .await
+        .map_err(|e| AdminError::store(&e))?;
+    let data: Vec<Value> = attempts.iter().map(attempt_json).collect();
+    Ok(json_response(StatusCode::OK, &json!({ "data": data })))
+}

@@ -1,0 +1,44 @@
+-- Webhook endpoints: where a tenant's events are POSTed, signed with the endpoint's secret. Each
+-- endpoint keeps a cursor over the tenant's event numbers: every node may claim it (the claim
+-- moves next_attempt_at past now, a lease), deliver the next events it wants in order, and move
+-- the cursor past each one delivered. A failure leaves the cursor and sets the next attempt
+-- later (exponential backoff, capped); an endpoint failing for days is disabled.
+
+CREATE TABLE webhook_endpoints (
+    pk              INTEGER PRIMARY KEY,
+    tenant_id       TEXT NOT NULL REFERENCES tenants (id),
+    -- whe_ + random, unique across tenants.
+    id              TEXT NOT NULL UNIQUE,
+    url             TEXT NOT NULL,
+    -- Comma-separated event types or families (hold.*); empty: every type.
+    types           TEXT NOT NULL,
+    -- Whether deliveries may go to loopback, private and link-local addresses.
+    allow_private   INTEGER NOT NULL,
+    -- whsec_ + base64: it signs, so it is kept as it is.
+    secret          TEXT NOT NULL,
+    -- The last event number delivered or passed over.
+    cursor          INTEGER NOT NULL,
+    -- Failed attempts at the next event.
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    failing_since   INTEGER,
+    last_error      TEXT,
+    disabled_at     INTEGER,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL
+);
+CREATE INDEX webhook_endpoints_due ON webhook_endpoints (next_attempt_at);
+
+-- Every attempt to deliver an event to an endpoint, for the operator to look at.
+CREATE TABLE webhook_deliveries (
+    pk          INTEGER PRIMARY KEY,
+    endpoint_pk INTEGER NOT NULL REFERENCES webhook_endpoints (pk) ON DELETE CASCADE,
+    seq         INTEGER NOT NULL,
+    type        TEXT NOT NULL,
+    at          INTEGER NOT NULL,
+    -- The answer's status; NULL when none came (refused, timed out, not allowed).
+    status      INTEGER,
+    latency_ms  INTEGER NOT NULL,
+    error       TEXT
+);
+CREATE INDEX webhook_deliveries_by_endpoint ON webhook_deliveries (endpoint_pk, pk);

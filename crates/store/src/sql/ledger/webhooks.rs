@@ -1,0 +1,68 @@
+//! Webhook endpoints made and deleted by the operator, audited. A new endpoint delivers the
+//! events committed after it was made: its cursor starts at the tenant's last event number.
+
+use serde_json::json;
+use voucherd_domain::{DomainError, secret, webhook};
+
+use super::{Run, Step, refuse};
+use crate::command::Outcome;
+use crate::sql::{SqlExec, events, webhook_reads};
+
+impl<T: SqlExec> Run<'_, T> {
+    pub(super) async fn create_webhook(
+        &mut self,
+        url: &str,
+        types: &[String],
+        allow_private: bool,
+    ) -> Step<Outcome> {
+        decided!(self.settings().await);
+        let tenant_id = self.ctx.tenant_id.clone();
+        let id = format!("whe_{}", secret::opaque_id());
+        let secret = webhook::new_secret();
+        let cursor = events::last_seq(self.tx, &tenant_id).await?;
+        self.tx
+            .execute(
+                "INSERT INTO webhook_endpoints (tenant_id, id, url, types, allow_private, secret, \
+                 cursor, next_attempt_at, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8)",
+                vec![
+                    tenant_id.as_str().into(),
+                    id.as_str().into(),
+                    url.into(),
+                    types.join(",").into(),
+                    allow_private.into(),
+                    secret.as_str().into(),
+                    cursor.into(),
+                    self.now().into(),
+                ],
+            )
+            .await?;
+        let detail = json!({ "url": url, "types": types, "allow_private": allow_private });
+        self.audit(&tenant_id, "webhook.create", "webhook", &id, detail)
+            .await?;
+        let endpoint = webhook_reads::endpoint(self.tx, &tenant_id, &id)
+            .await?
+            .ok_or_else(|| crate::StoreError::Other("a new endpoint vanished".into()))?;
+        Ok(Ok(Outcome::WebhookEndpointCreated {
+            endpoint: Box::new(endpoint),
+            secret,
+        }))
+    }
+
+    pub(super) async fn delete_webhook(&mut self, id: &str) -> Step<Outcome> {
+        let tenant_id = self.ctx.tenant_id.clone();
+        let deleted = self
+            .tx
+            .execute(
+                "DELETE FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2",
+                vec![tenant_id.as_str().into(), id.into()],
+            )
+            .await?;
+        if deleted == 0 {
+            return refuse(DomainError::WebhookNotFound);
+        }
+        self.audit(&tenant_id, "webhook.delete", "webhook", id, json!({}))
+            .await?;
+        Ok(Ok(Outcome::WebhookEndpointDeleted))
+    }
+}

@@ -1,0 +1,219 @@
+//! Reading webhook endpoints and their deliveries, and the worker's side: claiming endpoints
+//! that are due (a lease, as with Front Payment's callbacks: the claim moves `next_attempt_at`
+//! past now, so no other node takes the endpoint meanwhile) and recording what was delivered.
+
+use time::{Duration, OffsetDateTime};
+
+use super::{Row, SqlExec};
+use crate::StoreError;
+use crate::webhooks::{
+    WEBHOOK_DISABLE_AFTER_DAYS, WebhookAttempt, WebhookEndpoint, WebhookProgress, WebhookTarget,
+    parse_types,
+};
+
+const ENDPOINT_COLUMNS: &str = "id, url, types, allow_private, cursor, attempts, \
+     next_attempt_at, failing_since, last_error, disabled_at, created_at";
+
+fn read_endpoint(row: &Row) -> Result<WebhookEndpoint, StoreError> {
+    let mut r = row.reader();
+    Ok(WebhookEndpoint {
+        id: r.text()?,
+        url: r.text()?,
+        types: parse_types(&r.text()?),
+        allow_private: r.bool()?,
+        cursor: r.int()?,
+        attempts: r.int()?,
+        next_attempt_at: r.time()?,
+        failing_since: r.opt_time()?,
+        last_error: r.opt_text()?,
+        disabled_at: r.opt_time()?,
+        created_at: r.time()?,
+    })
+}
+
+pub(super) async fn endpoint<T: SqlExec>(
+    tx: &mut T,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Option<WebhookEndpoint>, StoreError> {
+    let sql = format!(
+        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2"
+    );
+    let row = tx
+        .fetch_optional(&sql, vec![tenant_id.into(), id.into()])
+        .await?;
+    row.as_ref().map(read_endpoint).transpose()
+}
+
+pub(super) async fn endpoints<T: SqlExec>(
+    tx: &mut T,
+    tenant_id: &str,
+) -> Result<Vec<WebhookEndpoint>, StoreError> {
+    let sql = format!(
+        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = $1 \
+         ORDER BY created_at, id"
+    );
+    let rows = tx.fetch(&sql, vec![tenant_id.into()]).await?;
+    rows.iter().map(read_endpoint).collect()
+}
+
+/// The endpoint's latest attempts, newest first.
+pub(super) async fn deliveries<T: SqlExec>(
+    tx: &mut T,
+    tenant_id: &str,
+    id: &str,
+    limit: i64,
+) -> Result<Vec<WebhookAttempt>, StoreError> {
+    let rows = tx
+        .fetch(
+            "SELECT d.seq, d.type, d.status, d.latency_ms, d.at, d.error \
+             FROM webhook_deliveries d JOIN webhook_endpoints e ON e.pk = d.endpoint_pk \
+             WHERE e.tenant_id = $1 AND e.id = $2 ORDER BY d.pk DESC LIMIT $3",
+            vec![tenant_id.into(), id.into(), limit.into()],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let mut r = row.reader();
+            Ok(WebhookAttempt {
+                seq: r.int()?,
+                kind: r.text()?,
+                status: r.opt_int()?,
+                latency_ms: r.int()?,
+                at: r.time()?,
+                error: r.opt_text()?,
+            })
+        })
+        .collect()
+}
+
+/// Claims up to `limit` enabled endpoints that are due at `now` and have events after their
+/// cursor, until `lease_until`. An endpoint with nothing new is never claimed, so idle endpoints
+/// cost no writes.
+pub(super) async fn claim<T: SqlExec>(
+    tx: &mut T,
+    now: OffsetDateTime,
+    lease_until: OffsetDateTime,
+    limit: i64,
+) -> Result<Vec<WebhookTarget>, StoreError> {
+    let rows = tx
+        .fetch(
+            "UPDATE webhook_endpoints SET next_attempt_at = $2 WHERE pk IN (\
+             SELECT pk FROM webhook_endpoints WHERE disabled_at IS NULL AND next_attempt_at <= $1 \
+             AND cursor < COALESCE((SELECT s.last_seq FROM event_sequences s \
+             WHERE s.tenant_id = webhook_endpoints.tenant_id), 0) \
+             ORDER BY next_attempt_at, pk LIMIT $3) AND next_attempt_at <= $1 \
+             RETURNING pk, tenant_id, id, url, types, allow_private, secret, cursor, attempts, \
+             failing_since",
+            vec![now.into(), lease_until.into(), limit.into()],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let mut r = row.reader();
+            Ok(WebhookTarget {
+                pk: r.int()?,
+                tenant_id: r.text()?,
+                id: r.text()?,
+                url: r.text()?,
+                types: parse_types(&r.text()?),
+                allow_private: r.bool()?,
+                secret: r.text()?,
+                cursor: r.int()?,
+                attempts: r.int()?,
+                failing_since: r.opt_time()?,
+            })
+        })
+        .collect()
+}
+
+/// Records what became of a claimed endpoint and ends the claim: the cursor moves past what was
+/// delivered; after a failure the next attempt waits, and an endpoint failing for
+/// [`WEBHOOK_DISABLE_AFTER_DAYS`] is disabled.
+pub(super) async fn record<T: SqlExec>(
+    tx: &mut T,
+    target: &WebhookTarget,
+    progress: &WebhookProgress,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let attempts = match progress {
+        WebhookProgress::Idle { cursor } => {
+            tx.execute(
+                "UPDATE webhook_endpoints SET cursor = $2, next_attempt_at = $3 WHERE pk = $1",
+                vec![target.pk.into(), (*cursor).into(), now.into()],
+            )
+            .await?;
+            return Ok(());
+        }
+        WebhookProgress::Attempted { attempts, retry_at } => (attempts, retry_at),
+    };
+    let (attempts, retry_at) = attempts;
+    for attempt in attempts {
+        tx.execute(
+            "INSERT INTO webhook_deliveries (endpoint_pk, seq, type, at, status, latency_ms, \
+             error) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            vec![
+                target.pk.into(),
+                attempt.seq.into(),
+                attempt.kind.as_str().into(),
+                attempt.at.into(),
+                attempt.status.into(),
+                attempt.latency_ms.into(),
+                attempt.error.clone().into(),
+            ],
+        )
+        .await?;
+    }
+    let delivered = attempts
+        .iter()
+        .filter(|a| a.error.is_none())
+        .map(|a| a.seq)
+        .max();
+    let cursor = delivered.unwrap_or(target.cursor).max(target.cursor);
+    match retry_at {
+        None => {
+            tx.execute(
+                "UPDATE webhook_endpoints SET cursor = $2, attempts = 0, next_attempt_at = $3, \
+                 failing_since = NULL, last_error = NULL, updated_at = $3 WHERE pk = $1",
+                vec![target.pk.into(), cursor.into(), now.into()],
+            )
+            .await?;
+        }
+        Some(retry_at) => {
+            let error = attempts
+                .last()
+                .and_then(|a| a.error.clone())
+                .unwrap_or_default();
+            // A delivery in this round ends the failing streak that came before it.
+            let since = match (delivered, target.failing_since) {
+                (Some(_), _) | (None, None) => now,
+                (None, Some(since)) => since,
+            };
+            let over = now - since >= Duration::days(WEBHOOK_DISABLE_AFTER_DAYS);
+            let disabled = (over || retry_at.is_none()).then_some(now);
+            let next = retry_at.unwrap_or(now);
+            let tried = if delivered.is_some() {
+                1
+            } else {
+                target.attempts + 1
+            };
+            tx.execute(
+                "UPDATE webhook_endpoints SET cursor = $2, attempts = $3, next_attempt_at = $4, \
+                 failing_since = $5, last_error = $6, disabled_at = $7, updated_at = $8 \
+                 WHERE pk = $1",
+                vec![
+                    target.pk.into(),
+                    cursor.into(),
+                    tried.into(),
+                    next.into(),
+                    since.into(),
+                    error.into(),
+                    disabled.into(),
+                    now.into(),
+                ],
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
