@@ -199,6 +199,11 @@ pub enum Command {
     DeleteWebhookEndpoint {
         endpoint_id: String,
     },
+    /// Sends an endpoint the events after `after` again (and enables it if it was disabled).
+    RedeliverWebhook {
+        endpoint_id: String,
+        after: i64,
+    },
     CreateVoucher(NewVoucher),
     /// `None`: unchanged; `Some(None)`: cleared.
     UpdateVoucher {
@@ -393,6 +398,7 @@ impl Command {
             Command::RevokeMerchantToken { .. } => "merchant_token.revoke",
             Command::CreateWebhookEndpoint { .. } => "webhook.create",
             Command::DeleteWebhookEndpoint { .. } => "webhook.delete",
+            Command::RedeliverWebhook { .. } => "webhook.redeliver",
             Command::CreateVoucher(_) => "voucher.create",
             Command::UpdateVoucher { .. } => "voucher.update",
             Command::SetVoucherStatus { .. } => "voucher.status",
@@ -473,6 +479,8 @@ pub enum Outcome {
         secret: String,
     },
     WebhookEndpointDeleted,
+    /// An endpoint after a redelivery was set up.
+    WebhookEndpoint(Box<crate::webhooks::WebhookEndpoint>),
     Voucher(VoucherView),
     VoucherDeleted,
     Reservation(HoldView),

@@ -112,5 +112,9 @@ pub fn router() -> Router<AppState> {
             &format!("{t}/webhooks/{{endpoint}}/deliveries"),
             get(webhooks::deliveries),
         )
+        .route(
+            &format!("{t}/webhooks/{{endpoint}}/redeliver"),
+            post(webhooks::redeliver),
+        )
         .route(&format!("{t}/integrity"), get(integrity))
 }

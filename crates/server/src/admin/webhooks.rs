@@ -1,5 +1,6 @@
 //! Webhook endpoints of a tenant: listed (without secrets), made (the secret shown once),
-//! deleted, and their latest delivery attempts. Delivery itself is [`crate::webhooks`].
+//! deleted, sent events again from a number (enabling a disabled one), and their latest
+//! delivery attempts. Delivery itself is [`crate::webhooks`].
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -144,4 +145,37 @@ pub(super) async fn deliveries(
         .map_err(|e| AdminError::store(&e))?;
     let data: Vec<Value> = attempts.iter().map(attempt_json).collect();
     Ok(json_response(StatusCode::OK, &json!({ "data": data })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Redelivery {
+    after: i64,
+}
+
+/// Sends the events after `after` again, and enables a disabled endpoint.
+pub(super) async fn redeliver(
+    _: Admin,
+    State(state): State<AppState>,
+    AdminPath((tenant, endpoint)): AdminPath<(String, String)>,
+    body: AdminBody<Redelivery>,
+) -> Result<Response, AdminError> {
+    if body.value.after < 0 {
+        return Err(AdminError::invalid("after must be an event number from 0"));
+    }
+    let render = renderer(StatusCode::OK, |o| match o {
+        voucherd_store::Outcome::WebhookEndpoint(endpoint) => endpoint_json(endpoint),
+        _ => Value::Null,
+    });
+    Ok(run(
+        &state,
+        &tenant,
+        (body.request_id, body.keyed),
+        Command::RedeliverWebhook {
+            endpoint_id: endpoint,
+            after: body.value.after,
+        },
+        render,
+    )
+    .await)
 }

@@ -354,6 +354,8 @@ fn admin_paths() -> Vec<(&'static str, &'static str, Value)> {
                 "allow_private_addresses": { "type": "boolean", "default": false } } }))
             .ok("201", Some(any())).build()),
         (t("/admin/api/v1/tenants/{tenant}/webhooks/{endpoint}"), "delete", op("Delete a webhook endpoint").path_param("tenant").path_param("endpoint").ok("200", Some(any())).build()),
+        (t("/admin/api/v1/tenants/{tenant}/webhooks/{endpoint}/redeliver"), "post", op("Send the events after a number again (same webhook-id), enabling a disabled endpoint").path_param("tenant").path_param("endpoint")
+            .body(json!({ "type": "object", "required": ["after"], "properties": { "after": { "type": "integer", "minimum": 0 } } })).ok("200", Some(any())).build()),
         (t("/admin/api/v1/tenants/{tenant}/webhooks/{endpoint}/deliveries"), "get", op("An endpoint's latest delivery attempts, newest first").path_param("tenant").path_param("endpoint").ok("200", Some(list())).build()),
         (t("/admin/api/v1/tenants/{tenant}/integrity"), "get", op("Recompute every voucher from its ledger entries").path_param("tenant")
             .ok("200", Some(json!({ "type": "object", "properties": { "vouchers_checked": { "type": "integer" }, "violations": { "type": "array", "items": { "type": "object" } } } }))).build()),

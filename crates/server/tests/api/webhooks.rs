@@ -290,6 +290,50 @@ async fn a_receiver_down_for_ten_minutes_gets_every_event_in_order_once_it_recov
     assert_eq!(shown["status"], "active", "{shown}");
     assert_eq!(shown["delivered_through"], json!(expected.last()));
     assert!(shown.get("secret").is_none());
+
+    // Sent again from the endpoint's start: the same events, the same ids, in order.
+    let again = app
+        .admin(
+            Method::POST,
+            &format!("/tenants/default/webhooks/{id}/redeliver"),
+            Some(json!({ "after": from })),
+        )
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(again.json["delivered_through"], json!(from));
+    let first_round = delivered.len();
+    receiver
+        .wait_for("the events again", |r| {
+            r.iter().filter(|(status, _)| *status == 200).count() >= first_round * 2
+        })
+        .await;
+    let ids = |received: &[Received]| -> Vec<String> {
+        received
+            .iter()
+            .map(|r| r.headers["webhook-id"].clone())
+            .collect()
+    };
+    let all: Vec<Received> = receiver
+        .received()
+        .into_iter()
+        .filter(|(status, _)| *status == 200)
+        .map(|(_, r)| r)
+        .collect();
+    assert_eq!(ids(&all[first_round..]), ids(&delivered));
+    app.admin(
+        Method::POST,
+        "/tenants/default/webhooks/nope/redeliver",
+        Some(json!({ "after": 0 })),
+    )
+    .await
+    .expect(StatusCode::NOT_FOUND);
+    app.admin(
+        Method::POST,
+        &format!("/tenants/default/webhooks/{id}/redeliver"),
+        Some(json!({ "after": -1 })),
+    )
+    .await
+    .expect(StatusCode::UNPROCESSABLE_ENTITY);
     app.stop().await;
 }
 

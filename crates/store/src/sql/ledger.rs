@@ -123,6 +123,9 @@ pub(super) async fn apply<T: SqlExec>(
             allow_private,
         } => run.create_webhook(url, types, *allow_private).await,
         Command::DeleteWebhookEndpoint { endpoint_id } => run.delete_webhook(endpoint_id).await,
+        Command::RedeliverWebhook { endpoint_id, after } => {
+            run.redeliver_webhook(endpoint_id, *after).await
+        }
         Command::CreateVoucher(new) => run.create_voucher(new).await,
         Command::UpdateVoucher { id, sku, batch } => run.update_voucher(id, sku, batch).await,
         // The ledger engine decides these ([`super::engine`]); they never come this way.

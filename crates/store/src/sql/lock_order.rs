@@ -66,6 +66,7 @@ fn voucher_names(command: &Command) -> Vec<VoucherName<'_>> {
         | Command::RevokeMerchantToken { .. }
         | Command::CreateWebhookEndpoint { .. }
         | Command::DeleteWebhookEndpoint { .. }
+        | Command::RedeliverWebhook { .. }
         | Command::CreateVoucher(_)
         | Command::FrontSubmit(_)
         | Command::PayerSignUp { .. }

@@ -129,7 +129,8 @@ pub(super) async fn claim<T: SqlExec>(
 
 /// Records what became of a claimed endpoint and ends the claim: the cursor moves past what was
 /// delivered; after a failure the next attempt waits, and an endpoint failing for
-/// [`WEBHOOK_DISABLE_AFTER_DAYS`] is disabled.
+/// [`WEBHOOK_DISABLE_AFTER_DAYS`] is disabled. If the operator moved the cursor while the
+/// round ran (a redelivery), the endpoint keeps theirs and only the attempts are recorded.
 pub(super) async fn record<T: SqlExec>(
     tx: &mut T,
     target: &WebhookTarget,
@@ -139,8 +140,14 @@ pub(super) async fn record<T: SqlExec>(
     let attempts = match progress {
         WebhookProgress::Idle { cursor } => {
             tx.execute(
-                "UPDATE webhook_endpoints SET cursor = $2, next_attempt_at = $3 WHERE pk = $1",
-                vec![target.pk.into(), (*cursor).into(), now.into()],
+                "UPDATE webhook_endpoints SET cursor = $2, next_attempt_at = $3 \
+                 WHERE pk = $1 AND cursor = $4",
+                vec![
+                    target.pk.into(),
+                    (*cursor).into(),
+                    now.into(),
+                    target.cursor.into(),
+                ],
             )
             .await?;
             return Ok(());
@@ -174,8 +181,14 @@ pub(super) async fn record<T: SqlExec>(
         None => {
             tx.execute(
                 "UPDATE webhook_endpoints SET cursor = $2, attempts = 0, next_attempt_at = $3, \
-                 failing_since = NULL, last_error = NULL, updated_at = $3 WHERE pk = $1",
-                vec![target.pk.into(), cursor.into(), now.into()],
+                 failing_since = NULL, last_error = NULL, updated_at = $3 \
+                 WHERE pk = $1 AND cursor = $4",
+                vec![
+                    target.pk.into(),
+                    cursor.into(),
+                    now.into(),
+                    target.cursor.into(),
+                ],
             )
             .await?;
         }
@@ -200,7 +213,7 @@ pub(super) async fn record<T: SqlExec>(
             tx.execute(
                 "UPDATE webhook_endpoints SET cursor = $2, attempts = $3, next_attempt_at = $4, \
                  failing_since = $5, last_error = $6, disabled_at = $7, updated_at = $8 \
-                 WHERE pk = $1",
+                 WHERE pk = $1 AND cursor = $9",
                 vec![
                     target.pk.into(),
                     cursor.into(),
@@ -210,6 +223,7 @@ pub(super) async fn record<T: SqlExec>(
                     error.into(),
                     disabled.into(),
                     now.into(),
+                    target.cursor.into(),
                 ],
             )
             .await?;

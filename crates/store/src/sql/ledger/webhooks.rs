@@ -65,4 +65,37 @@ impl<T: SqlExec> Run<'_, T> {
             .await?;
         Ok(Ok(Outcome::WebhookEndpointDeleted))
     }
+
+    /// Moves the endpoint's cursor back to `after` (at most the tenant's last event number)
+    /// and clears its failures, enabling it again: the events after `after` are sent again,
+    /// with the same `webhook-id`s.
+    pub(super) async fn redeliver_webhook(&mut self, id: &str, after: i64) -> Step<Outcome> {
+        let tenant_id = self.ctx.tenant_id.clone();
+        let last = events::last_seq(self.tx, &tenant_id).await?;
+        let cursor = after.clamp(0, last);
+        let changed = self
+            .tx
+            .execute(
+                "UPDATE webhook_endpoints SET cursor = $3, attempts = 0, next_attempt_at = $4, \
+                 failing_since = NULL, last_error = NULL, disabled_at = NULL, updated_at = $4 \
+                 WHERE tenant_id = $1 AND id = $2",
+                vec![
+                    tenant_id.as_str().into(),
+                    id.into(),
+                    cursor.into(),
+                    self.now().into(),
+                ],
+            )
+            .await?;
+        if changed == 0 {
+            return refuse(DomainError::WebhookNotFound);
+        }
+        let detail = json!({ "after": cursor });
+        self.audit(&tenant_id, "webhook.redeliver", "webhook", id, detail)
+            .await?;
+        let endpoint = webhook_reads::endpoint(self.tx, &tenant_id, id)
+            .await?
+            .ok_or_else(|| crate::StoreError::Other("an endpoint vanished".into()))?;
+        Ok(Ok(Outcome::WebhookEndpoint(Box::new(endpoint))))
+    }
 }
