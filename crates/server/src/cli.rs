@@ -151,6 +151,18 @@ pub enum AdminTask {
         #[arg(long)]
         id: String,
     },
+    /// Gives a webhook endpoint a new secret (shown once); the old one signs beside it for a day.
+    RotateWebhookSecret {
+        #[arg(long)]
+        id: String,
+    },
+    /// Sends a webhook endpoint the events after an event number again (and enables it).
+    RedeliverWebhook {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        after: i64,
+    },
     /// Recomputes every voucher of the tenant from its entries.
     Integrity,
     /// Console users (operators of the web console at /admin/).
@@ -449,6 +461,32 @@ pub async fn admin(database_url: &str, tenant: &str, task: AdminTask) -> anyhow:
                     let mut shown = crate::admin::webhooks::endpoint_json(&endpoint);
                     shown["secret"] = json!(secret);
                     print(shown);
+                }
+                other => done(other),
+            }
+        }
+        AdminTask::RotateWebhookSecret { id } => {
+            let command = Command::RotateWebhookSecret { endpoint_id: id };
+            match execute(store.as_ref(), tenant, command).await? {
+                Outcome::WebhookSecretRotated { endpoint, secret } => {
+                    let mut shown = crate::admin::webhooks::endpoint_json(&endpoint);
+                    shown["secret"] = json!(secret);
+                    print(shown);
+                }
+                other => done(other),
+            }
+        }
+        AdminTask::RedeliverWebhook { id, after } => {
+            if after < 0 {
+                bail!("--after must be an event number from 0");
+            }
+            let command = Command::RedeliverWebhook {
+                endpoint_id: id,
+                after,
+            };
+            match execute(store.as_ref(), tenant, command).await? {
+                Outcome::WebhookEndpoint(endpoint) => {
+                    print(crate::admin::webhooks::endpoint_json(&endpoint))
                 }
                 other => done(other),
             }

@@ -199,7 +199,13 @@ async fn send(
     let body = crate::admin::events::event_json(&target.tenant_id, event).to_string();
     let id = format!("evt_{}_{}", target.tenant_id, event.seq);
     let timestamp = now.unix_timestamp();
-    let signature = sign(&target.secret, &id, timestamp, &body).unwrap_or_default();
+    // After a rotation both secrets sign, space-separated, until the old one's grace ends.
+    let signature = [Some(&target.secret), target.previous_secret.as_ref()]
+        .into_iter()
+        .flatten()
+        .filter_map(|secret| sign(secret, &id, timestamp, &body))
+        .collect::<Vec<_>>()
+        .join(" ");
     let started = Instant::now();
     let sent = client
         .post(&target.url)

@@ -16,6 +16,9 @@ CREATE TABLE webhook_endpoints (
     allow_private   BOOLEAN NOT NULL,
     -- whsec_ + base64: it signs, so it is kept as it is.
     secret          TEXT NOT NULL,
+    -- After a rotation, the secret before it, still signing deliveries until previous_until.
+    previous_secret TEXT,
+    previous_until  BIGINT,
     -- The last event number delivered or passed over.
     cursor          BIGINT NOT NULL,
     -- Failed attempts at the next event.

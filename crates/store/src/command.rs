@@ -199,6 +199,10 @@ pub enum Command {
     DeleteWebhookEndpoint {
         endpoint_id: String,
     },
+    /// A new secret for an endpoint (shown once); the old one still signs for a grace period.
+    RotateWebhookSecret {
+        endpoint_id: String,
+    },
     /// Sends an endpoint the events after `after` again (and enables it if it was disabled).
     RedeliverWebhook {
         endpoint_id: String,
@@ -399,6 +403,7 @@ impl Command {
             Command::CreateWebhookEndpoint { .. } => "webhook.create",
             Command::DeleteWebhookEndpoint { .. } => "webhook.delete",
             Command::RedeliverWebhook { .. } => "webhook.redeliver",
+            Command::RotateWebhookSecret { .. } => "webhook.rotate_secret",
             Command::CreateVoucher(_) => "voucher.create",
             Command::UpdateVoucher { .. } => "voucher.update",
             Command::SetVoucherStatus { .. } => "voucher.status",
@@ -479,6 +484,11 @@ pub enum Outcome {
         secret: String,
     },
     WebhookEndpointDeleted,
+    /// An endpoint's new secret, shown this once.
+    WebhookSecretRotated {
+        endpoint: Box<crate::webhooks::WebhookEndpoint>,
+        secret: String,
+    },
     /// An endpoint after a redelivery was set up.
     WebhookEndpoint(Box<crate::webhooks::WebhookEndpoint>),
     Voucher(VoucherView),

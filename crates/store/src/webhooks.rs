@@ -6,6 +6,8 @@ use time::OffsetDateTime;
 
 /// An endpoint failing for this long (no delivery since its first failure) is disabled.
 pub const WEBHOOK_DISABLE_AFTER_DAYS: i64 = 3;
+/// How long a rotated-out secret still signs deliveries, beside the new one.
+pub const WEBHOOK_SECRET_GRACE_HOURS: i64 = 24;
 /// Attempts an endpoint's page of the console lists.
 pub const WEBHOOK_DELIVERIES_SHOWN: i64 = 50;
 
@@ -25,6 +27,8 @@ pub struct WebhookEndpoint {
     pub last_error: Option<String>,
     pub disabled_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
+    /// After a rotation: until when the previous secret still signs too.
+    pub previous_secret_until: Option<OffsetDateTime>,
 }
 
 /// An endpoint a node claimed to deliver to, with what delivering needs.
@@ -37,6 +41,8 @@ pub struct WebhookTarget {
     pub types: Vec<String>,
     pub allow_private: bool,
     pub secret: String,
+    /// The rotated-out secret, while it still signs.
+    pub previous_secret: Option<String>,
     pub cursor: i64,
     pub attempts: i64,
     pub failing_since: Option<OffsetDateTime>,

@@ -116,5 +116,9 @@ pub fn router() -> Router<AppState> {
             &format!("{t}/webhooks/{{endpoint}}/redeliver"),
             post(webhooks::redeliver),
         )
+        .route(
+            &format!("{t}/webhooks/{{endpoint}}/rotate-secret"),
+            post(webhooks::rotate_secret),
+        )
         .route(&format!("{t}/integrity"), get(integrity))
 }

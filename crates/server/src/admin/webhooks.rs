@@ -1,5 +1,6 @@
 //! Webhook endpoints of a tenant: listed (without secrets), made (the secret shown once),
-//! deleted, sent events again from a number (enabling a disabled one), and their latest
+//! deleted, given a new secret (the old one signing for a grace period), sent events again
+//! from a number (enabling a disabled one), and their latest
 //! delivery attempts. Delivery itself is [`crate::webhooks`].
 
 use axum::extract::State;
@@ -32,6 +33,7 @@ pub fn endpoint_json(e: &WebhookEndpoint) -> Value {
         "last_error": e.last_error,
         "disabled_at": e.disabled_at.map(timestamp),
         "created_at": timestamp(e.created_at),
+        "previous_secret_valid_until": e.previous_secret_until.map(timestamp),
     })
 }
 
@@ -174,6 +176,34 @@ pub(super) async fn redeliver(
         Command::RedeliverWebhook {
             endpoint_id: endpoint,
             after: body.value.after,
+        },
+        render,
+    )
+    .await)
+}
+
+/// A new secret (shown once); the old one keeps signing for a grace period.
+pub(super) async fn rotate_secret(
+    _: Admin,
+    State(state): State<AppState>,
+    AdminPath((tenant, endpoint)): AdminPath<(String, String)>,
+    body: AdminBody<Value>,
+) -> Result<Response, AdminError> {
+    let render = renderer(StatusCode::OK, |o| match o {
+        voucherd_store::Outcome::WebhookSecretRotated { endpoint, secret } => {
+            let mut shown = endpoint_json(endpoint);
+            shown["secret"] = json!(secret);
+            shown
+        }
+        _ => Value::Null,
+    });
+    // The secret is shown once: no key is kept for a replay.
+    Ok(run(
+        &state,
+        &tenant,
+        (body.request_id, None),
+        Command::RotateWebhookSecret {
+            endpoint_id: endpoint,
         },
         render,
     )

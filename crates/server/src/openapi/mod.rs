@@ -354,6 +354,7 @@ fn admin_paths() -> Vec<(&'static str, &'static str, Value)> {
                 "allow_private_addresses": { "type": "boolean", "default": false } } }))
             .ok("201", Some(any())).build()),
         (t("/admin/api/v1/tenants/{tenant}/webhooks/{endpoint}"), "delete", op("Delete a webhook endpoint").path_param("tenant").path_param("endpoint").ok("200", Some(any())).build()),
+        (t("/admin/api/v1/tenants/{tenant}/webhooks/{endpoint}/rotate-secret"), "post", op("A new signing secret (shown once); the old one keeps signing beside it for 24 hours").path_param("tenant").path_param("endpoint").ok("200", Some(any())).build()),
         (t("/admin/api/v1/tenants/{tenant}/webhooks/{endpoint}/redeliver"), "post", op("Send the events after a number again (same webhook-id), enabling a disabled endpoint").path_param("tenant").path_param("endpoint")
             .body(json!({ "type": "object", "required": ["after"], "properties": { "after": { "type": "integer", "minimum": 0 } } })).ok("200", Some(any())).build()),
         (t("/admin/api/v1/tenants/{tenant}/webhooks/{endpoint}/deliveries"), "get", op("An endpoint's latest delivery attempts, newest first").path_param("tenant").path_param("endpoint").ok("200", Some(list())).build()),

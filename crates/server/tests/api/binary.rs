@@ -394,6 +394,13 @@ fn operators_manage_tokens_users_and_webhooks_from_the_command_line() {
     );
     assert!(!listed.contains("whsec_"), "{listed}");
     let id = made["id"].as_str().expect("id");
+    let (ok, rotated, _) = admin(&["rotate-webhook-secret", "--id", id], None);
+    assert!(
+        ok && json(&rotated)["secret"] != made["secret"],
+        "{rotated}"
+    );
+    let (ok, again, _) = admin(&["redeliver-webhook", "--id", id, "--after", "0"], None);
+    assert!(ok && json(&again)["delivered_through"] == 0, "{again}");
     let (ok, _, _) = admin(&["delete-webhook", "--id", id], None);
     assert!(ok);
     let (ok, _, stderr) = admin(&["delete-webhook", "--id", id], None);

@@ -320,6 +320,41 @@ async fn a_receiver_down_for_ten_minutes_gets_every_event_in_order_once_it_recov
         .map(|(_, r)| r)
         .collect();
     assert_eq!(ids(&all[first_round..]), ids(&delivered));
+    // A new secret: for a day both sign, then only the new one.
+    let rotated = app
+        .admin(
+            Method::POST,
+            &format!("/tenants/default/webhooks/{id}/rotate-secret"),
+            None,
+        )
+        .await
+        .expect(StatusCode::OK);
+    let new_secret = rotated.json["secret"]
+        .as_str()
+        .expect("new secret")
+        .to_string();
+    assert_ne!(new_secret, secret);
+    assert!(rotated.json["previous_secret_valid_until"].is_string());
+    let newest = |received: Vec<(u16, Received)>| received.last().expect("a delivery").1.clone();
+    // The clock has moved past the client's token: a fresh client for the vouchers below.
+    let c = app.client("default", ALL_SCOPES).await;
+    let count = receiver.received().len();
+    app.active_voucher(&c.token, "2.00").await;
+    receiver
+        .wait_for("an event after the rotation", |r| r.len() > count)
+        .await;
+    let during = newest(receiver.received());
+    assert!(signature_is_valid(&new_secret, &during) && signature_is_valid(&secret, &during));
+    app.advance(Duration::hours(25));
+    let c = app.client("default", ALL_SCOPES).await;
+    let count = receiver.received().len();
+    app.active_voucher(&c.token, "3.00").await;
+    receiver
+        .wait_for("an event after the grace", |r| r.len() > count)
+        .await;
+    let after = newest(receiver.received());
+    assert!(signature_is_valid(&new_secret, &after) && !signature_is_valid(&secret, &after));
+
     app.admin(
         Method::POST,
         "/tenants/default/webhooks/nope/redeliver",

@@ -123,6 +123,9 @@ pub(super) async fn apply<T: SqlExec>(
             allow_private,
         } => run.create_webhook(url, types, *allow_private).await,
         Command::DeleteWebhookEndpoint { endpoint_id } => run.delete_webhook(endpoint_id).await,
+        Command::RotateWebhookSecret { endpoint_id } => {
+            run.rotate_webhook_secret(endpoint_id).await
+        }
         Command::RedeliverWebhook { endpoint_id, after } => {
             run.redeliver_webhook(endpoint_id, *after).await
         }

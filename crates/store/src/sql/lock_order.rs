@@ -67,6 +67,7 @@ fn voucher_names(command: &Command) -> Vec<VoucherName<'_>> {
         | Command::CreateWebhookEndpoint { .. }
         | Command::DeleteWebhookEndpoint { .. }
         | Command::RedeliverWebhook { .. }
+        | Command::RotateWebhookSecret { .. }
         | Command::CreateVoucher(_)
         | Command::FrontSubmit(_)
         | Command::PayerSignUp { .. }

@@ -12,7 +12,7 @@ use crate::webhooks::{
 };
 
 const ENDPOINT_COLUMNS: &str = "id, url, types, allow_private, cursor, attempts, \
-     next_attempt_at, failing_since, last_error, disabled_at, created_at";
+     next_attempt_at, failing_since, last_error, disabled_at, created_at, previous_until";
 
 fn read_endpoint(row: &Row) -> Result<WebhookEndpoint, StoreError> {
     let mut r = row.reader();
@@ -28,6 +28,7 @@ fn read_endpoint(row: &Row) -> Result<WebhookEndpoint, StoreError> {
         last_error: r.opt_text()?,
         disabled_at: r.opt_time()?,
         created_at: r.time()?,
+        previous_secret_until: r.opt_time()?,
     })
 }
 
@@ -103,7 +104,8 @@ pub(super) async fn claim<T: SqlExec>(
              AND cursor < COALESCE((SELECT s.last_seq FROM event_sequences s \
              WHERE s.tenant_id = webhook_endpoints.tenant_id), 0) \
              ORDER BY next_attempt_at, pk LIMIT $3) AND next_attempt_at <= $1 \
-             RETURNING pk, tenant_id, id, url, types, allow_private, secret, cursor, attempts, \
+             RETURNING pk, tenant_id, id, url, types, allow_private, secret, \
+             CASE WHEN previous_until > $1 THEN previous_secret END, cursor, attempts, \
              failing_since",
             vec![now.into(), lease_until.into(), limit.into()],
         )
@@ -119,6 +121,7 @@ pub(super) async fn claim<T: SqlExec>(
                 types: parse_types(&r.text()?),
                 allow_private: r.bool()?,
                 secret: r.text()?,
+                previous_secret: r.opt_text()?,
                 cursor: r.int()?,
                 attempts: r.int()?,
                 failing_since: r.opt_time()?,

@@ -7,6 +7,7 @@ use voucherd_domain::{DomainError, secret, webhook};
 use super::{Run, Step, refuse};
 use crate::command::Outcome;
 use crate::sql::{SqlExec, events, webhook_reads};
+use crate::webhooks::WEBHOOK_SECRET_GRACE_HOURS;
 
 impl<T: SqlExec> Run<'_, T> {
     pub(super) async fn create_webhook(
@@ -97,5 +98,45 @@ impl<T: SqlExec> Run<'_, T> {
             .await?
             .ok_or_else(|| crate::StoreError::Other("an endpoint vanished".into()))?;
         Ok(Ok(Outcome::WebhookEndpoint(Box::new(endpoint))))
+    }
+
+    /// A new secret; the current one keeps signing, beside it, for
+    /// [`WEBHOOK_SECRET_GRACE_HOURS`], so that receivers can switch without losing a delivery.
+    pub(super) async fn rotate_webhook_secret(&mut self, id: &str) -> Step<Outcome> {
+        let tenant_id = self.ctx.tenant_id.clone();
+        let secret = webhook::new_secret();
+        let until = self.now() + time::Duration::hours(WEBHOOK_SECRET_GRACE_HOURS);
+        let changed = self
+            .tx
+            .execute(
+                "UPDATE webhook_endpoints SET previous_secret = secret, previous_until = $4, \
+                 secret = $3, updated_at = $5 WHERE tenant_id = $1 AND id = $2",
+                vec![
+                    tenant_id.as_str().into(),
+                    id.into(),
+                    secret.as_str().into(),
+                    until.into(),
+                    self.now().into(),
+                ],
+            )
+            .await?;
+        if changed == 0 {
+            return refuse(DomainError::WebhookNotFound);
+        }
+        self.audit(
+            &tenant_id,
+            "webhook.rotate_secret",
+            "webhook",
+            id,
+            json!({}),
+        )
+        .await?;
+        let endpoint = webhook_reads::endpoint(self.tx, &tenant_id, id)
+            .await?
+            .ok_or_else(|| crate::StoreError::Other("an endpoint vanished".into()))?;
+        Ok(Ok(Outcome::WebhookSecretRotated {
+            endpoint: Box::new(endpoint),
+            secret,
+        }))
     }
 }
