@@ -89,6 +89,14 @@ pub fn is_type_pattern(pattern: &str) -> bool {
     }
 }
 
+/// The first of `patterns` that names no event type, if any.
+pub fn unknown_type(patterns: &[String]) -> Option<&str> {
+    patterns
+        .iter()
+        .map(String::as_str)
+        .find(|p| !is_type_pattern(p))
+}
+
 /// One event, before the store gives it its place in the tenant's sequence.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LedgerEvent {

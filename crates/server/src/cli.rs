@@ -12,7 +12,7 @@ use voucherd_store::console::{ConsoleUserChange, password_problem, username_prob
 use voucherd_store::model::{DEFAULT_TENANT_ID, TenantSettings};
 use voucherd_store::{Actor, Command, CommandContext, CommandRequest, Execution, Outcome, Store};
 
-use crate::admin::present;
+use crate::admin::{present, webhooks};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, DATABASE_URL_DEFAULT};
 
@@ -433,7 +433,7 @@ pub async fn admin(database_url: &str, tenant: &str, task: AdminTask) -> anyhow:
         AdminTask::User { action } => console_user(store.as_ref(), action).await?,
         AdminTask::Webhooks => {
             for endpoint in store.webhook_endpoints(tenant).await? {
-                print(crate::admin::webhooks::endpoint_json(&endpoint));
+                print(webhooks::endpoint_json(&endpoint));
             }
         }
         AdminTask::CreateWebhook {
@@ -445,11 +445,8 @@ pub async fn admin(database_url: &str, tenant: &str, task: AdminTask) -> anyhow:
                 bail!("{problem}");
             }
             let types = voucherd_store::webhooks::parse_types(&types);
-            if let Some(unknown) = types
-                .iter()
-                .find(|t| !voucherd_domain::events::is_type_pattern(t))
-            {
-                bail!("unknown event type {unknown:?} (see docs/events.md)");
+            if let Some(problem) = webhooks::types_problem(&types) {
+                bail!("{problem}");
             }
             let command = Command::CreateWebhookEndpoint {
                 url,
@@ -458,9 +455,7 @@ pub async fn admin(database_url: &str, tenant: &str, task: AdminTask) -> anyhow:
             };
             match execute(store.as_ref(), tenant, command).await? {
                 Outcome::WebhookEndpointCreated { endpoint, secret } => {
-                    let mut shown = crate::admin::webhooks::endpoint_json(&endpoint);
-                    shown["secret"] = json!(secret);
-                    print(shown);
+                    print(webhooks::endpoint_with_secret(&endpoint, &secret))
                 }
                 other => done(other),
             }
@@ -469,9 +464,7 @@ pub async fn admin(database_url: &str, tenant: &str, task: AdminTask) -> anyhow:
             let command = Command::RotateWebhookSecret { endpoint_id: id };
             match execute(store.as_ref(), tenant, command).await? {
                 Outcome::WebhookSecretRotated { endpoint, secret } => {
-                    let mut shown = crate::admin::webhooks::endpoint_json(&endpoint);
-                    shown["secret"] = json!(secret);
-                    print(shown);
+                    print(webhooks::endpoint_with_secret(&endpoint, &secret))
                 }
                 other => done(other),
             }
@@ -485,9 +478,7 @@ pub async fn admin(database_url: &str, tenant: &str, task: AdminTask) -> anyhow:
                 after,
             };
             match execute(store.as_ref(), tenant, command).await? {
-                Outcome::WebhookEndpoint(endpoint) => {
-                    print(crate::admin::webhooks::endpoint_json(&endpoint))
-                }
+                Outcome::WebhookEndpoint(endpoint) => print(webhooks::endpoint_json(&endpoint)),
                 other => done(other),
             }
         }
@@ -513,7 +504,9 @@ pub async fn admin(database_url: &str, tenant: &str, task: AdminTask) -> anyhow:
 /// Hashes a console password read from the environment, the terminal or standard input.
 async fn console_password_hash(username: &str) -> anyhow::Result<String> {
     let password = console_password(username)?;
-    Ok(tokio::task::spawn_blocking(move || voucherd_domain::password::hash(&password)).await?)
+    crate::passwords::hashed(password)
+        .await
+        .context("the password could not be hashed")
 }
 
 /// Runs a console-user task (console users belong to no tenant; changes are audited in the

@@ -43,9 +43,9 @@ async fn password_hash(password: String) -> Result<String, AdminError> {
     if let Some(problem) = password_problem(&password) {
         return Err(AdminError::invalid(problem));
     }
-    tokio::task::spawn_blocking(move || voucherd_domain::password::hash(&password))
+    crate::passwords::hashed(password)
         .await
-        .map_err(|_| AdminError::invalid("the password could not be hashed"))
+        .ok_or_else(|| AdminError::invalid("the password could not be hashed"))
 }
 
 pub(super) async fn create(

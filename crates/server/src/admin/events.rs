@@ -10,7 +10,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
-use voucherd_domain::events::is_type_pattern;
+use voucherd_domain::events::unknown_type;
 use voucherd_store::events::{EVENT_PAGE_MAX, EventFilter, StoredEvent};
 
 use crate::AppState;
@@ -38,6 +38,32 @@ pub fn event_json(tenant_id: &str, event: &StoredEvent) -> Value {
         "voucher_id": event.voucher_id,
         "data": event.data,
     })
+}
+
+/// The events `filter` picks; when there are none yet, waits up to `wait` for a commit (on
+/// this node or, on PostgreSQL, any other) that brings some, and answers what is there then.
+pub async fn events_when_ready(
+    state: &AppState,
+    tenant: &str,
+    filter: &EventFilter,
+    wait: Duration,
+) -> Result<Vec<StoredEvent>, voucherd_store::StoreError> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let signal = state.store.event_signal();
+    loop {
+        // Listen before reading, so that a commit between the read and the wait is not missed.
+        let notified = signal.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let events = state.store.events(tenant, filter).await?;
+        if !events.is_empty() || tokio::time::Instant::now() >= deadline {
+            return Ok(events);
+        }
+        tokio::select! {
+            () = &mut notified => {}
+            () = tokio::time::sleep_until(deadline) => {}
+        }
+    }
 }
 
 /// The filter and wait a query asks for.
@@ -70,13 +96,13 @@ fn filter_of(pairs: &[(String, String)]) -> Result<(EventFilter, u64), AdminErro
     let mut types = Vec::new();
     for value in pairs.iter().filter(|(k, _)| k == "type").map(|(_, v)| v) {
         for pattern in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            if !is_type_pattern(pattern) {
-                return Err(AdminError::invalid(format!(
-                    "unknown event type {pattern:?} (see docs/events.md)"
-                )));
-            }
             types.push(pattern.to_string());
         }
+    }
+    if let Some(unknown) = unknown_type(&types) {
+        return Err(AdminError::invalid(format!(
+            "unknown event type {unknown:?} (see docs/events.md)"
+        )));
     }
     let time = |name: &str| -> Result<Option<time::OffsetDateTime>, AdminError> {
         match get(name) {
@@ -105,26 +131,9 @@ pub(super) async fn feed(
 ) -> Result<Response, AdminError> {
     existing_tenant(&state, &tenant).await?;
     let (filter, wait) = filter_of(&query_pairs(raw.as_deref()))?;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
-    let signal = state.store.event_signal();
-    let events = loop {
-        // Listen before reading, so that a commit between the read and the wait is not missed.
-        let notified = signal.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        let events = state
-            .store
-            .events(&tenant, &filter)
-            .await
-            .map_err(|e| AdminError::store(&e))?;
-        if !events.is_empty() || tokio::time::Instant::now() >= deadline {
-            break events;
-        }
-        tokio::select! {
-            () = &mut notified => {}
-            () = tokio::time::sleep_until(deadline) => {}
-        }
-    };
+    let events = events_when_ready(&state, &tenant, &filter, Duration::from_secs(wait))
+        .await
+        .map_err(|e| AdminError::store(&e))?;
     let next_after = events.last().map_or(filter.after, |e| e.seq);
     let data: Vec<Value> = events.iter().map(|e| event_json(&tenant, e)).collect();
     Ok(json_response(

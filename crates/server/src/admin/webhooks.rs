@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use voucherd_domain::events::is_type_pattern;
+use voucherd_domain::events::unknown_type;
 use voucherd_domain::webhook::url_problem;
 use voucherd_store::Command;
 use voucherd_store::webhooks::{WEBHOOK_DELIVERIES_SHOWN, WebhookAttempt, WebhookEndpoint};
@@ -35,6 +35,18 @@ pub fn endpoint_json(e: &WebhookEndpoint) -> Value {
         "created_at": timestamp(e.created_at),
         "previous_secret_valid_until": e.previous_secret_until.map(timestamp),
     })
+}
+
+/// An endpoint with its secret, answered once: when it is made and when the secret rotates.
+pub fn endpoint_with_secret(e: &WebhookEndpoint, secret: &str) -> Value {
+    let mut shown = endpoint_json(e);
+    shown["secret"] = json!(secret);
+    shown
+}
+
+/// Why these event types cannot be an endpoint's, if they cannot.
+pub fn types_problem(types: &[String]) -> Option<String> {
+    unknown_type(types).map(|t| format!("unknown event type {t:?} (see docs/events.md)"))
 }
 
 fn attempt_json(a: &WebhookAttempt) -> Value {
@@ -87,16 +99,12 @@ pub(super) async fn create(
     if let Some(problem) = url_problem(&url) {
         return Err(AdminError::invalid(problem));
     }
-    if let Some(unknown) = types.iter().find(|t| !is_type_pattern(t)) {
-        return Err(AdminError::invalid(format!(
-            "unknown event type {unknown:?} (see docs/events.md)"
-        )));
+    if let Some(problem) = types_problem(&types) {
+        return Err(AdminError::invalid(problem));
     }
     let render = renderer(StatusCode::CREATED, |o| match o {
         voucherd_store::Outcome::WebhookEndpointCreated { endpoint, secret } => {
-            let mut shown = endpoint_json(endpoint);
-            shown["secret"] = json!(secret);
-            shown
+            endpoint_with_secret(endpoint, secret)
         }
         _ => Value::Null,
     });
@@ -191,9 +199,7 @@ pub(super) async fn rotate_secret(
 ) -> Result<Response, AdminError> {
     let render = renderer(StatusCode::OK, |o| match o {
         voucherd_store::Outcome::WebhookSecretRotated { endpoint, secret } => {
-            let mut shown = endpoint_json(endpoint);
-            shown["secret"] = json!(secret);
-            shown
+            endpoint_with_secret(endpoint, secret)
         }
         _ => Value::Null,
     });

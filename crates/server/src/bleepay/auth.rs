@@ -15,6 +15,7 @@ use voucherd_store::{Actor, Command, CommandResult, Outcome};
 use super::input::{self, SignIn};
 use super::{Caller, execute, payer_only, present, read, reply, tenant_of};
 use crate::AppState;
+use crate::passwords::hashed;
 use crate::submit::Answer;
 
 fn token_body(outcome: &Outcome, with_id: bool) -> Value {
@@ -33,13 +34,6 @@ fn token_body(outcome: &Outcome, with_id: bool) -> Value {
         }
         _ => Value::Null,
     }
-}
-
-async fn hashed(password: String) -> Option<String> {
-    tokio::task::spawn_blocking(move || password::hash(&password))
-        .await
-        .ok()
-        .filter(|hash| !hash.is_empty())
 }
 
 pub async fn sign_up(State(state): State<AppState>, request: Request) -> Response {

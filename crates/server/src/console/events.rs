@@ -12,12 +12,13 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use time::{Date, OffsetDateTime, Time};
-use voucherd_domain::events::is_type_pattern;
+use voucherd_domain::events::unknown_type;
 use voucherd_store::events::{EventFilter, StoredEvent};
 
 use super::search;
 use super::{Nav, Operator, existing_tenant, render, unavailable, when};
 use crate::AppState;
+use crate::admin::events::events_when_ready;
 
 /// Events a page shows.
 const EVENTS_PAGE_SIZE: i64 = 50;
@@ -104,6 +105,19 @@ fn day(text: &str) -> Option<OffsetDateTime> {
         .map(|d| d.with_time(Time::MIDNIGHT).assume_utc())
 }
 
+/// The search a query string names, and the cursor it gives (`after`), if any.
+fn search_of(query: &HashMap<String, String>) -> (EventSearch, Option<i64>) {
+    let text = |name: &str| search::text(query, name);
+    let search = EventSearch {
+        kind: text("type"),
+        voucher: text("voucher"),
+        from: text("from"),
+        to: text("to"),
+    };
+    let after = text("after").parse::<i64>().ok().filter(|a| *a >= 0);
+    (search, after)
+}
+
 /// The filter a search asks for, or what is wrong with it.
 fn filter_of(q: &EventSearch, after: i64) -> Result<EventFilter, String> {
     let types: Vec<String> = q
@@ -113,7 +127,7 @@ fn filter_of(q: &EventSearch, after: i64) -> Result<EventFilter, String> {
         .filter(|t| !t.is_empty())
         .map(str::to_string)
         .collect();
-    if let Some(unknown) = types.iter().find(|t| !is_type_pattern(t)) {
+    if let Some(unknown) = unknown_type(&types) {
         return Err(format!(
             "{unknown:?} is not an event type; see the list under the field."
         ));
@@ -144,16 +158,10 @@ pub async fn page(
     if let Err(response) = existing_tenant(&state, &operator, &tenant).await {
         return response;
     }
-    let text = |name: &str| search::text(&query, name);
-    let q = EventSearch {
-        kind: text("type"),
-        voucher: text("voucher"),
-        from: text("from"),
-        to: text("to"),
-    };
+    let (q, after) = search_of(&query);
     let searching =
         !(q.kind.is_empty() && q.voucher.is_empty() && q.from.is_empty() && q.to.is_empty());
-    let after = match text("after").parse::<i64>().ok().filter(|a| *a >= 0) {
+    let after = match after {
         Some(after) => after,
         // Unfiltered, the page opens on the latest events; a search starts from the first.
         None if searching => 0,
@@ -210,38 +218,15 @@ pub async fn live(
     if let Err(response) = existing_tenant(&state, &operator, &tenant).await {
         return response;
     }
-    let text = |name: &str| search::text(&query, name);
-    let q = EventSearch {
-        kind: text("type"),
-        voucher: text("voucher"),
-        from: text("from"),
-        to: text("to"),
-    };
-    let after = text("after")
-        .parse::<i64>()
-        .ok()
-        .filter(|a| *a >= 0)
-        .unwrap_or(0);
+    let (q, after) = search_of(&query);
+    let after = after.unwrap_or(0);
     let Ok(filter) = filter_of(&q, after) else {
         return (StatusCode::UNPROCESSABLE_ENTITY, "invalid filter").into_response();
     };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(LIVE_WAIT_SECONDS);
-    let signal = state.store.event_signal();
-    let found = loop {
-        let notified = signal.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        match state.store.events(&tenant, &filter).await {
-            Ok(found) if !found.is_empty() || tokio::time::Instant::now() >= deadline => {
-                break found;
-            }
-            Ok(_) => {}
-            Err(error) => return unavailable(&error),
-        }
-        tokio::select! {
-            () = &mut notified => {}
-            () = tokio::time::sleep_until(deadline) => {}
-        }
+    let wait = Duration::from_secs(LIVE_WAIT_SECONDS);
+    let found = match events_when_ready(&state, &tenant, &filter, wait).await {
+        Ok(found) => found,
+        Err(error) => return unavailable(&error),
     };
     let next_after = found.last().map_or(after, |e| e.seq);
     let rows: Vec<Value> = found

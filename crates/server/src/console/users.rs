@@ -108,9 +108,9 @@ async fn new_password_hash(fields: &Fields) -> Result<String, String> {
     if let Some(problem) = password_problem(&password) {
         return Err(format!("Not changed: {problem}."));
     }
-    tokio::task::spawn_blocking(move || voucherd_domain::password::hash(&password))
+    crate::passwords::hashed(password)
         .await
-        .map_err(|_| "The password could not be hashed; try again.".to_string())
+        .ok_or_else(|| "The password could not be hashed; try again.".to_string())
 }
 
 /// Runs a console-user command; the page to answer with.

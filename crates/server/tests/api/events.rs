@@ -46,6 +46,25 @@ async fn read_feed(app: &TestApp, mut after: i64, limit: usize) -> Vec<Value> {
     }
 }
 
+/// A long-poll of the feed after `last` (waiting up to a minute), running in the background.
+fn long_poll(app: &TestApp, last: impl std::fmt::Display) -> tokio::task::JoinHandle<Value> {
+    let url = format!(
+        "{}/admin/api/v1/tenants/default/events?after={last}&wait=60",
+        app.base
+    );
+    let http = app.http.clone();
+    tokio::spawn(async move {
+        http.get(url)
+            .bearer_auth(crate::support::ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("answered")
+            .json::<Value>()
+            .await
+            .expect("json")
+    })
+}
+
 fn minor(value: &Value) -> i64 {
     value["minor"]
         .as_i64()
@@ -345,21 +364,7 @@ async fn a_long_poll_answers_as_soon_as_an_event_commits(backend: Backend) {
     };
     let c = app.client("default", ALL_SCOPES).await;
     let last = read_feed(&app, 0, 100).await.len();
-    let waiting = {
-        let (http, base) = (app.http.clone(), app.base.clone());
-        tokio::spawn(async move {
-            http.get(format!(
-                "{base}/admin/api/v1/tenants/default/events?after={last}&wait=60"
-            ))
-            .bearer_auth(crate::support::ADMIN_TOKEN)
-            .send()
-            .await
-            .expect("answered")
-            .json::<Value>()
-            .await
-            .expect("json")
-        })
-    };
+    let waiting = long_poll(&app, last);
     // The long-poll is waiting (it has nothing to answer yet); a voucher made now wakes it.
     let (id, _) = app.active_voucher(&c.token, "9.00").await;
     let answer = waiting.await.expect("the long-poll ends");
@@ -499,21 +504,7 @@ async fn two_nodes_write_one_gapless_sequence_and_wake_each_other() {
 
     // A long-poll on the second node, woken by a commit on the first.
     let last = *seqs.last().expect("events");
-    let waiting = {
-        let (http, base) = (nodes[1].http.clone(), nodes[1].base.clone());
-        tokio::spawn(async move {
-            http.get(format!(
-                "{base}/admin/api/v1/tenants/default/events?after={last}&wait=60"
-            ))
-            .bearer_auth(crate::support::ADMIN_TOKEN)
-            .send()
-            .await
-            .expect("answered")
-            .json::<Value>()
-            .await
-            .expect("json")
-        })
-    };
+    let waiting = long_poll(&nodes[1], last);
     let (id, _) = nodes[0].active_voucher(&c.token, "3.00").await;
     let answer = waiting.await.expect("the long-poll ends");
     assert_eq!(answer["data"][0]["voucher_id"], json!(id), "{answer}");

@@ -5,11 +5,20 @@ use serde_json::json;
 use voucherd_domain::{DomainError, secret, webhook};
 
 use super::{Run, Step, refuse};
+use crate::StoreError;
 use crate::command::Outcome;
 use crate::sql::{SqlExec, events, webhook_reads};
-use crate::webhooks::WEBHOOK_SECRET_GRACE_HOURS;
+use crate::webhooks::{WEBHOOK_SECRET_GRACE_HOURS, WebhookEndpoint};
 
 impl<T: SqlExec> Run<'_, T> {
+    /// The endpoint as this command left it.
+    async fn endpoint_as_written(&mut self, id: &str) -> Result<WebhookEndpoint, StoreError> {
+        let tenant_id = self.ctx.tenant_id.clone();
+        webhook_reads::endpoint(self.tx, &tenant_id, id)
+            .await?
+            .ok_or_else(|| StoreError::Other(format!("webhook endpoint {id} vanished")))
+    }
+
     pub(super) async fn create_webhook(
         &mut self,
         url: &str,
@@ -41,9 +50,7 @@ impl<T: SqlExec> Run<'_, T> {
         let detail = json!({ "url": url, "types": types, "allow_private": allow_private });
         self.audit(&tenant_id, "webhook.create", "webhook", &id, detail)
             .await?;
-        let endpoint = webhook_reads::endpoint(self.tx, &tenant_id, &id)
-            .await?
-            .ok_or_else(|| crate::StoreError::Other("a new endpoint vanished".into()))?;
+        let endpoint = self.endpoint_as_written(&id).await?;
         Ok(Ok(Outcome::WebhookEndpointCreated {
             endpoint: Box::new(endpoint),
             secret,
@@ -94,9 +101,7 @@ impl<T: SqlExec> Run<'_, T> {
         let detail = json!({ "after": cursor });
         self.audit(&tenant_id, "webhook.redeliver", "webhook", id, detail)
             .await?;
-        let endpoint = webhook_reads::endpoint(self.tx, &tenant_id, id)
-            .await?
-            .ok_or_else(|| crate::StoreError::Other("an endpoint vanished".into()))?;
+        let endpoint = self.endpoint_as_written(id).await?;
         Ok(Ok(Outcome::WebhookEndpoint(Box::new(endpoint))))
     }
 
@@ -131,9 +136,7 @@ impl<T: SqlExec> Run<'_, T> {
             json!({}),
         )
         .await?;
-        let endpoint = webhook_reads::endpoint(self.tx, &tenant_id, id)
-            .await?
-            .ok_or_else(|| crate::StoreError::Other("an endpoint vanished".into()))?;
+        let endpoint = self.endpoint_as_written(id).await?;
         Ok(Ok(Outcome::WebhookSecretRotated {
             endpoint: Box::new(endpoint),
             secret,
