@@ -37,6 +37,7 @@ pub mod jtl;
 pub mod observe;
 pub mod openapi;
 pub mod ops;
+pub mod outbox;
 pub mod passwords;
 pub mod rate_limit;
 pub mod serve_lock;

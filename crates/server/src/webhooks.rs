@@ -1,8 +1,8 @@
-//! Delivering the ledger's events to webhook endpoints. Every node runs this loop: it claims
-//! endpoints that are due (a lease of [`LEASE_SECONDS`]), reads the events after each one's
-//! cursor that it wants, and POSTs them one by one, in order, signed in the Standard Webhooks
-//! style; the cursor moves past each event answered with 2xx. The first failure ends the round:
-//! the same event is tried again after a backoff (5 s doubling up to an hour), so an endpoint
+//! Delivering the ledger's events to webhook endpoints, one kind of parcel of the shared outbox
+//! ([`crate::outbox`]). Every node claims endpoints that are due (with the outbox's lease), reads
+//! the events after each one's cursor that it wants, and POSTs them one by one, in order, signed
+//! in the Standard Webhooks style; the cursor moves past each event answered with 2xx. The first
+//! failure ends the round: the same event is tried again on the outbox's backoff, so an endpoint
 //! receives its events at least once and in order. An endpoint failing for days is disabled.
 //!
 //! A round sends for at most [`ROUND_SECONDS_MAX`], which with the request timeout stays well
@@ -10,22 +10,23 @@
 //!
 //! Deliveries go only to public addresses unless the endpoint allows private ones: the host is
 //! resolved first, every address checked, and the request pinned to the checked addresses.
-//! Redirects are not followed and no answer body is read.
+//! Redirects are not followed and no answer body is read. The operator's test event
+//! ([`send_test`]) goes the same way, outside the feed.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
-use time::{Duration, OffsetDateTime};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
 use voucherd_domain::webhook::{is_public, sign};
-use voucherd_store::Store;
 use voucherd_store::events::{EventFilter, StoredEvent};
 use voucherd_store::webhooks::{WebhookAttempt, WebhookProgress, WebhookTarget};
+use voucherd_store::{Store, StoreError};
 
 use crate::clock::Clock;
+use crate::outbox::{self, Courier, LEASE_SECONDS, REQUEST_TIMEOUT, backoff};
 
-/// How long a node holds an endpoint it claimed.
-pub const LEASE_SECONDS: i64 = 60;
 /// Endpoints claimed at once.
 const CLAIM_BATCH: i64 = 16;
 /// Events one round delivers to an endpoint at most.
@@ -33,52 +34,45 @@ const EVENTS_PER_ROUND: i64 = 100;
 /// A round starts no delivery after this long, so that with the request timeout it ends well
 /// within the lease and no other node takes the endpoint while it still sends.
 const ROUND_SECONDS_MAX: u64 = 30;
-/// How long an endpoint has to answer.
-const REQUEST_TIMEOUT: StdDuration = StdDuration::from_secs(10);
-/// How long the loop waits for a commit when nothing was due.
-const IDLE_PAUSE: StdDuration = StdDuration::from_millis(500);
 const _: () = assert!(ROUND_SECONDS_MAX + REQUEST_TIMEOUT.as_secs() < LEASE_SECONDS as u64);
+/// The type of the operator's test event.
+pub const TEST_EVENT_TYPE: &str = "webhook.test";
 
-/// The first retry's wait; each further failure doubles it, up to [`BACKOFF_MAX_SECONDS`].
-pub const BACKOFF_FIRST_SECONDS: i64 = 5;
-pub const BACKOFF_MAX_SECONDS: i64 = 3_600;
+/// The webhooks' courier: claims endpoints that have events to send, runs a round for each.
+struct Webhooks {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+}
 
-/// When to try again after `attempts` failed attempts at the same event.
-pub fn retry_at(attempts: i64, now: OffsetDateTime) -> OffsetDateTime {
-    let exponent = u32::try_from(attempts.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
-    let wait = BACKOFF_FIRST_SECONDS
-        .saturating_mul(2_i64.saturating_pow(exponent))
-        .min(BACKOFF_MAX_SECONDS);
-    now + Duration::seconds(wait)
+impl Courier for Webhooks {
+    type Parcel = WebhookTarget;
+    const NAME: &'static str = "webhooks";
+
+    async fn claim(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Vec<WebhookTarget>, StoreError> {
+        self.store
+            .claim_webhooks(now, lease_until, CLAIM_BATCH)
+            .await
+    }
+
+    async fn deliver(&self, target: &WebhookTarget) {
+        if let Err(error) = round(self.store.as_ref(), self.clock.as_ref(), target).await {
+            tracing::warn!(endpoint = %target.id, %error, "webhook round failed");
+        }
+    }
 }
 
 /// Delivers what is due, round after round, until the task is aborted.
 pub async fn run(store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
     let signal = store.event_signal();
-    loop {
-        let notified = signal.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        let now = clock.now();
-        let claimed = store
-            .claim_webhooks(now, now + Duration::seconds(LEASE_SECONDS), CLAIM_BATCH)
-            .await
-            .unwrap_or_else(|error| {
-                tracing::warn!(%error, "could not claim webhook endpoints");
-                Vec::new()
-            });
-        for target in &claimed {
-            if let Err(error) = round(store.as_ref(), clock.as_ref(), target).await {
-                tracing::warn!(endpoint = %target.id, %error, "webhook round failed");
-            }
-        }
-        if claimed.is_empty() {
-            tokio::select! {
-                () = &mut notified => {}
-                () = tokio::time::sleep(IDLE_PAUSE) => {}
-            }
-        }
-    }
+    let now = {
+        let clock = clock.clone();
+        move || clock.now()
+    };
+    outbox::run(Webhooks { store, clock }, signal, now).await;
 }
 
 /// One round for a claimed endpoint: deliver what it wants after its cursor, in order.
@@ -86,7 +80,7 @@ async fn round(
     store: &dyn Store,
     clock: &dyn Clock,
     target: &WebhookTarget,
-) -> Result<(), voucherd_store::StoreError> {
+) -> Result<(), StoreError> {
     // Read the last number first: every event up to it has committed, so if none of them is
     // wanted the cursor may move there.
     let last = store.last_event_seq(&target.tenant_id).await?;
@@ -130,7 +124,7 @@ async fn deliver(
             });
             return WebhookProgress::Attempted {
                 attempts,
-                retry_at: Some(Some(retry_at(target.attempts + 1, clock.now()))),
+                retry_at: Some(Some(backoff(target.attempts + 1, clock.now()))),
             };
         }
     };
@@ -150,7 +144,7 @@ async fn deliver(
             };
             return WebhookProgress::Attempted {
                 attempts,
-                retry_at: Some(Some(retry_at(tried, clock.now()))),
+                retry_at: Some(Some(backoff(tried, clock.now()))),
             };
         }
     }
@@ -196,21 +190,33 @@ async fn send(
     event: &StoredEvent,
     now: OffsetDateTime,
 ) -> WebhookAttempt {
-    let body = crate::admin::events::event_json(&target.tenant_id, event).to_string();
+    let body = crate::admin::events::event_json(&target.tenant_id, event);
     let id = format!("evt_{}_{}", target.tenant_id, event.seq);
+    post(client, target, (&id, event.seq, &event.kind), &body, now).await
+}
+
+/// POSTs one message signed as `id`; the attempt as recorded under `seq` and `kind`.
+async fn post(
+    client: &reqwest::Client,
+    target: &WebhookTarget,
+    (id, seq, kind): (&str, i64, &str),
+    body: &Value,
+    now: OffsetDateTime,
+) -> WebhookAttempt {
+    let body = body.to_string();
     let timestamp = now.unix_timestamp();
     // After a rotation both secrets sign, space-separated, until the old one's grace ends.
     let signature = [Some(&target.secret), target.previous_secret.as_ref()]
         .into_iter()
         .flatten()
-        .filter_map(|secret| sign(secret, &id, timestamp, &body))
+        .filter_map(|secret| sign(secret, id, timestamp, &body))
         .collect::<Vec<_>>()
         .join(" ");
     let started = Instant::now();
     let sent = client
         .post(&target.url)
         .header("content-type", "application/json")
-        .header("webhook-id", &id)
+        .header("webhook-id", id)
         .header("webhook-timestamp", timestamp.to_string())
         .header("webhook-signature", signature)
         .body(body)
@@ -230,8 +236,8 @@ async fn send(
         Err(_) => (None, Some("connection failed".to_string())),
     };
     WebhookAttempt {
-        seq: event.seq,
-        kind: event.kind.clone(),
+        seq,
+        kind: kind.to_string(),
         status,
         latency_ms,
         at: now,
@@ -239,17 +245,36 @@ async fn send(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use time::macros::datetime;
-
-    #[test]
-    fn retries_back_off_exponentially_up_to_an_hour() {
-        let now = datetime!(2026-03-01 0:00 UTC);
-        assert_eq!(retry_at(1, now) - now, Duration::seconds(5));
-        assert_eq!(retry_at(2, now) - now, Duration::seconds(10));
-        assert_eq!(retry_at(5, now) - now, Duration::seconds(80));
-        assert_eq!(retry_at(40, now) - now, Duration::hours(1));
+/// Sends the operator's test event to an endpoint now, from this node, outside the feed: no
+/// cursor moves and no retry follows. The attempt is returned for the operator to see; the
+/// caller records it among the endpoint's deliveries (number 0).
+pub async fn send_test(target: &WebhookTarget, now: OffsetDateTime) -> WebhookAttempt {
+    let id = format!(
+        "evt_{}_test_{}",
+        target.tenant_id,
+        voucherd_domain::secret::random_string(voucherd_domain::secret::HEX, 12)
+    );
+    let body = json!({
+        "id": id,
+        "seq": 0,
+        "type": TEST_EVENT_TYPE,
+        "at": voucherd_domain::events::timestamp(now),
+        "tenant_id": target.tenant_id,
+        "face": "admin",
+        "actor": { "kind": "admin", "id": "" },
+        "request_id": Value::Null,
+        "voucher_id": Value::Null,
+        "data": { "message": "A test event: it moves no money and has no number in the feed." },
+    });
+    match client_for(target).await {
+        Ok(client) => post(&client, target, (&id, 0, TEST_EVENT_TYPE), &body, now).await,
+        Err(error) => WebhookAttempt {
+            seq: 0,
+            kind: TEST_EVENT_TYPE.to_string(),
+            status: None,
+            latency_ms: 0,
+            at: now,
+            error: Some(error),
+        },
     }
 }

@@ -82,6 +82,7 @@ macro_rules! conformance_tests {
             concurrent_commands_each_get_their_own_answer,
             lists_filter_and_paginate,
             random_command_sequences_keep_the_balance_invariant,
+            webhook_deliveries_keep_only_the_latest,
         );
     };
     (@each $open:expr; $($story:ident),+ $(,)?) => {
@@ -1321,4 +1322,79 @@ pub async fn concurrent_commands_each_get_their_own_answer(store: Arc<dyn Store>
     let accepted = i64::try_from(MIXED_COMMANDS.div_ceil(2)).expect("small");
     assert_eq!(till.remaining(&voucher_id).await, (1_000 + accepted, 0));
     till.assert_integrity(T0).await;
+}
+
+/// An endpoint's record of delivery attempts stays bounded: recording more than
+/// [`crate::webhooks::WEBHOOK_DELIVERIES_KEPT`] forgets the oldest, in one round or one by one.
+pub async fn webhook_deliveries_keep_only_the_latest(store: Arc<dyn Store>) {
+    use crate::webhooks::{WEBHOOK_DELIVERIES_KEPT, WebhookAttempt, WebhookProgress};
+    let till = tenant(&store, "default").await;
+    let admin = Caller::new(&store, "default", Actor::Admin("test".into()));
+    let endpoint = match admin
+        .run(Command::CreateWebhookEndpoint {
+            url: "https://hooks.example.com/in".into(),
+            types: Vec::new(),
+            allow_private: false,
+        })
+        .await
+    {
+        Ok(Outcome::WebhookEndpointCreated { endpoint, .. }) => endpoint.id,
+        other => panic!("endpoint not created: {other:?}"),
+    };
+    till.voucher(1_000, "HOOK-1").await;
+    let now = T0 + Duration::seconds(1);
+    let claimed = store
+        .claim_webhooks(now, now + Duration::minutes(1), 10)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 1, "the endpoint has an event to send");
+    let target = &claimed[0];
+    let kept = usize::try_from(WEBHOOK_DELIVERIES_KEPT).expect("small");
+    let attempt = |n: usize| WebhookAttempt {
+        seq: target.cursor + 1,
+        kind: "voucher.created".into(),
+        status: Some(500),
+        latency_ms: i64::try_from(n).expect("small"),
+        at: now,
+        error: Some("answered 500".into()),
+    };
+    let attempts: Vec<WebhookAttempt> = (0..kept + 5).map(attempt).collect();
+    store
+        .record_webhook(
+            target,
+            &WebhookProgress::Attempted {
+                attempts,
+                retry_at: Some(Some(now + Duration::seconds(5))),
+            },
+            now,
+        )
+        .await
+        .expect("recorded");
+    let on_record = store
+        .webhook_deliveries("default", &endpoint, WEBHOOK_DELIVERIES_KEPT * 2)
+        .await
+        .expect("read");
+    assert_eq!(on_record.len(), kept);
+    assert_eq!(
+        on_record[0].latency_ms,
+        i64::try_from(kept + 4).expect("small")
+    );
+    assert_eq!(
+        on_record[kept - 1].latency_ms,
+        5,
+        "the oldest five were forgotten"
+    );
+    let mut test = attempt(9_999);
+    test.seq = 0;
+    store
+        .record_webhook_attempt(target, &test)
+        .await
+        .expect("recorded");
+    let on_record = store
+        .webhook_deliveries("default", &endpoint, WEBHOOK_DELIVERIES_KEPT * 2)
+        .await
+        .expect("read");
+    assert_eq!(on_record.len(), kept);
+    assert_eq!(on_record[0].latency_ms, 9_999);
+    assert_eq!(on_record[kept - 1].latency_ms, 6);
 }

@@ -179,6 +179,23 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
     ) -> Result<Vec<WebhookTarget>, StoreError>;
 
+    /// An endpoint with what delivering to it needs (its secrets included), for the operator's
+    /// test event; `None` when the tenant has no such endpoint.
+    async fn webhook_target(
+        &self,
+        tenant_id: &str,
+        endpoint_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<WebhookTarget>, StoreError>;
+
+    /// Records an attempt made outside the endpoint's cursor (the operator's test event) among
+    /// its deliveries; the endpoint's state is left as it is.
+    async fn record_webhook_attempt(
+        &self,
+        target: &WebhookTarget,
+        attempt: &WebhookAttempt,
+    ) -> Result<(), StoreError>;
+
     /// Records what a claimed endpoint's round delivered, and ends the claim.
     async fn record_webhook(
         &self,

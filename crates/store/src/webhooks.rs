@@ -8,6 +8,8 @@ use time::OffsetDateTime;
 pub const WEBHOOK_DISABLE_AFTER_DAYS: i64 = 3;
 /// How long a rotated-out secret still signs deliveries, beside the new one.
 pub const WEBHOOK_SECRET_GRACE_HOURS: i64 = 24;
+/// Attempts kept on record per endpoint; older ones are forgotten as new ones are recorded.
+pub const WEBHOOK_DELIVERIES_KEPT: i64 = 1_000;
 /// Attempts an endpoint's page of the console lists.
 pub const WEBHOOK_DELIVERIES_SHOWN: i64 = 50;
 

@@ -120,5 +120,9 @@ pub fn router() -> Router<AppState> {
             &format!("{t}/webhooks/{{endpoint}}/rotate-secret"),
             post(webhooks::rotate_secret),
         )
+        .route(
+            &format!("{t}/webhooks/{{endpoint}}/test"),
+            post(webhooks::test),
+        )
         .route(&format!("{t}/integrity"), get(integrity))
 }

@@ -1,7 +1,7 @@
 //! Webhook endpoints of a tenant: listed (without secrets), made (the secret shown once),
 //! deleted, given a new secret (the old one signing for a grace period), sent events again
-//! from a number (enabling a disabled one), and their latest
-//! delivery attempts. Delivery itself is [`crate::webhooks`].
+//! from a number (enabling a disabled one), sent a test event, and their latest delivery
+//! attempts. Delivery itself is [`crate::webhooks`].
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -49,7 +49,7 @@ pub fn types_problem(types: &[String]) -> Option<String> {
     unknown_type(types).map(|t| format!("unknown event type {t:?} (see docs/events.md)"))
 }
 
-fn attempt_json(a: &WebhookAttempt) -> Value {
+pub fn attempt_json(a: &WebhookAttempt) -> Value {
     json!({
         "seq": a.seq,
         "type": a.kind,
@@ -214,4 +214,38 @@ pub(super) async fn rotate_secret(
         render,
     )
     .await)
+}
+
+/// Sends a test event to the endpoint now and answers how it went; the attempt is recorded among
+/// the endpoint's deliveries (number 0). Nothing in the feed or the endpoint's cursor changes.
+pub(super) async fn test(
+    _: Admin,
+    State(state): State<AppState>,
+    AdminPath((tenant, endpoint)): AdminPath<(String, String)>,
+) -> Result<Response, AdminError> {
+    existing_tenant(&state, &tenant).await?;
+    let attempt = send_test_event(&state, &tenant, &endpoint)
+        .await
+        .map_err(|e| AdminError::store(&e))?
+        .ok_or_else(|| AdminError::not_found("webhook endpoint"))?;
+    Ok(json_response(StatusCode::OK, &attempt_json(&attempt)))
+}
+
+/// Sends the test event to the tenant's endpoint and records the attempt; `None` when the tenant
+/// has no such endpoint.
+pub async fn send_test_event(
+    state: &AppState,
+    tenant: &str,
+    endpoint: &str,
+) -> Result<Option<WebhookAttempt>, voucherd_store::StoreError> {
+    let now = state.clock.now();
+    let Some(target) = state.store.webhook_target(tenant, endpoint, now).await? else {
+        return Ok(None);
+    };
+    let attempt = crate::webhooks::send_test(&target, now).await;
+    state
+        .store
+        .record_webhook_attempt(&target, &attempt)
+        .await?;
+    Ok(Some(attempt))
 }

@@ -1,4 +1,5 @@
-//! The first page after login: the tenants, each with its vouchers and clients.
+//! The first page after login: the tenants, each with its vouchers and clients, and a warning
+//! for every tenant with a webhook endpoint that the delivery loop disabled.
 
 use askama::Template;
 use axum::extract::State;
@@ -12,6 +13,8 @@ pub struct TenantRow {
     pub id: String,
     pub name: String,
     pub created: String,
+    /// Webhook endpoints disabled after failing for days.
+    pub disabled_webhooks: usize,
 }
 
 #[derive(Template)]
@@ -28,21 +31,26 @@ pub async fn page(State(state): State<AppState>, operator: Operator) -> Response
         Ok(tenants) => tenants,
         Err(error) => return unavailable(&error),
     };
-    let tenants = tenants
-        .into_iter()
-        .map(|t| TenantRow {
+    let mut rows = Vec::with_capacity(tenants.len());
+    for t in tenants {
+        let disabled_webhooks = match state.store.webhook_endpoints(&t.id).await {
+            Ok(endpoints) => endpoints.iter().filter(|e| e.disabled_at.is_some()).count(),
+            Err(error) => return unavailable(&error),
+        };
+        rows.push(TenantRow {
             id: t.id,
             name: t.name,
             created: super::when(t.created_at),
-        })
-        .collect();
+            disabled_webhooks,
+        });
+    }
     render(
         StatusCode::OK,
         &Home {
             nav: Some(operator.nav(None, "")),
             notice: None,
             problem: None,
-            tenants,
+            tenants: rows,
         },
     )
 }

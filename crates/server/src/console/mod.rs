@@ -6,7 +6,8 @@
 //! Pages: tenants ([`home`]), client groups and clients with connection pins ([`clients`]),
 //! vouchers with search, timeline and actions ([`vouchers`]), series and the CSV export
 //! ([`series`], [`csv`]), the CSV import ([`import`]), reports and the audit log
-//! ([`reports`]), the ledger's events, followed live ([`events`]), the tenant's settings and merchant tokens ([`settings`]), and the console
+//! ([`reports`]), the ledger's events, followed live ([`events`]), webhook endpoints with their deliveries
+//! ([`webhooks`]), the tenant's settings and merchant tokens ([`settings`]), and the console
 //! users themselves ([`users`]).
 
 mod clients;
@@ -24,6 +25,7 @@ mod settings;
 pub mod upload;
 mod users;
 mod vouchers;
+mod webhooks;
 
 use askama::Template;
 use axum::Router;
@@ -93,6 +95,15 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{t}/audit"), get(reports::audit))
         .route(&format!("{t}/events"), get(events::page))
         .route(&format!("{t}/events/live"), get(events::live))
+        .route(
+            &format!("{t}/webhooks"),
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(&format!("{t}/webhooks/{{endpoint}}"), get(webhooks::show))
+        .route(
+            &format!("{t}/webhooks/{{endpoint}}/{{action}}"),
+            post(webhooks::act),
+        )
         .route(&format!("{t}/vouchers"), get(vouchers::list))
         .route(&format!("{t}/vouchers/{{voucher}}"), get(vouchers::show))
         .route(
@@ -300,6 +311,10 @@ fn flash(key: Option<&str>) -> Option<String> {
         "settings-saved" => "The settings were saved.",
         "token-revoked" => {
             "The merchant token was revoked: Front Payment requests with it are refused."
+        }
+        "webhook-deleted" => "The endpoint was deleted; nothing more is sent to it.",
+        "webhook-redelivering" => {
+            "The events after that number are sent again, in order, starting now."
         }
         "user-created" => "The console user was created.",
         "user-disabled" => "The user was disabled: their sessions ended and they cannot log in.",

@@ -1,34 +1,25 @@
-//! Delivers Front Payment status callbacks from the durable outbox: every node claims due
-//! callbacks for a lease, sends each as a GET to the merchant's `callbackUrl` with
-//! `orderUuid, status, createdAt, paymentMethod, amount, timestamp, checksum`, and records
-//! the outcome. A failed delivery is retried with exponential backoff, at most
-//! [`ATTEMPTS_MAX`] times; delivery is at least once (a node that dies mid-send leaves the
-//! callback to be sent again after the lease).
+//! Front Payment's status callbacks, one kind of parcel of the shared outbox
+//! ([`crate::outbox`]): each is sent as a GET to the merchant's `callbackUrl` with
+//! `orderUuid, status, createdAt, paymentMethod, amount, timestamp, checksum`, and its outcome
+//! recorded. A failed delivery is retried on the outbox's backoff, at most [`ATTEMPTS_MAX`]
+//! times; delivery is at least once (a node that dies mid-send leaves the callback to be sent
+//! again after the lease).
 
 use std::sync::Arc;
-use std::time::Duration as StdDuration;
 
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 use voucherd_domain::front::{FrontStatus, callback_checksum};
 use voucherd_domain::money::format_two_decimals;
 use voucherd_store::Store;
 use voucherd_store::front::{CallbackAttempt, FrontCallback};
 
 use crate::clock::Clock;
+use crate::outbox::{self, Courier, REQUEST_TIMEOUT, backoff};
 
 /// Attempts before a callback is given up.
 pub const ATTEMPTS_MAX: i64 = 10;
-/// The first retry waits this long; each further one twice as long, up to [`BACKOFF_MAX`].
-const BACKOFF_FIRST_SECONDS: i64 = 5;
-const BACKOFF_MAX_SECONDS: i64 = 3_600;
-/// How long a claimed callback is left to its node before another may send it.
-const LEASE_SECONDS: i64 = 60;
 /// Callbacks claimed per round.
 const CLAIM_BATCH: i64 = 32;
-/// Pause between rounds that found nothing to send.
-const IDLE_PAUSE: StdDuration = StdDuration::from_millis(500);
-/// The longest a merchant's endpoint may take to answer.
-const REQUEST_TIMEOUT: StdDuration = StdDuration::from_secs(10);
 
 /// The status word sent for a status. Front Payment's callbacks spell the reserved status
 /// `RESEVRED`; clients written against them compare with that spelling.
@@ -60,14 +51,7 @@ pub fn query(callback: &FrontCallback, sent_at: OffsetDateTime) -> Vec<(&'static
 
 /// When to try again after `attempts` failed attempts, or `None` to give up.
 pub fn retry_at(attempts: i64, now: OffsetDateTime) -> Option<OffsetDateTime> {
-    if attempts >= ATTEMPTS_MAX {
-        return None;
-    }
-    let exponent = u32::try_from(attempts.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
-    let wait = BACKOFF_FIRST_SECONDS
-        .saturating_mul(2_i64.saturating_pow(exponent))
-        .min(BACKOFF_MAX_SECONDS);
-    Some(now + Duration::seconds(wait))
+    (attempts < ATTEMPTS_MAX).then(|| backoff(attempts, now))
 }
 
 async fn deliver(
@@ -98,6 +82,48 @@ async fn deliver(
     }
 }
 
+/// The callbacks' courier: claims due callbacks, sends each, records the outcome.
+struct Callbacks {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    client: reqwest::Client,
+}
+
+impl Courier for Callbacks {
+    type Parcel = FrontCallback;
+    const NAME: &'static str = "front callbacks";
+
+    async fn claim(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Vec<FrontCallback>, voucherd_store::StoreError> {
+        self.store
+            .claim_front_callbacks(now, lease_until, CLAIM_BATCH)
+            .await
+    }
+
+    async fn deliver(&self, callback: &FrontCallback) {
+        let attempt = deliver(&self.client, callback, self.clock.now()).await;
+        if let CallbackAttempt::Failed { error, retry_at } = &attempt {
+            tracing::warn!(order_uuid = %callback.order_uuid, %error, gives_up = retry_at.is_none(), "callback failed");
+        }
+        metrics::counter!("voucherd_front_callbacks_total", "outcome" => match attempt {
+            CallbackAttempt::Delivered => "delivered",
+            CallbackAttempt::Failed { retry_at: Some(_), .. } => "retry",
+            CallbackAttempt::Failed { retry_at: None, .. } => "abandoned",
+        })
+        .increment(1);
+        if let Err(error) = self
+            .store
+            .record_front_callback(callback.pk, &attempt, self.clock.now())
+            .await
+        {
+            tracing::warn!(%error, "could not record a callback attempt; it is sent again after its lease");
+        }
+    }
+}
+
 /// Sends what is due, round after round, until the task is aborted.
 pub async fn run(store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
     let client = match reqwest::Client::builder()
@@ -111,47 +137,27 @@ pub async fn run(store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
             return;
         }
     };
-    loop {
-        let now = clock.now();
-        let claimed = store
-            .claim_front_callbacks(now, now + Duration::seconds(LEASE_SECONDS), CLAIM_BATCH)
-            .await;
-        let due = match claimed {
-            Ok(due) => due,
-            Err(error) => {
-                tracing::warn!(%error, "could not read the callback outbox");
-                tokio::time::sleep(IDLE_PAUSE).await;
-                continue;
-            }
-        };
-        if due.is_empty() {
-            tokio::time::sleep(IDLE_PAUSE).await;
-            continue;
-        }
-        for callback in &due {
-            let attempt = deliver(&client, callback, clock.now()).await;
-            if let CallbackAttempt::Failed { error, retry_at } = &attempt {
-                tracing::warn!(order_uuid = %callback.order_uuid, %error, gives_up = retry_at.is_none(), "callback failed");
-            }
-            metrics::counter!("voucherd_front_callbacks_total", "outcome" => match attempt {
-                CallbackAttempt::Delivered => "delivered",
-                CallbackAttempt::Failed { retry_at: Some(_), .. } => "retry",
-                CallbackAttempt::Failed { retry_at: None, .. } => "abandoned",
-            })
-            .increment(1);
-            if let Err(error) = store
-                .record_front_callback(callback.pk, &attempt, clock.now())
-                .await
-            {
-                tracing::warn!(%error, "could not record a callback attempt; it is sent again after its lease");
-            }
-        }
-    }
+    let signal = store.event_signal();
+    let now = {
+        let clock = clock.clone();
+        move || clock.now()
+    };
+    outbox::run(
+        Callbacks {
+            store,
+            clock,
+            client,
+        },
+        signal,
+        now,
+    )
+    .await;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use time::Duration;
     use time::macros::datetime;
 
     #[test]

@@ -357,6 +357,9 @@ fn admin_paths() -> Vec<(&'static str, &'static str, Value)> {
         (t("/admin/api/v1/tenants/{tenant}/webhooks/{endpoint}/rotate-secret"), "post", op("A new signing secret (shown once); the old one keeps signing beside it for 24 hours").path_param("tenant").path_param("endpoint").ok("200", Some(any())).build()),
         (t("/admin/api/v1/tenants/{tenant}/webhooks/{endpoint}/redeliver"), "post", op("Send the events after a number again (same webhook-id), enabling a disabled endpoint").path_param("tenant").path_param("endpoint")
             .body(json!({ "type": "object", "required": ["after"], "properties": { "after": { "type": "integer", "minimum": 0 } } })).ok("200", Some(any())).build()),
+        (t("/admin/api/v1/tenants/{tenant}/webhooks/{endpoint}/test"), "post", op("Send a test event (type webhook.test, number 0) to the endpoint now and answer the attempt: status, latency_ms, error; nothing in the feed changes").path_param("tenant").path_param("endpoint")
+            .ok("200", Some(json!({ "type": "object", "properties": { "seq": { "type": "integer" }, "type": { "type": "string" }, "at": timestamp(),
+                "status": nullable(json!({ "type": "integer" })), "latency_ms": { "type": "integer" }, "error": nullable(json!({ "type": "string" })) } }))).build()),
         (t("/admin/api/v1/tenants/{tenant}/webhooks/{endpoint}/deliveries"), "get", op("An endpoint's latest delivery attempts, newest first").path_param("tenant").path_param("endpoint").ok("200", Some(list())).build()),
         (t("/admin/api/v1/tenants/{tenant}/integrity"), "get", op("Recompute every voucher from its ledger entries").path_param("tenant")
             .ok("200", Some(json!({ "type": "object", "properties": { "vouchers_checked": { "type": "integer" }, "violations": { "type": "array", "items": { "type": "object" } } } }))).build()),

@@ -2,7 +2,9 @@
 //! server's clock, then recovers, and receives every event committed since its endpoint was
 //! made, once delivered each, in order, without gaps, with Standard Webhooks signatures checked
 //! here independently; deliveries to a loopback address are refused unless the endpoint allows
-//! private addresses; bad endpoints are refused.
+//! private addresses; bad endpoints are refused; the operator's test event is signed and
+//! recorded without touching the feed; and the console manages an endpoint end to end, warning
+//! when one was disabled.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -16,12 +18,15 @@ use time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+use crate::console::{OPERATOR, PASSWORD, create_user, csrf_of, get, plain_http, session};
 use crate::support::{ALL_SCOPES, Backend, TestApp};
 
 on_both_stores!(
     a_receiver_down_for_ten_minutes_gets_every_event_in_order_once_it_recovers,
     deliveries_to_loopback_are_refused_unless_the_endpoint_allows_them,
     bad_endpoints_are_refused,
+    a_test_event_is_signed_and_recorded_and_leaves_the_feed_alone,
+    the_console_manages_an_endpoint_and_warns_when_one_is_disabled,
 );
 
 /// One request a receiver got: its headers (lower-case names) and body.
@@ -457,5 +462,302 @@ async fn bad_endpoints_are_refused(backend: Backend) {
     )
     .await
     .expect(StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+async fn a_test_event_is_signed_and_recorded_and_leaves_the_feed_alone(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let c = app.client("default", ALL_SCOPES).await;
+    let receiver = Receiver::start(200).await;
+    let made = endpoint(&app, &receiver.url, true).await;
+    let (id, secret) = (
+        made["id"].as_str().expect("id").to_string(),
+        made["secret"].as_str().expect("secret").to_string(),
+    );
+    app.active_voucher(&c.token, "5.00").await;
+    receiver
+        .wait_for("the voucher's event", |r| r.len() == 1)
+        .await;
+    let cursor = |listed: &Value| listed["data"][0]["delivered_through"].clone();
+    let before = app
+        .admin(Method::GET, "/tenants/default/webhooks", None)
+        .await
+        .expect(StatusCode::OK);
+
+    let tested = app
+        .admin(
+            Method::POST,
+            &format!("/tenants/default/webhooks/{id}/test"),
+            None,
+        )
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(tested.json["status"], 200, "{}", tested.text);
+    assert_eq!(tested.json["error"], Value::Null);
+    assert_eq!(tested.json["type"], "webhook.test");
+    let sent = receiver
+        .received()
+        .last()
+        .expect("the test event")
+        .1
+        .clone();
+    let body: Value = serde_json::from_str(&sent.body).expect("json");
+    assert_eq!(body["type"], "webhook.test");
+    assert_eq!(body["seq"], 0);
+    assert_eq!(sent.headers["webhook-id"], body["id"].as_str().expect("id"));
+    assert!(signature_is_valid(&secret, &sent), "{sent:?}");
+    // On record as attempt 0; the feed and the endpoint's cursor are as they were.
+    let attempts = app
+        .admin(
+            Method::GET,
+            &format!("/tenants/default/webhooks/{id}/deliveries"),
+            None,
+        )
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(attempts.json["data"][0]["seq"], 0);
+    assert_eq!(attempts.json["data"][0]["type"], "webhook.test");
+    let after = app
+        .admin(Method::GET, "/tenants/default/webhooks", None)
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(cursor(&after.json), cursor(&before.json));
+    let feed = app
+        .admin(Method::GET, "/tenants/default/events?type=webhook.*", None)
+        .await;
+    assert_eq!(
+        feed.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not a feed type"
+    );
+
+    // A receiver that fails the test: the answer says so; the endpoint is not marked failing.
+    receiver.status.store(503, Ordering::SeqCst);
+    let failed = app
+        .admin(
+            Method::POST,
+            &format!("/tenants/default/webhooks/{id}/test"),
+            None,
+        )
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(failed.json["status"], 503);
+    assert_eq!(failed.json["error"], "answered 503");
+    let listed = app
+        .admin(Method::GET, "/tenants/default/webhooks", None)
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(
+        listed.json["data"][0]["status"], "active",
+        "{}",
+        listed.text
+    );
+
+    app.admin(Method::POST, "/tenants/default/webhooks/nope/test", None)
+        .await
+        .expect(StatusCode::NOT_FOUND);
+    app.admin(
+        Method::POST,
+        &format!("/tenants/nowhere/webhooks/{id}/test"),
+        None,
+    )
+    .await
+    .expect(StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+/// The `data-endpoint` ids of the console's endpoint list.
+fn listed_endpoints(html: &str) -> Vec<String> {
+    html.split("data-endpoint=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Waits (at most 20 s of real time) until the endpoint's status in the admin API is `status`.
+async fn endpoint_status(app: &TestApp, status: &str) {
+    for _ in 0..400 {
+        let listed = app
+            .admin(Method::GET, "/tenants/default/webhooks", None)
+            .await
+            .expect(StatusCode::OK);
+        if listed.json["data"][0]["status"] == status {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the endpoint never became {status}");
+}
+
+async fn the_console_manages_an_endpoint_and_warns_when_one_is_disabled(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    create_user(&app, OPERATOR, PASSWORD);
+    let http = plain_http();
+    let mut cookie = session(&app, &http).await;
+    let receiver = Receiver::start(200).await;
+    let list = "/admin/t/default/webhooks";
+    let page = get(&app, &http, &cookie, list).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.expect("page");
+    assert!(html.contains("No endpoints yet"), "{html}");
+    let csrf = csrf_of(&html);
+    let post = |cookie: String, path: String, fields: Vec<(&'static str, String)>| {
+        let mut form = vec![("_csrf", csrf.clone())];
+        form.extend(fields);
+        http.post(format!("{}{path}", app.base))
+            .header(reqwest::header::COOKIE, cookie)
+            .form(&form)
+            .send()
+    };
+
+    // A bad URL is refused and shown again; a good one is made, its secret shown once.
+    let refused = post(
+        cookie.clone(),
+        list.into(),
+        vec![("url", "ftp://example.com/x".into()), ("types", "".into())],
+    )
+    .await
+    .expect("sent");
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.expect("page");
+    assert!(
+        html.contains("Not created") && html.contains("ftp://example.com/x"),
+        "{html}"
+    );
+    let refused = post(
+        cookie.clone(),
+        list.into(),
+        vec![
+            ("url", receiver.url.clone()),
+            ("types", "charge.made".into()),
+        ],
+    )
+    .await
+    .expect("sent");
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let made = post(
+        cookie.clone(),
+        list.into(),
+        vec![
+            ("url", receiver.url.clone()),
+            ("types", "voucher.*".into()),
+            ("allow_private", "on".into()),
+        ],
+    )
+    .await
+    .expect("sent");
+    assert_eq!(made.status(), StatusCode::OK);
+    let html = made.text().await.expect("page");
+    assert!(html.contains("id=\"secret\">whsec_"), "{html}");
+    let ids = listed_endpoints(&html);
+    assert_eq!(ids.len(), 1, "{html}");
+    let here = format!("{list}/{}", ids[0]);
+    let again = get(&app, &http, &cookie, list)
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(!again.contains("whsec_"), "the secret is shown once");
+
+    // The test event: delivered, its status and latency in the deliveries.
+    let tested = post(cookie.clone(), format!("{here}/test"), vec![])
+        .await
+        .expect("sent");
+    let html = tested.text().await.expect("page");
+    assert!(
+        html.contains("The test event was delivered: answered 200"),
+        "{html}"
+    );
+    assert!(html.contains("<td>webhook.test</td><td>200</td>"), "{html}");
+    assert_eq!(receiver.received().len(), 1);
+
+    // Failing for three days: disabled, and the console says so on its first page too.
+    receiver.status.store(500, Ordering::SeqCst);
+    let c = app.client("default", ALL_SCOPES).await;
+    app.active_voucher(&c.token, "7.00").await;
+    recorded_attempts(&app, &ids[0], 2).await;
+    app.advance(Duration::days(3) + Duration::hours(2));
+    endpoint_status(&app, "disabled").await;
+    cookie = session(&app, &http).await;
+    let home = get(&app, &http, &cookie, "/admin/")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(home.contains("1 webhook endpoint disabled"), "{home}");
+    let html = get(&app, &http, &cookie, list)
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(html.contains("id=\"disabled-warning\""), "{html}");
+    let html = get(&app, &http, &cookie, &here)
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(html.contains("Redeliver and enable"), "{html}");
+    assert!(html.contains("answered 500"), "{html}");
+    let csrf = csrf_of(&html);
+    let post = |path: String, fields: Vec<(&'static str, String)>| {
+        let mut form = vec![("_csrf", csrf.clone())];
+        form.extend(fields);
+        http.post(format!("{}{path}", app.base))
+            .header(reqwest::header::COOKIE, cookie.clone())
+            .form(&form)
+            .send()
+    };
+
+    // Redelivered from before the voucher: enabled, and the event arrives.
+    receiver.status.store(200, Ordering::SeqCst);
+    let bad = post(format!("{here}/redeliver"), vec![("after", "-3".into())])
+        .await
+        .expect("sent");
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let redelivered = post(format!("{here}/redeliver"), vec![("after", "0".into())])
+        .await
+        .expect("sent");
+    assert_eq!(
+        redelivered.headers()[reqwest::header::LOCATION],
+        format!("{here}?notice=webhook-redelivering")
+    );
+    receiver
+        .wait_for("the voucher's event, delivered", |r| {
+            r.iter().any(|(status, received)| {
+                *status == 200 && received.body.contains("\"voucher.created\"")
+            })
+        })
+        .await;
+    endpoint_status(&app, "active").await;
+
+    // A new secret, shown once; then the endpoint goes.
+    let rotated = post(format!("{here}/rotate"), vec![])
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        rotated.contains("id=\"secret\">whsec_") && rotated.contains("24 hours"),
+        "{rotated}"
+    );
+    let deleted = post(format!("{here}/delete"), vec![]).await.expect("sent");
+    assert_eq!(
+        deleted.headers()[reqwest::header::LOCATION],
+        format!("{list}?notice=webhook-deleted")
+    );
+    let html = get(&app, &http, &cookie, list)
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(listed_endpoints(&html).is_empty(), "{html}");
+    let gone = get(&app, &http, &cookie, &here).await;
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
     app.stop().await;
 }

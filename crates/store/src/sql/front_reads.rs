@@ -247,6 +247,22 @@ pub(super) async fn events<T: SqlExec>(
 /// Claims up to `limit` callbacks due at `now` until `lease_until`, so that no other node sends
 /// them meanwhile; answers them with their merchant's secret. The outer due-check is evaluated
 /// again on PostgreSQL after a concurrent claim of the same row commits, so that claim wins.
+/// Whether any callback is due: the read the worker makes before it claims, so that waking on
+/// every commit takes no write lock unless there is something to send.
+pub(super) async fn any_callback_due<T: SqlExec>(
+    tx: &mut T,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let row = tx
+        .fetch_optional(
+            "SELECT 1 FROM front_callbacks WHERE delivered_at IS NULL AND abandoned_at IS NULL \
+             AND next_attempt_at <= $1 LIMIT 1",
+            vec![now.into()],
+        )
+        .await?;
+    Ok(row.is_some())
+}
+
 pub(super) async fn claim_callbacks<T: SqlExec>(
     tx: &mut T,
     now: OffsetDateTime,

@@ -716,6 +716,9 @@ impl<B: Backend> Store for SqlStore<B> {
         lease_until: OffsetDateTime,
         limit: i64,
     ) -> Result<Vec<FrontCallback>, StoreError> {
+        if !in_read!(self, |tx| front_reads::any_callback_due(tx, now).await)? {
+            return Ok(Vec::new());
+        }
         let mut tx = self.backend.begin_write().await?;
         let claimed = front_reads::claim_callbacks(&mut tx, now, lease_until, limit).await?;
         B::commit(tx).await?;
@@ -748,10 +751,39 @@ impl<B: Backend> Store for SqlStore<B> {
         lease_until: OffsetDateTime,
         limit: i64,
     ) -> Result<Vec<WebhookTarget>, StoreError> {
+        if !in_read!(self, |tx| super::webhook_reads::any_due(tx, now).await)? {
+            return Ok(Vec::new());
+        }
         let mut tx = self.backend.begin_write().await?;
         let claimed = super::webhook_reads::claim(&mut tx, now, lease_until, limit).await?;
         B::commit(tx).await?;
         Ok(claimed)
+    }
+
+    async fn webhook_target(
+        &self,
+        tenant_id: &str,
+        endpoint_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<WebhookTarget>, StoreError> {
+        in_read!(self, |tx| super::webhook_reads::target(
+            tx,
+            tenant_id,
+            endpoint_id,
+            now
+        )
+        .await)
+    }
+
+    async fn record_webhook_attempt(
+        &self,
+        target: &WebhookTarget,
+        attempt: &WebhookAttempt,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.backend.begin_write().await?;
+        super::webhook_reads::insert_attempts(&mut tx, target.pk, std::slice::from_ref(attempt))
+            .await?;
+        B::commit(tx).await
     }
 
     async fn record_webhook(

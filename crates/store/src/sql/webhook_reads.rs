@@ -7,8 +7,8 @@ use time::{Duration, OffsetDateTime};
 use super::{Row, SqlExec};
 use crate::StoreError;
 use crate::webhooks::{
-    WEBHOOK_DISABLE_AFTER_DAYS, WebhookAttempt, WebhookEndpoint, WebhookProgress, WebhookTarget,
-    parse_types,
+    WEBHOOK_DELIVERIES_KEPT, WEBHOOK_DISABLE_AFTER_DAYS, WebhookAttempt, WebhookEndpoint,
+    WebhookProgress, WebhookTarget, parse_types,
 };
 
 const ENDPOINT_COLUMNS: &str = "id, url, types, allow_private, cursor, attempts, \
@@ -88,6 +88,23 @@ pub(super) async fn deliveries<T: SqlExec>(
         .collect()
 }
 
+/// Whether any endpoint is due: the read the worker makes before it claims, so that waking on
+/// every commit takes no write lock unless there is something to send.
+pub(super) async fn any_due<T: SqlExec>(
+    tx: &mut T,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let row = tx
+        .fetch_optional(
+            "SELECT 1 FROM webhook_endpoints WHERE disabled_at IS NULL AND next_attempt_at <= $1 \
+             AND cursor < COALESCE((SELECT s.last_seq FROM event_sequences s \
+             WHERE s.tenant_id = webhook_endpoints.tenant_id), 0) LIMIT 1",
+            vec![now.into()],
+        )
+        .await?;
+    Ok(row.is_some())
+}
+
 /// Claims up to `limit` enabled endpoints that are due at `now` and have events after their
 /// cursor, until `lease_until`. An endpoint with nothing new is never claimed, so idle endpoints
 /// cost no writes.
@@ -99,35 +116,108 @@ pub(super) async fn claim<T: SqlExec>(
 ) -> Result<Vec<WebhookTarget>, StoreError> {
     let rows = tx
         .fetch(
-            "UPDATE webhook_endpoints SET next_attempt_at = $2 WHERE pk IN (\
+            &format!(
+                "UPDATE webhook_endpoints SET next_attempt_at = $2 WHERE pk IN (\
              SELECT pk FROM webhook_endpoints WHERE disabled_at IS NULL AND next_attempt_at <= $1 \
              AND cursor < COALESCE((SELECT s.last_seq FROM event_sequences s \
              WHERE s.tenant_id = webhook_endpoints.tenant_id), 0) \
              ORDER BY next_attempt_at, pk LIMIT $3) AND next_attempt_at <= $1 \
-             RETURNING pk, tenant_id, id, url, types, allow_private, secret, \
-             CASE WHEN previous_until > $1 THEN previous_secret END, cursor, attempts, \
-             failing_since",
+             RETURNING {TARGET_COLUMNS}"
+            ),
             vec![now.into(), lease_until.into(), limit.into()],
         )
         .await?;
-    rows.iter()
-        .map(|row| {
-            let mut r = row.reader();
-            Ok(WebhookTarget {
-                pk: r.int()?,
-                tenant_id: r.text()?,
-                id: r.text()?,
-                url: r.text()?,
-                types: parse_types(&r.text()?),
-                allow_private: r.bool()?,
-                secret: r.text()?,
-                previous_secret: r.opt_text()?,
-                cursor: r.int()?,
-                attempts: r.int()?,
-                failing_since: r.opt_time()?,
-            })
+    rows.iter().map(read_target).collect()
+}
+
+/// The columns [`read_target`] reads, with `$1` the time the previous secret is judged at.
+const TARGET_COLUMNS: &str = "pk, tenant_id, id, url, types, allow_private, secret, \
+     CASE WHEN previous_until > $1 THEN previous_secret END, cursor, attempts, failing_since";
+
+fn read_target(row: &Row) -> Result<WebhookTarget, StoreError> {
+    let mut r = row.reader();
+    Ok(WebhookTarget {
+        pk: r.int()?,
+        tenant_id: r.text()?,
+        id: r.text()?,
+        url: r.text()?,
+        types: parse_types(&r.text()?),
+        allow_private: r.bool()?,
+        secret: r.text()?,
+        previous_secret: r.opt_text()?,
+        cursor: r.int()?,
+        attempts: r.int()?,
+        failing_since: r.opt_time()?,
+    })
+}
+
+/// One endpoint as a delivery target, claimed or not.
+pub(super) async fn target<T: SqlExec>(
+    tx: &mut T,
+    tenant_id: &str,
+    id: &str,
+    now: OffsetDateTime,
+) -> Result<Option<WebhookTarget>, StoreError> {
+    let sql =
+        format!("SELECT {TARGET_COLUMNS} FROM webhook_endpoints WHERE tenant_id = $2 AND id = $3");
+    let row = tx
+        .fetch_optional(&sql, vec![now.into(), tenant_id.into(), id.into()])
+        .await?;
+    row.as_ref().map(read_target).transpose()
+}
+
+/// Adds attempts to an endpoint's deliveries in one statement, then forgets all but its latest
+/// [`WEBHOOK_DELIVERIES_KEPT`].
+pub(super) async fn insert_attempts<T: SqlExec>(
+    tx: &mut T,
+    endpoint_pk: i64,
+    attempts: &[WebhookAttempt],
+) -> Result<(), StoreError> {
+    if attempts.is_empty() {
+        return Ok(());
+    }
+    const COLUMNS: usize = 7;
+    let rows: Vec<String> = (0..attempts.len())
+        .map(|i| {
+            let n = i * COLUMNS;
+            format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 5,
+                n + 6,
+                n + 7
+            )
         })
-        .collect()
+        .collect();
+    let mut params = Vec::with_capacity(attempts.len() * COLUMNS);
+    for attempt in attempts {
+        params.extend([
+            endpoint_pk.into(),
+            attempt.seq.into(),
+            attempt.kind.as_str().into(),
+            attempt.at.into(),
+            attempt.status.into(),
+            attempt.latency_ms.into(),
+            attempt.error.clone().into(),
+        ]);
+    }
+    let sql = format!(
+        "INSERT INTO webhook_deliveries (endpoint_pk, seq, type, at, status, latency_ms, error) \
+         VALUES {}",
+        rows.join(", ")
+    );
+    tx.execute(&sql, params).await?;
+    tx.execute(
+        "DELETE FROM webhook_deliveries WHERE endpoint_pk = $1 AND pk <= (\
+         SELECT pk FROM webhook_deliveries WHERE endpoint_pk = $1 ORDER BY pk DESC \
+         LIMIT 1 OFFSET $2)",
+        vec![endpoint_pk.into(), WEBHOOK_DELIVERIES_KEPT.into()],
+    )
+    .await
+    .map(|_| ())
 }
 
 /// Records what became of a claimed endpoint and ends the claim: the cursor moves past what was
@@ -158,22 +248,7 @@ pub(super) async fn record<T: SqlExec>(
         WebhookProgress::Attempted { attempts, retry_at } => (attempts, retry_at),
     };
     let (attempts, retry_at) = attempts;
-    for attempt in attempts {
-        tx.execute(
-            "INSERT INTO webhook_deliveries (endpoint_pk, seq, type, at, status, latency_ms, \
-             error) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            vec![
-                target.pk.into(),
-                attempt.seq.into(),
-                attempt.kind.as_str().into(),
-                attempt.at.into(),
-                attempt.status.into(),
-                attempt.latency_ms.into(),
-                attempt.error.clone().into(),
-            ],
-        )
-        .await?;
-    }
+    insert_attempts(tx, target.pk, attempts).await?;
     let delivered = attempts
         .iter()
         .filter(|a| a.error.is_none())
