@@ -70,6 +70,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "webhooks",
         script: include_str!("../migrations/0008_webhooks.sql"),
     },
+    Migration {
+        version: 9,
+        name: "branding",
+        script: include_str!("../migrations/0009_branding.sql"),
+    },
 ];
 
 /// The SQLite [`Backend`].

@@ -154,6 +154,10 @@ pub enum Command {
         name: String,
     },
     UpdateSettings(TenantSettings),
+    /// The payment page's branding fields (the logo is kept as it is).
+    SetBranding(crate::branding::Branding),
+    /// The payment page's logo; `None` removes it.
+    SetLogo(Option<crate::branding::Logo>),
     CreateClientGroup {
         name: String,
         scopes: Vec<Scope>,
@@ -260,6 +264,8 @@ pub enum Command {
         reservation_id: String,
         code: String,
         pin: Option<String>,
+        /// The currency the page showed the amounts in, if any: a voucher in another is refused.
+        currency: Option<voucherd_domain::Currency>,
     },
     FrontCapture {
         reservation_id: String,
@@ -392,6 +398,8 @@ impl Command {
         match self {
             Command::CreateTenant { .. } => "tenant.create",
             Command::UpdateSettings(_) => "settings.update",
+            Command::SetBranding(_) => "branding.update",
+            Command::SetLogo(_) => "branding.logo",
             Command::CreateClientGroup { .. } => "client_group.create",
             Command::CreateClient { .. } => "client.create",
             Command::IssueConnectionPin { .. } => "client.pin",
@@ -451,6 +459,8 @@ impl Command {
 pub enum Outcome {
     Tenant(Tenant),
     Settings(TenantSettings),
+    /// The tenant's branding as it now stands.
+    Branding(crate::branding::Branding),
     ClientGroup(ClientGroup),
     Client(Client),
     ConnectionPin {

@@ -597,6 +597,7 @@ pub async fn front_batches_run_the_same_statements_whatever_their_size<B>(
                 reservation_id: id.into(),
                 code: code.clone(),
                 pin: None,
+                currency: None,
             };
             let (unpaid, _) = sequences::front_reservation(&merchant, 1_000, "budget").await;
             let (open, open_line) = sequences::front_reservation(&merchant, 1_000, "budget").await;

@@ -12,6 +12,7 @@
 //! Nothing here knows which face called, and nothing above here sees a database error type.
 
 pub mod bleepay;
+pub mod branding;
 pub mod command;
 #[cfg(feature = "conformance")]
 pub mod conformance;

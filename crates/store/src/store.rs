@@ -159,6 +159,12 @@ pub trait Store: Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
 
+    /// How the tenant's shop presents itself on the payment page.
+    async fn branding(&self, tenant_id: &str) -> Result<crate::branding::Branding, StoreError>;
+
+    /// The tenant's logo for the payment page, if it set one.
+    async fn logo(&self, tenant_id: &str) -> Result<Option<crate::branding::Logo>, StoreError>;
+
     /// The tenant's webhook endpoints (without secrets).
     async fn webhook_endpoints(&self, tenant_id: &str) -> Result<Vec<WebhookEndpoint>, StoreError>;
 

@@ -21,7 +21,7 @@ use super::{Answer, IdSource, Origin};
 use crate::front::{
     self as rules, FrontLineInput, FrontRefusal, FrontStatus, LineAmount, PostingSource,
 };
-use crate::{DomainError, EntryKind, HoldState};
+use crate::{Currency, DomainError, EntryKind, HoldState};
 
 /// The hold purpose of Front Payment reservations (several may live on one voucher).
 pub const PURPOSE_FRONT: &str = "front";
@@ -122,7 +122,7 @@ fn audit(
 pub(super) fn pay(
     ledger: &mut Ledger,
     origin: &Origin,
-    (id, code, pin): (&str, &str, Option<&str>),
+    (id, code, pin, shown_currency): (&str, &str, Option<&str>, Option<Currency>),
     ids: &mut dyn IdSource,
 ) -> Decided {
     let now = origin.now;
@@ -136,8 +136,10 @@ pub(super) fn pay(
     let index = reservation(ledger, origin, id)?;
     let r = ledger.front().reservation(index);
     rules::decide_pay(&r.snapshot(), now).map_err(refused)?;
-    // Front Payment's amounts have two decimals.
-    if voucher.currency.minor_unit_digits() != Some(2) {
+    // Front Payment's amounts have two decimals, in the currency the page showed, if any.
+    if voucher.currency.minor_unit_digits() != Some(2)
+        || shown_currency.is_some_and(|shown| shown != voucher.currency)
+    {
         return Err(DomainError::CurrencyMismatch);
     }
     lifecycle::check_usable(voucher, now)?;

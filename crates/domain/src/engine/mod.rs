@@ -137,6 +137,9 @@ pub enum Command {
         reservation_id: String,
         code: String,
         pin: Option<String>,
+        /// The currency the page showed the amounts in, if it showed one: a voucher in
+        /// another is refused.
+        currency: Option<crate::Currency>,
     },
     FrontCapture {
         reservation_id: String,
@@ -314,7 +317,13 @@ pub fn apply(
             reservation_id,
             code,
             pin,
-        } => front::pay(ledger, origin, (reservation_id, code, pin.as_deref()), ids),
+            currency,
+        } => front::pay(
+            ledger,
+            origin,
+            (reservation_id, code, pin.as_deref(), *currency),
+            ids,
+        ),
         Command::FrontCapture {
             reservation_id,
             lines,

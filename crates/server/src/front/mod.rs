@@ -8,7 +8,7 @@
 pub mod callbacks;
 pub mod envelope;
 mod input;
-mod pay;
+mod page;
 mod present;
 mod reservations;
 pub mod validate;
@@ -56,7 +56,8 @@ pub fn router() -> Router<AppState> {
             &format!("{base}/history/{{start}}/{{end}}"),
             get(reservations::history),
         )
-        .route("/pay/{id}", get(pay::page).post(pay::pay))
+        .route("/pay/{id}", get(page::page).post(page::pay))
+        .route("/pay/{id}/logo", get(page::logo))
 }
 
 /// A merchant calling with its token.

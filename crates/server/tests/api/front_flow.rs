@@ -442,7 +442,7 @@ async fn refusals_carry_front_payments_keys(backend: Backend) {
     assert_eq!(status, StatusCode::OK);
     let (status, page) = pay(&app, &id, &code).await;
     assert_eq!(status, StatusCode::CONFLICT, "a paid link cannot pay twice");
-    assert!(page.contains("already paid"), "{page}");
+    assert!(page.contains("already made"), "{page}");
 
     let room = details(&app, &m, &id).await["productList"][0]["id"]
         .as_i64()

@@ -58,7 +58,7 @@ async fn a_customer_pays_on_the_payment_page_in_chromium() {
     browser.click_and_wait("#pay").await;
     assert_eq!(
         browser.text(".error").await,
-        "The voucher code or PIN is not correct."
+        "Error: The voucher code or PIN is not correct."
     );
     browser.screenshot("pay-page-wrong-pin").await;
     assert_eq!(details(&app, &m, &id).await["status"], "SENT");
@@ -73,7 +73,7 @@ async fn a_customer_pays_on_the_payment_page_in_chromium() {
     );
     assert_eq!(
         browser.text("#status").await,
-        "Thank you: the amount is reserved on your voucher."
+        "✓ Thank you. €45.00 is reserved on your voucher."
     );
     assert!(!browser.has("#code").await, "a paid link shows no form");
     browser.screenshot("pay-page-confirmed").await;

@@ -322,6 +322,7 @@ async fn run_sequence(till: &Caller, merchant: &Caller, n: usize, steps: &[Step]
                         reservation_id: id.0.clone(),
                         code: vouchers[voucher].code.clone(),
                         pin: None,
+                        currency: None,
                     })
                     .await;
                 match answer {

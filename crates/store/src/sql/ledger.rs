@@ -46,6 +46,7 @@ macro_rules! decided {
 }
 
 mod bleepay;
+mod branding;
 mod console;
 mod front;
 mod series;
@@ -97,6 +98,8 @@ pub(super) async fn apply<T: SqlExec>(
     match command {
         Command::CreateTenant { id, name } => run.create_tenant(id.as_deref(), name).await,
         Command::UpdateSettings(settings) => run.update_settings(settings).await,
+        Command::SetBranding(branding) => run.set_branding(branding).await,
+        Command::SetLogo(logo) => run.set_logo(logo.as_ref()).await,
         Command::CreateClientGroup { name, scopes } => run.create_client_group(name, scopes).await,
         Command::CreateClient {
             name,

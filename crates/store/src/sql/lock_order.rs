@@ -56,6 +56,8 @@ fn voucher_names(command: &Command) -> Vec<VoucherName<'_>> {
         },
         Command::CreateTenant { .. }
         | Command::UpdateSettings(_)
+        | Command::SetBranding(_)
+        | Command::SetLogo(_)
         | Command::CreateClientGroup { .. }
         | Command::CreateClient { .. }
         | Command::IssueConnectionPin { .. }

@@ -7,6 +7,7 @@
 
 mod backend;
 mod bleepay_reads;
+mod branding_reads;
 mod command_tx;
 mod console_reads;
 mod engine;

@@ -725,6 +725,15 @@ impl<B: Backend> Store for SqlStore<B> {
         Ok(claimed)
     }
 
+    async fn branding(&self, tenant_id: &str) -> Result<crate::branding::Branding, StoreError> {
+        in_read!(self, |tx| super::branding_reads::branding(tx, tenant_id)
+            .await)
+    }
+
+    async fn logo(&self, tenant_id: &str) -> Result<Option<crate::branding::Logo>, StoreError> {
+        in_read!(self, |tx| super::branding_reads::logo(tx, tenant_id).await)
+    }
+
     async fn webhook_endpoints(&self, tenant_id: &str) -> Result<Vec<WebhookEndpoint>, StoreError> {
         in_read!(self, |tx| super::webhook_reads::endpoints(tx, tenant_id)
             .await)

@@ -248,6 +248,7 @@ impl Model {
                 reservation_id,
                 code,
                 pin,
+                ..
             } => {
                 let v = self
                     .find_voucher(t, |v| &v.code == code)
@@ -685,6 +686,7 @@ impl Sequence {
                     reservation_id,
                     code: format!("C{v}"),
                     pin,
+                    currency: None,
                 }
             }
             30..55 => {

@@ -101,10 +101,12 @@ pub(super) fn engine_command(command: &Command) -> Option<engine::Command> {
             reservation_id,
             code,
             pin,
+            currency,
         } => engine::Command::FrontPay {
             reservation_id: reservation_id.clone(),
             code: code.clone(),
             pin: pin.clone(),
+            currency: *currency,
         },
         Command::FrontCapture {
             reservation_id,
