@@ -26,7 +26,10 @@ pub async fn layer(request: Request, next: Next) -> Response {
         return refuse(face, EdgeRefusal::NulCharacter);
     }
     let limit = body_limit(request.method(), request.uri().path());
-    let kind = BodyKind::of(request.headers().get(header::CONTENT_TYPE));
+    let kind = BodyKind::of(
+        request.headers().get(header::CONTENT_TYPE),
+        request.uri().path(),
+    );
     let (parts, body) = request.into_parts();
     match read_bounded(body, limit).await {
         Ok(bytes) if kind.holds_nul(&bytes) => refuse(face, EdgeRefusal::NulCharacter),
@@ -38,10 +41,16 @@ pub async fn layer(request: Request, next: Next) -> Response {
     }
 }
 
-/// The console's voucher import takes files; every other route takes at most 64 KiB.
+/// The console's voucher import and the logo uploads take files; every other route takes at
+/// most 64 KiB.
 fn body_limit(method: &Method, path: &str) -> usize {
     if method == Method::POST && path.starts_with("/admin/") && path.ends_with("/import") {
         crate::console::IMPORT_BYTES_MAX
+    } else if (method == Method::POST || method == Method::PUT)
+        && path.starts_with("/admin/")
+        && path.ends_with("/branding/logo")
+    {
+        crate::admin::branding::LOGO_REQUEST_BYTES_MAX
     } else {
         REQUEST_BODY_BYTES_MAX
     }
@@ -66,15 +75,20 @@ enum BodyKind {
     File,
     /// JSON, or whatever a face reads as JSON: the escape `\u0000`.
     Json,
+    /// An image (a logo, raw or in a form): bytes, where NUL is just a byte.
+    Image,
 }
 
 impl BodyKind {
-    fn of(content_type: Option<&header::HeaderValue>) -> BodyKind {
+    fn of(content_type: Option<&header::HeaderValue>, path: &str) -> BodyKind {
         let text = content_type
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_ascii_lowercase();
-        if text.starts_with("application/x-www-form-urlencoded") {
+        let logo = path.starts_with("/admin/") && path.ends_with("/branding/logo");
+        if logo && (text.starts_with("image/") || text.starts_with("multipart/form-data")) {
+            BodyKind::Image
+        } else if text.starts_with("application/x-www-form-urlencoded") {
             BodyKind::Form
         } else if text.starts_with("multipart/") || text.starts_with("text/") {
             BodyKind::File
@@ -84,11 +98,15 @@ impl BodyKind {
     }
 
     fn holds_nul(self, bytes: &[u8]) -> bool {
+        if self == BodyKind::Image {
+            return false;
+        }
         bytes.contains(&0)
             || match self {
                 BodyKind::Form => bytes.windows(3).any(|w| w.eq_ignore_ascii_case(b"%00")),
                 BodyKind::File => false,
                 BodyKind::Json => wire::json_escapes_nul(bytes),
+                BodyKind::Image => false,
             }
     }
 }

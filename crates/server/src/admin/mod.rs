@@ -9,6 +9,7 @@
 //! every handler starts from (the token, a body, a path, submitting a command); [`tenants`],
 //! [`clients`], [`console_users`] and [`vouchers`] hold the handlers of each resource group.
 
+pub(crate) mod branding;
 mod clients;
 mod console_users;
 mod error;
@@ -55,6 +56,14 @@ pub fn router() -> Router<AppState> {
             get(get_settings).put(put_settings),
         )
         .route(&format!("{t}/settings/preview"), post(preview_pattern))
+        .route(
+            &format!("{t}/branding"),
+            get(branding::show).put(branding::replace),
+        )
+        .route(
+            &format!("{t}/branding/logo"),
+            axum::routing::put(branding::put_logo).delete(branding::delete_logo),
+        )
         .route(
             &format!("{t}/client-groups"),
             get(list_groups).post(create_group),

@@ -7,9 +7,11 @@
 //! vouchers with search, timeline and actions ([`vouchers`]), series and the CSV export
 //! ([`series`], [`csv`]), the CSV import ([`import`]), reports and the audit log
 //! ([`reports`]), the ledger's events, followed live ([`events`]), webhook endpoints with their deliveries
-//! ([`webhooks`]), the tenant's settings and merchant tokens ([`settings`]), and the console
+//! ([`webhooks`]), the tenant's settings and merchant tokens ([`settings`]), the payment page's branding
+//! ([`branding`]), and the console
 //! users themselves ([`users`]).
 
+mod branding;
 mod clients;
 mod csv;
 mod events;
@@ -81,6 +83,18 @@ pub fn router() -> Router<AppState> {
             get(settings::show).post(settings::save),
         )
         .route(&format!("{t}/settings/preview"), get(settings::preview))
+        .route(
+            &format!("{t}/branding"),
+            get(branding::show).post(branding::save),
+        )
+        .route(
+            &format!("{t}/branding/logo"),
+            get(branding::logo).post(branding::upload_logo),
+        )
+        .route(
+            &format!("{t}/branding/logo-remove"),
+            post(branding::remove_logo),
+        )
         .route(
             &format!("{t}/merchant-tokens"),
             post(settings::create_merchant_token),
@@ -312,6 +326,9 @@ fn flash(key: Option<&str>) -> Option<String> {
         "token-revoked" => {
             "The merchant token was revoked: Front Payment requests with it are refused."
         }
+        "branding-saved" => "The payment page's settings were saved.",
+        "logo-saved" => "The logo was uploaded; the payment page shows it now.",
+        "logo-removed" => "The logo was removed; the payment page shows the shop's name.",
         "webhook-deleted" => "The endpoint was deleted; nothing more is sent to it.",
         "webhook-redelivering" => {
             "The events after that number are sent again, in order, starting now."

@@ -19,6 +19,13 @@ const NAVIGATION_POLLS_MAX: usize = 200;
 /// The W3C WebDriver key of an element reference.
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
+/// Runs axe on the whole page and calls back with each violation as text.
+const AXE_RUN: &str = "const done = arguments[arguments.length - 1];
+axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa', 'wcag22aa'] } })
+  .then(r => done(r.violations.map(v => v.id + ' (' + v.impact + '): ' +
+    v.nodes.map(n => n.target.join(' ') + ' ' + (n.failureSummary || '')).join('; '))))
+  .catch(e => done(['axe failed: ' + e]));";
+
 /// One browser session with its own driver process.
 pub struct Browser {
     driver: Child,
@@ -196,6 +203,55 @@ impl Browser {
             Some(json!({ "script": source, "args": [] })),
         )
         .await
+    }
+
+    /// Resizes the window so that the page's viewport is `width` × `height` CSS pixels (the
+    /// headless window has no browser chrome around it).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.call(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({ "width": width, "height": height })),
+        )
+        .await;
+    }
+
+    /// The page's width beyond its viewport, in CSS pixels (0: no horizontal scrolling).
+    pub async fn horizontal_overflow(&self) -> i64 {
+        self.script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+        )
+        .await
+        .as_i64()
+        .unwrap_or(i64::MAX)
+    }
+
+    /// The element that has the focus, as `tag#id`.
+    pub async fn focused(&self) -> String {
+        self.script("const e = document.activeElement; return e.tagName.toLowerCase() + '#' + e.id")
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Runs axe-core (its source given) on the page at the WCAG 2.0 A and AA, 2.1 AA and 2.2 AA
+    /// levels; each violation as `rule: targets`.
+    pub async fn accessibility_violations(&self, axe_source: &str) -> Vec<String> {
+        self.script(axe_source).await;
+        let found = self
+            .call(
+                reqwest::Method::POST,
+                "/execute/async",
+                Some(json!({ "script": AXE_RUN, "args": [] })),
+            )
+            .await;
+        found
+            .as_array()
+            .unwrap_or_else(|| panic!("axe answered {found}"))
+            .iter()
+            .map(|v| v.as_str().unwrap_or_default().to_string())
+            .collect()
     }
 
     /// Clicks a control that leaves the page (a submit button, a link) and returns once the

@@ -21,5 +21,6 @@ mod jtl_flow;
 mod limits;
 mod operators;
 mod outage;
+mod pay_page;
 mod tls;
 mod webhooks;
