@@ -13,6 +13,7 @@
 //! Redirects are not followed and no answer body is read. The operator's test event
 //! ([`send_test`]) goes the same way, outside the feed.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
@@ -42,6 +43,42 @@ pub const TEST_EVENT_TYPE: &str = "webhook.test";
 struct Webhooks {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    clients: Clients,
+}
+
+/// The HTTP client of each endpoint this node delivered to, kept while its URL and the
+/// addresses its host resolves to stay the same: its connections are kept alive between rounds,
+/// and the machine's trusted authorities are not read again for every round.
+#[derive(Default)]
+struct Clients(std::sync::Mutex<HashMap<i64, KeptClient>>);
+
+/// A client and what it was built for.
+struct KeptClient {
+    url: String,
+    addresses: Vec<SocketAddr>,
+    client: reqwest::Client,
+}
+
+impl Clients {
+    /// A client pinned to the endpoint's checked addresses, reused when nothing changed.
+    async fn for_target(&self, target: &WebhookTarget) -> Result<reqwest::Client, String> {
+        let (host, addresses) = checked_addresses(target).await?;
+        let mut kept = self.0.lock().map_err(|_| "no HTTP client".to_string())?;
+        if let Some(k) = kept.get(&target.pk)
+            && k.url == target.url
+            && k.addresses == addresses
+        {
+            return Ok(k.client.clone());
+        }
+        let client = pinned_client(&host, &addresses)?;
+        let fresh = KeptClient {
+            url: target.url.clone(),
+            addresses,
+            client: client.clone(),
+        };
+        kept.insert(target.pk, fresh);
+        Ok(client)
+    }
 }
 
 impl Courier for Webhooks {
@@ -59,7 +96,7 @@ impl Courier for Webhooks {
     }
 
     async fn deliver(&self, target: &WebhookTarget) {
-        if let Err(error) = round(self.store.as_ref(), self.clock.as_ref(), target).await {
+        if let Err(error) = round(self, target).await {
             tracing::warn!(endpoint = %target.id, %error, "webhook round failed");
         }
     }
@@ -72,15 +109,17 @@ pub async fn run(store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
         let clock = clock.clone();
         move || clock.now()
     };
-    outbox::run(Webhooks { store, clock }, signal, now).await;
+    let webhooks = Webhooks {
+        store,
+        clock,
+        clients: Clients::default(),
+    };
+    outbox::run(webhooks, signal, now).await;
 }
 
 /// One round for a claimed endpoint: deliver what it wants after its cursor, in order.
-async fn round(
-    store: &dyn Store,
-    clock: &dyn Clock,
-    target: &WebhookTarget,
-) -> Result<(), StoreError> {
+async fn round(courier: &Webhooks, target: &WebhookTarget) -> Result<(), StoreError> {
+    let (store, clock) = (courier.store.as_ref(), courier.clock.as_ref());
     // Read the last number first: every event up to it has committed, so if none of them is
     // wanted the cursor may move there.
     let last = store.last_event_seq(&target.tenant_id).await?;
@@ -98,7 +137,8 @@ async fn round(
             cursor: last.max(target.cursor),
         }
     } else {
-        deliver(target, &events, clock).await
+        let client = courier.clients.for_target(target).await;
+        deliver(target, client, &events, clock).await
     };
     store.record_webhook(target, &progress, clock.now()).await
 }
@@ -106,11 +146,12 @@ async fn round(
 /// Sends `events` in order until one fails.
 async fn deliver(
     target: &WebhookTarget,
+    client: Result<reqwest::Client, String>,
     events: &[StoredEvent],
     clock: &dyn Clock,
 ) -> WebhookProgress {
     let mut attempts = Vec::new();
-    let client = match client_for(target).await {
+    let client = match client {
         Ok(client) => client,
         Err(error) => {
             let first = &events[0];
@@ -154,8 +195,9 @@ async fn deliver(
     }
 }
 
-/// A client whose requests to the endpoint's host go only to the addresses checked here.
-async fn client_for(target: &WebhookTarget) -> Result<reqwest::Client, String> {
+/// The endpoint's host and the addresses it resolves to now, each checked: only public ones
+/// unless the endpoint allows private ones.
+async fn checked_addresses(target: &WebhookTarget) -> Result<(String, Vec<SocketAddr>), String> {
     let url = reqwest::Url::parse(&target.url).map_err(|_| "the URL is not valid".to_string())?;
     let host = url.host_str().ok_or("the URL names no host")?.to_string();
     let port = url.port_or_known_default().ok_or("the URL names no port")?;
@@ -163,7 +205,7 @@ async fn client_for(target: &WebhookTarget) -> Result<reqwest::Client, String> {
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_string();
-    let addresses: Vec<SocketAddr> = tokio::net::lookup_host((lookup.as_str(), port))
+    let mut addresses: Vec<SocketAddr> = tokio::net::lookup_host((lookup.as_str(), port))
         .await
         .map_err(|_| format!("{host} could not be resolved"))?
         .collect();
@@ -175,10 +217,16 @@ async fn client_for(target: &WebhookTarget) -> Result<reqwest::Client, String> {
             "{host} resolves to a private or loopback address, which this endpoint may not use"
         ));
     }
+    addresses.sort_unstable();
+    Ok((host, addresses))
+}
+
+/// A client whose requests to `host` go only to `addresses`.
+fn pinned_client(host: &str, addresses: &[SocketAddr]) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .timeout(REQUEST_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
-        .resolve_to_addrs(&host, &addresses)
+        .resolve_to_addrs(host, addresses)
         .build()
         .map_err(|e| format!("no HTTP client: {e}"))
 }
@@ -266,7 +314,11 @@ pub async fn send_test(target: &WebhookTarget, now: OffsetDateTime) -> WebhookAt
         "voucher_id": Value::Null,
         "data": { "message": "A test event: it moves no money and has no number in the feed." },
     });
-    match client_for(target).await {
+    let client = match checked_addresses(target).await {
+        Ok((host, addresses)) => pinned_client(&host, &addresses),
+        Err(error) => Err(error),
+    };
+    match client {
         Ok(client) => post(&client, target, (&id, 0, TEST_EVENT_TYPE), &body, now).await,
         Err(error) => WebhookAttempt {
             seq: 0,

@@ -251,12 +251,22 @@ pub(super) fn paths() -> Vec<(String, &'static str, Value)> {
         (
             "/pay/{id}".into(),
             "get",
-            json!({ "tags": [TAG], "summary": "The hosted payment page (HTML, no JavaScript)", "security": [],
-            "parameters": [{ "in": "path", "name": "id", "required": true, "schema": string() }],
+            json!({ "tags": [TAG], "summary": "The hosted payment page (HTML, no JavaScript), in the customer's language (docs/front-face.md)", "security": [],
+            "parameters": [{ "in": "path", "name": "id", "required": true, "schema": string() },
+                { "in": "query", "name": "lang", "required": false, "schema": { "type": "string", "enum": ["en", "nb", "sv", "da", "fi", "de"] } }],
             "responses": {
                 "200": { "description": "The page with the merchant, lines and total: the voucher form while the link can be paid, otherwise the reservation's state (paid, expired, closed)", "content": { "text/html": {} } },
                 "404": { "description": "Unknown reservation", "content": { "text/html": {} } },
                 "503": { "description": "The store is unavailable", "content": { "text/html": {} } } } }),
+        ),
+        (
+            "/pay/{id}/logo".into(),
+            "get",
+            json!({ "tags": [TAG], "summary": "The logo of the reservation's shop (PNG, JPEG or WebP), as set in its branding", "security": [],
+            "parameters": [{ "in": "path", "name": "id", "required": true, "schema": string() }],
+            "responses": {
+                "200": { "description": "The image", "content": { "image/png": {}, "image/jpeg": {}, "image/webp": {} } },
+                "404": { "description": "Unknown reservation, or its shop has no logo" } } }),
         ),
         (
             "/pay/{id}".into(),
@@ -271,7 +281,7 @@ pub(super) fn paths() -> Vec<(String, &'static str, Value)> {
                 "404": { "description": "Unknown reservation", "content": { "text/html": {} } },
                 "409": { "description": "Already paid, cancelled or completed", "content": { "text/html": {} } },
                 "410": { "description": "The link has expired", "content": { "text/html": {} } },
-                "422": { "description": "Missing or wrong code or PIN, inactive or expired voucher, insufficient balance", "content": { "text/html": {} } },
+                "422": { "description": "Missing or wrong code or PIN, inactive or expired voucher, insufficient balance, a voucher in another currency than the page shows", "content": { "text/html": {} } },
                 "429": { "description": "Too many wrong codes from this address; see Retry-After", "content": { "text/html": {} } } } }),
         ),
     ]

@@ -295,6 +295,18 @@ fn admin_paths() -> Vec<(&'static str, &'static str, Value)> {
         (t("/admin/api/v1/tenants"), "post", op("Create a tenant").body(json!({ "type": "object", "required": ["name"], "properties": { "id": text(64), "name": text(255) } })).ok("201", Some(any())).build()),
         (t("/admin/api/v1/tenants/{tenant}/settings"), "get", op("Read a tenant's settings").path_param("tenant").ok("200", Some(reference("Settings"))).build()),
         (t("/admin/api/v1/tenants/{tenant}/settings"), "put", op("Replace a tenant's settings").path_param("tenant").body(reference("Settings")).ok("200", Some(reference("Settings"))).build()),
+        (t("/admin/api/v1/tenants/{tenant}/branding"), "get", op("How the tenant's shop presents itself on the payment page (docs/front-face.md)").path_param("tenant").ok("200", Some(branding_schema())).build()),
+        (t("/admin/api/v1/tenants/{tenant}/branding"), "put", op("Replace the payment page's branding fields (the logo stays); empty or absent fields take the defaults").path_param("tenant")
+            .body(json!({ "type": "object", "properties": {
+                "display_name": nullable(json!({ "type": "string", "minLength": 1, "maxLength": 80 })),
+                "colour": nullable(json!({ "type": "string", "pattern": "^#[0-9A-Fa-f]{6}$" })),
+                "support": nullable(json!({ "type": "string", "minLength": 1, "maxLength": 200 })),
+                "terms_url": nullable(json!({ "type": "string", "format": "uri", "maxLength": 2000 })),
+                "privacy_url": nullable(json!({ "type": "string", "format": "uri", "maxLength": 2000 })),
+                "currency": nullable(json!({ "type": "string", "description": "ISO-4217 with two decimals; vouchers in other currencies are then refused on the page" })) } }))
+            .ok("200", Some(branding_schema())).build()),
+        (t("/admin/api/v1/tenants/{tenant}/branding/logo"), "put", op("Set the logo: the body is the image itself (Content-Type image/png, image/jpeg or image/webp, at most 256 KiB)").path_param("tenant").ok("200", Some(branding_schema())).build()),
+        (t("/admin/api/v1/tenants/{tenant}/branding/logo"), "delete", op("Remove the logo").path_param("tenant").ok("200", Some(branding_schema())).build()),
         (t("/admin/api/v1/tenants/{tenant}/settings/preview"), "post", op("Generate samples from an id, code or PIN pattern").path_param("tenant")
             .body(json!({ "type": "object", "required": ["pattern"], "properties": { "pattern": text(500), "count": { "type": "integer", "minimum": 1, "maximum": 50 } } }))
             .ok("200", Some(json!({ "type": "object", "properties": { "samples": { "type": "array", "items": { "type": "string" } }, "entropy_bits": { "type": "number" } } }))).build()),
@@ -364,6 +376,13 @@ fn admin_paths() -> Vec<(&'static str, &'static str, Value)> {
         (t("/admin/api/v1/tenants/{tenant}/integrity"), "get", op("Recompute every voucher from its ledger entries").path_param("tenant")
             .ok("200", Some(json!({ "type": "object", "properties": { "vouchers_checked": { "type": "integer" }, "violations": { "type": "array", "items": { "type": "object" } } } }))).build()),
     ]
+}
+
+fn branding_schema() -> Value {
+    let text = || nullable(json!({ "type": "string" }));
+    json!({ "type": "object", "properties": {
+        "display_name": text(), "colour": text(), "support": text(), "terms_url": text(),
+        "privacy_url": text(), "currency": text(), "has_logo": { "type": "boolean" } } })
 }
 
 fn ops_paths() -> Vec<(&'static str, &'static str, Value)> {
