@@ -85,6 +85,12 @@ impl Pattern {
     pub fn entropy_bits(&self) -> f64 {
         self.node.entropy_bits()
     }
+
+    /// Whether every value the pattern produces is digits only (a phone may then offer its
+    /// number pad).
+    pub fn only_digits(&self) -> bool {
+        self.node.only_digits()
+    }
 }
 
 fn lower(hir: &Hir) -> Result<Node, PatternError> {
@@ -150,6 +156,15 @@ fn lower(hir: &Hir) -> Result<Node, PatternError> {
 }
 
 impl Node {
+    fn only_digits(&self) -> bool {
+        match self {
+            Node::Literal(text) => text.bytes().all(|b| b.is_ascii_digit()),
+            Node::Class(chars) => chars.iter().all(u8::is_ascii_digit),
+            Node::Concat(nodes) | Node::Alternation(nodes) => nodes.iter().all(Node::only_digits),
+            Node::Repeat { sub, .. } => sub.only_digits(),
+        }
+    }
+
     fn max_len(&self) -> usize {
         match self {
             Node::Literal(s) => s.len(),
@@ -195,6 +210,19 @@ impl Node {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digit_only_patterns_are_told_apart() {
+        for digits in ["[0-9]{4}", r"\d{6}", "(12|[3-9])[0-9]{2}", "^[0-9]{4}$"] {
+            assert!(
+                Pattern::parse(digits).expect(digits).only_digits(),
+                "{digits}"
+            );
+        }
+        for not in ["[0-9A-F]{4}", "PIN[0-9]{4}", "([0-9]|x){4}"] {
+            assert!(!Pattern::parse(not).expect(not).only_digits(), "{not}");
+        }
+    }
 
     #[test]
     fn default_code_pattern_generates_twelve_unambiguous_characters() {

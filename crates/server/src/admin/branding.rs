@@ -32,7 +32,7 @@ pub fn branding_json(b: &Branding) -> Value {
 
 /// The branding fields as the operator sends them (admin API body; the console's form maps onto
 /// it too). Empty text reads as unset.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct BrandingBody {
     #[serde(default)]

@@ -150,7 +150,7 @@ pub async fn save(
         privacy_url: field("privacy_url"),
         currency: field("currency"),
     };
-    let branding = match branding_from(sent_copy(&sent)) {
+    let branding = match branding_from(sent.clone()) {
         Ok(branding) => branding,
         Err(problem) => {
             let problem = Some(format!("Not saved: {problem}."));
@@ -168,17 +168,6 @@ pub async fn save(
         Ok(Ok(_)) => see_other(&format!("/admin/t/{tenant}/branding?notice=branding-saved")),
         Ok(Err(_)) => see_other(&format!("/admin/t/{tenant}/branding?problem=refused")),
         Err(response) => response,
-    }
-}
-
-fn sent_copy(b: &BrandingBody) -> BrandingBody {
-    BrandingBody {
-        display_name: b.display_name.clone(),
-        colour: b.colour.clone(),
-        support: b.support.clone(),
-        terms_url: b.terms_url.clone(),
-        privacy_url: b.privacy_url.clone(),
-        currency: b.currency.clone(),
     }
 }
 

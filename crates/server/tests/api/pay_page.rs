@@ -195,6 +195,19 @@ async fn the_page_speaks_the_customer_s_language_in_the_shop_s_colours(backend: 
         .and_then(|rest| rest.split('\'').next())
         .expect("nonce");
     assert!(html.contains(&format!("<style nonce=\"{nonce}\">")));
+    // PINs may hold letters unless the shop's PIN pattern makes digits only.
+    assert!(html.contains("type=\"password\" autocomplete=\"off\" inputmode=\"text\""));
+    let mut settings = app
+        .admin(Method::GET, "/tenants/default/settings", None)
+        .await
+        .expect(StatusCode::OK)
+        .json;
+    settings["pin_pattern"] = json!("[0-9]{4}");
+    app.admin(Method::PUT, "/tenants/default/settings", Some(settings))
+        .await
+        .expect(StatusCode::OK);
+    let (_, digits, _) = page(&app, &format!("/pay/{id}"), "de").await;
+    assert!(digits.contains("type=\"password\" autocomplete=\"off\" inputmode=\"numeric\""));
     // The customer's pick wins; the switcher keeps it.
     let (_, swedish, _) = page(&app, &format!("/pay/{id}?lang=sv"), "de").await;
     assert!(

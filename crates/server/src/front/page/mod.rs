@@ -73,6 +73,9 @@ pub struct Brand {
     pub support: Option<String>,
     pub terms_url: Option<String>,
     pub privacy_url: Option<String>,
+    /// `numeric` when the shop's PINs are digits only (a phone offers its number pad), else
+    /// `text`.
+    pub pin_mode: &'static str,
 }
 
 impl Brand {
@@ -211,6 +214,7 @@ fn plain_brand() -> Brand {
         support: None,
         terms_url: None,
         privacy_url: None,
+        pin_mode: "text",
     }
 }
 
@@ -348,6 +352,11 @@ async fn load(state: &AppState, id: &str) -> Result<Option<(FrontReservationView
         .tenant(&reservation.tenant_id)
         .await
         .map_err(|_| ())?;
+    let digit_pins = tenant
+        .as_ref()
+        .and_then(|t| t.settings.pin_pattern.as_deref())
+        .and_then(|p| voucherd_domain::pattern::Pattern::parse(p).ok())
+        .is_some_and(|p| p.only_digits());
     let branding = state
         .store
         .branding(&reservation.tenant_id)
@@ -371,6 +380,7 @@ async fn load(state: &AppState, id: &str) -> Result<Option<(FrontReservationView
         support: branding.support,
         terms_url: branding.terms_url,
         privacy_url: branding.privacy_url,
+        pin_mode: if digit_pins { "numeric" } else { "text" },
     };
     Ok(Some((reservation, brand)))
 }
