@@ -16,6 +16,8 @@ use time::{Duration, OffsetDateTime};
 use tokio::sync::Notify;
 use voucherd_store::StoreError;
 
+use crate::clock::Clock;
+
 /// How long a node holds what it claimed before another node may take it.
 pub const LEASE_SECONDS: i64 = 60;
 /// How long a receiver has to answer one request.
@@ -55,17 +57,13 @@ pub trait Courier: Send + Sync + 'static {
 }
 
 /// Claims and delivers, round after round, until the task is aborted.
-pub async fn run<C: Courier>(
-    courier: C,
-    signal: Arc<Notify>,
-    now: impl Fn() -> OffsetDateTime + Send,
-) {
+pub async fn run<C: Courier>(courier: C, signal: Arc<Notify>, clock: Arc<dyn Clock>) {
     loop {
         // Registered before the claim, so that a commit during the round wakes the next one.
         let notified = signal.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let at = now();
+        let at = clock.now();
         let claimed = match courier
             .claim(at, at + Duration::seconds(LEASE_SECONDS))
             .await

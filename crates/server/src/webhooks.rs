@@ -105,16 +105,12 @@ impl Courier for Webhooks {
 /// Delivers what is due, round after round, until the task is aborted.
 pub async fn run(store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
     let signal = store.event_signal();
-    let now = {
-        let clock = clock.clone();
-        move || clock.now()
-    };
     let webhooks = Webhooks {
         store,
-        clock,
+        clock: clock.clone(),
         clients: Clients::default(),
     };
-    outbox::run(webhooks, signal, now).await;
+    outbox::run(webhooks, signal, clock).await;
 }
 
 /// One round for a claimed endpoint: deliver what it wants after its cursor, in order.

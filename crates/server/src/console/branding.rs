@@ -15,7 +15,7 @@ use voucherd_store::branding::{
 
 use super::session::Fields;
 use super::{
-    Nav, Operator, admit, csrf_refused, existing_tenant, flash, render, run, see_other,
+    Nav, Operator, admit, csrf_refused, existing_tenant, flashes, render, run, see_other,
     unavailable, upload,
 };
 use crate::AppState;
@@ -120,8 +120,7 @@ pub async fn show(
     if let Err(response) = existing_tenant(&state, &operator, &tenant).await {
         return response;
     }
-    let notice = flash(query.get("notice").map(String::as_str));
-    let problem = flash(query.get("problem").map(String::as_str));
+    let (notice, problem) = flashes(&query);
     page(
         &state,
         &operator,
@@ -164,8 +163,26 @@ pub async fn save(
             .await;
         }
     };
-    match run(&state, &tenant, &operator, Command::SetBranding(branding)).await {
-        Ok(Ok(_)) => see_other(&format!("/admin/t/{tenant}/branding?notice=branding-saved")),
+    apply(
+        &state,
+        &operator,
+        &tenant,
+        Command::SetBranding(branding),
+        "branding-saved",
+    )
+    .await
+}
+
+/// Runs a branding command; back to the page with `notice`, or with the refusal.
+async fn apply(
+    state: &AppState,
+    operator: &Operator,
+    tenant: &str,
+    command: Command,
+    notice: &str,
+) -> Response {
+    match run(state, tenant, operator, command).await {
+        Ok(Ok(_)) => see_other(&format!("/admin/t/{tenant}/branding?notice={notice}")),
         Ok(Err(_)) => see_other(&format!("/admin/t/{tenant}/branding?problem=refused")),
         Err(response) => response,
     }
@@ -246,11 +263,14 @@ pub async fn upload_logo(
         Ok(logo) => logo,
         Err(problem) => return refuse(format!("Not uploaded: {problem}.")).await,
     };
-    match run(&state, &tenant, &operator, Command::SetLogo(Some(logo))).await {
-        Ok(Ok(_)) => see_other(&format!("/admin/t/{tenant}/branding?notice=logo-saved")),
-        Ok(Err(_)) => see_other(&format!("/admin/t/{tenant}/branding?problem=refused")),
-        Err(response) => response,
-    }
+    apply(
+        &state,
+        &operator,
+        &tenant,
+        Command::SetLogo(Some(logo)),
+        "logo-saved",
+    )
+    .await
 }
 
 pub async fn remove_logo(
@@ -262,9 +282,12 @@ pub async fn remove_logo(
     if let Err(response) = admit(&state, &operator, &tenant, &fields).await {
         return response;
     }
-    match run(&state, &tenant, &operator, Command::SetLogo(None)).await {
-        Ok(Ok(_)) => see_other(&format!("/admin/t/{tenant}/branding?notice=logo-removed")),
-        Ok(Err(_)) => see_other(&format!("/admin/t/{tenant}/branding?problem=refused")),
-        Err(response) => response,
-    }
+    apply(
+        &state,
+        &operator,
+        &tenant,
+        Command::SetLogo(None),
+        "logo-removed",
+    )
+    .await
 }

@@ -315,6 +315,14 @@ fn when(at: time::OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
+/// The notice and the problem a query names (`?notice=` / `?problem=`), as [`flash`] words them.
+fn flashes(query: &std::collections::HashMap<String, String>) -> (Option<String>, Option<String>) {
+    (
+        flash(query.get("notice").map(String::as_str)),
+        flash(query.get("problem").map(String::as_str)),
+    )
+}
+
 /// The fixed texts a page shows after a redirect (`?notice=` / `?problem=` name one, so no
 /// text of the request is ever echoed).
 fn flash(key: Option<&str>) -> Option<String> {

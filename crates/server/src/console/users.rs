@@ -18,7 +18,7 @@ use voucherd_store::console::{
 use voucherd_store::model::DEFAULT_TENANT_ID;
 
 use super::session::Fields;
-use super::{Nav, Operator, csrf_refused, flash, render, run, see_other, unavailable, when};
+use super::{Nav, Operator, csrf_refused, flashes, render, run, see_other, unavailable, when};
 use crate::AppState;
 
 pub struct UserRow {
@@ -94,8 +94,7 @@ pub async fn page(
     operator: Operator,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let notice = flash(query.get("notice").map(String::as_str));
-    let problem = flash(query.get("problem").map(String::as_str));
+    let (notice, problem) = flashes(&query);
     users_page(&state, &operator, StatusCode::OK, notice, problem).await
 }
 

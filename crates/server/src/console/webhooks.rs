@@ -19,7 +19,7 @@ use voucherd_store::webhooks::{
 use voucherd_store::{Command, Outcome};
 
 use super::session::Fields;
-use super::{Nav, Operator, admit, existing_tenant, flash, render, run, see_other, unavailable};
+use super::{Nav, Operator, admit, existing_tenant, flashes, render, run, see_other, unavailable};
 use super::{message, when};
 use crate::AppState;
 use crate::admin::webhooks::{send_test_event, types_problem};
@@ -182,9 +182,10 @@ pub async fn list(
     if let Err(response) = existing_tenant(&state, &operator, &tenant).await {
         return response;
     }
+    let (notice, problem) = flashes(&query);
     let extras = ListExtras {
-        notice: flash(query.get("notice").map(String::as_str)),
-        problem: flash(query.get("problem").map(String::as_str)),
+        notice,
+        problem,
         ..ListExtras::default()
     };
     list_page(&state, &operator, &tenant, StatusCode::OK, extras).await
@@ -298,8 +299,7 @@ pub async fn show(
     if let Err(response) = existing_tenant(&state, &operator, &tenant).await {
         return response;
     }
-    let notice = flash(query.get("notice").map(String::as_str));
-    let problem = flash(query.get("problem").map(String::as_str));
+    let (notice, problem) = flashes(&query);
     endpoint_page(
         &state,
         &operator,

@@ -138,20 +138,12 @@ pub async fn run(store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
         }
     };
     let signal = store.event_signal();
-    let now = {
-        let clock = clock.clone();
-        move || clock.now()
+    let callbacks = Callbacks {
+        store,
+        clock: clock.clone(),
+        client,
     };
-    outbox::run(
-        Callbacks {
-            store,
-            clock,
-            client,
-        },
-        signal,
-        now,
-    )
-    .await;
+    outbox::run(callbacks, signal, clock).await;
 }
 
 #[cfg(test)]

@@ -1355,6 +1355,44 @@ async fn an_operator_manages_clients_and_vouchers_in_chromium() {
     );
     browser.screenshot("console-events").await;
 
+    // The payment page's branding: a colour, then a logo chosen as a file.
+    browser
+        .open(&format!("{}/admin/t/default/branding", app.base))
+        .await;
+    browser.fill("#display_name", "Hotel Fjord").await;
+    browser.fill("#colour", "#0a6e5a").await;
+    browser.click_and_wait("#save-branding").await;
+    assert_eq!(
+        browser.text("#notice").await,
+        "The payment page's settings were saved."
+    );
+    let logo =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/api/fixtures/logo.png");
+    browser.choose_file("#logo-file", &logo).await;
+    browser.click_and_wait("#upload-logo").await;
+    assert!(browser.has("#current-logo").await, "the logo is shown");
+    browser.screenshot("console-branding").await;
+
+    // Webhooks: an endpoint whose receiver is not there; the test event says so.
+    browser
+        .open(&format!("{}/admin/t/default/webhooks", app.base))
+        .await;
+    browser.click("#webhook-panel summary").await;
+    browser
+        .fill("#webhook-url", "http://127.0.0.1:9/nowhere")
+        .await;
+    browser.click("#webhook-private").await;
+    browser.click_and_wait("#create-webhook").await;
+    assert!(browser.text("#secret").await.starts_with("whsec_"));
+    browser.click_and_wait("#endpoints a").await;
+    browser.click_and_wait("#send-test").await;
+    assert_eq!(
+        browser.text("#problem").await,
+        "The test event was not delivered: connection failed."
+    );
+    assert!(browser.text("#deliveries").await.contains("webhook.test"));
+    browser.screenshot("console-webhook").await;
+
     browser.click_and_wait("#logout").await;
     assert!(browser.current_url().await.ends_with("/admin/login"));
     browser.quit().await;

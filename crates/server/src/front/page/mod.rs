@@ -439,6 +439,25 @@ fn language_for(
     negotiate(query.lang.as_deref(), preferred, accept)
 }
 
+/// The reservation, its shop's brand and the language to speak; the page to answer when the
+/// link does not exist or the store does not answer.
+async fn opened(
+    state: &AppState,
+    id: &str,
+    query: &PageQuery,
+    headers: &HeaderMap,
+) -> Result<(FrontReservationView, Brand, Language), Response> {
+    let path = format!("/pay/{id}");
+    match load(state, id).await {
+        Ok(Some((reservation, brand))) => {
+            let language = language_for(query, Some(&reservation), headers);
+            Ok((reservation, brand, language))
+        }
+        Ok(None) => Err(not_found(language_for(query, None, headers), &path)),
+        Err(()) => Err(unavailable(language_for(query, None, headers), &path)),
+    }
+}
+
 fn request_id(request_id: Option<axum::Extension<crate::observe::RequestId>>) -> String {
     request_id.map(|r| r.0.0.clone()).unwrap_or_default()
 }
@@ -451,13 +470,10 @@ pub async fn page(
     rid: Option<axum::Extension<crate::observe::RequestId>>,
 ) -> Response {
     let query = PageQuery::from_raw(query);
-    let path = format!("/pay/{id}");
-    let (reservation, brand) = match load(&state, &id).await {
-        Ok(Some(found)) => found,
-        Ok(None) => return not_found(language_for(&query, None, &headers), &path),
-        Err(()) => return unavailable(language_for(&query, None, &headers), &path),
+    let (reservation, brand, language) = match opened(&state, &id, &query, &headers).await {
+        Ok(opened) => opened,
+        Err(response) => return response,
     };
-    let language = language_for(&query, Some(&reservation), &headers);
     if reservation.status == FrontStatus::Sent {
         // Recorded once, for the history; a failure here must not keep the customer from paying.
         let _ = submit(
@@ -514,13 +530,10 @@ pub async fn submit_payment(state: AppState, attempt: Attempt, form: PayForm) ->
         query,
         headers,
     } = attempt;
-    let path = format!("/pay/{id}");
-    let (reservation, brand) = match load(&state, &id).await {
-        Ok(Some(found)) => found,
-        Ok(None) => return not_found(language_for(&query, None, &headers), &path),
-        Err(()) => return unavailable(language_for(&query, None, &headers), &path),
+    let (reservation, brand, language) = match opened(&state, &id, &query, &headers).await {
+        Ok(opened) => opened,
+        Err(response) => return response,
     };
-    let language = language_for(&query, Some(&reservation), &headers);
     let code = form.code.trim().to_string();
     let refused = |status: StatusCode, error: String, reservation: &FrontReservationView, brand| {
         let typed = Typed {
@@ -593,7 +606,7 @@ pub async fn submit_payment(state: AppState, attempt: Attempt, form: PayForm) ->
             let error = language.text(refusal_key(&refusal), &[]);
             refused(status, error, &current, brand)
         }
-        _ => unavailable(language, &path),
+        _ => unavailable(language, &format!("/pay/{id}")),
     }
 }
 
