@@ -2,7 +2,8 @@
 //! API: name, colour, logo, support, links, currency), the customer's language (the pick, the
 //! reservation's `preferredLanguage`, the browser's `Accept-Language`), amounts with their
 //! currency, and a voucher in another currency refused; then, in Chromium on a phone and a
-//! desktop, in Norwegian and English, every state of the page checked with axe-core
+//! desktop in Norwegian and English, and on a 320-pixel phone in German and Finnish, every
+//! state of the page checked with axe-core
 //! (`tests/axe`, from npm) and kept as a screenshot in `target/browser-artifacts/`.
 
 use reqwest::header::{ACCEPT_LANGUAGE, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
@@ -312,7 +313,7 @@ async fn check(browser: &Browser, axe: &str, name: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_state_of_the_page_passes_axe_on_a_phone_and_a_desktop_in_two_languages() {
+async fn every_state_of_the_page_passes_axe_on_phones_and_a_desktop_in_four_languages() {
     let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
         return;
     };
@@ -324,71 +325,78 @@ async fn every_state_of_the_page_passes_axe_on_a_phone_and_a_desktop_in_two_lang
     };
     brand(&app).await;
     let m = merchant(&app).await;
-    let mut round = 0;
-    for (width, height) in [(375, 812), (1280, 900)] {
+    // A phone and a desktop in Norwegian and English, and the narrowest phone in the languages
+    // with the longest words.
+    let runs = [
+        (375, 812, "nb"),
+        (375, 812, "en"),
+        (1280, 900, "nb"),
+        (1280, 900, "en"),
+        (320, 640, "de"),
+        (320, 640, "fi"),
+    ];
+    for (round, (width, height, language)) in runs.into_iter().enumerate() {
         browser.resize(width, height).await;
-        for language in ["nb", "en"] {
-            round += 1;
-            let name = |state: &str| format!("pay-{language}-{width}-{state}");
-            let c = app.client("default", ALL_SCOPES).await;
-            let (good, low) = (format!("GOOD-{round}"), format!("LOW-{round}"));
-            voucher(&app, &c.token, &good, "100.00", "NOK").await;
-            voucher(&app, &c.token, &low, "10.00", "NOK").await;
+        let name = |state: &str| format!("pay-{language}-{width}-{state}");
+        let c = app.client("default", ALL_SCOPES).await;
+        let (good, low) = (format!("GOOD-{round}"), format!("LOW-{round}"));
+        voucher(&app, &c.token, &good, "100.00", "NOK").await;
+        voucher(&app, &c.token, &low, "10.00", "NOK").await;
 
-            let id = reservation(&app, &m, language).await;
-            browser.open(&format!("{}/pay/{id}", app.base)).await;
-            assert_eq!(
-                browser.attribute("html", "lang").await.as_deref(),
-                Some(language)
-            );
-            check(&browser, &axe, &name("open")).await;
+        let id = reservation(&app, &m, language).await;
+        browser.open(&format!("{}/pay/{id}", app.base)).await;
+        assert_eq!(
+            browser.attribute("html", "lang").await.as_deref(),
+            Some(language)
+        );
+        check(&browser, &axe, &name("open")).await;
 
-            browser.fill("#code", "NOT-A-VOUCHER").await;
-            browser.click_and_wait("#pay").await;
-            assert!(browser.has("#error").await);
-            assert_eq!(
-                browser
-                    .attribute("#code", "aria-describedby")
-                    .await
-                    .as_deref(),
-                Some("code-hint error")
-            );
-            assert_eq!(
-                browser.focused().await,
-                "input#code",
-                "the field to fix has the focus"
-            );
-            check(&browser, &axe, &name("wrong-code")).await;
+        browser.fill("#code", "NOT-A-VOUCHER").await;
+        browser.click_and_wait("#pay").await;
+        assert!(browser.has("#error").await);
+        assert_eq!(
+            browser
+                .attribute("#code", "aria-describedby")
+                .await
+                .as_deref(),
+            Some("code-hint error")
+        );
+        assert_eq!(
+            browser.focused().await,
+            "input#code",
+            "the field to fix has the focus"
+        );
+        check(&browser, &axe, &name("wrong-code")).await;
 
-            browser.fill("#code", &low).await;
-            browser.click_and_wait("#pay").await;
-            let expected = if language == "nb" {
-                "Feil: Saldoen på dette gavekortet er for lav for denne betalingen."
-            } else {
-                "Error: The balance of this voucher is too low for this payment."
-            };
-            assert_eq!(browser.text("#error").await, expected);
-            check(&browser, &axe, &name("insufficient")).await;
+        browser.fill("#code", &low).await;
+        browser.click_and_wait("#pay").await;
+        let expected = match language {
+            "nb" => "Feil: Saldoen på dette gavekortet er for lav for denne betalingen.",
+            "de" => "Fehler: Das Guthaben dieses Gutscheins reicht für diese Zahlung nicht aus.",
+            "fi" => "Virhe: Tämän lahjakortin saldo ei riitä tähän maksuun.",
+            _ => "Error: The balance of this voucher is too low for this payment.",
+        };
+        assert_eq!(browser.text("#error").await, expected);
+        check(&browser, &axe, &name("insufficient")).await;
 
-            browser.fill("#code", &good).await;
-            browser.click_and_wait("#pay").await;
-            assert_eq!(
-                browser.attribute("#status", "data-status").await.as_deref(),
-                Some("RESERVED")
-            );
-            check(&browser, &axe, &name("paid")).await;
-            assert_eq!(details(&app, &m, &id).await["status"], "RESERVED");
+        browser.fill("#code", &good).await;
+        browser.click_and_wait("#pay").await;
+        assert_eq!(
+            browser.attribute("#status", "data-status").await.as_deref(),
+            Some("RESERVED")
+        );
+        check(&browser, &axe, &name("paid")).await;
+        assert_eq!(details(&app, &m, &id).await["status"], "RESERVED");
 
-            let late = reservation(&app, &m, language).await;
-            app.advance(Duration::days(2));
-            browser.open(&format!("{}/pay/{late}", app.base)).await;
-            assert_eq!(
-                browser.attribute("#status", "data-status").await.as_deref(),
-                Some("EXPIRED")
-            );
-            assert!(!browser.has("#code").await, "an expired link shows no form");
-            check(&browser, &axe, &name("expired")).await;
-        }
+        let late = reservation(&app, &m, language).await;
+        app.advance(Duration::days(2));
+        browser.open(&format!("{}/pay/{late}", app.base)).await;
+        assert_eq!(
+            browser.attribute("#status", "data-status").await.as_deref(),
+            Some("EXPIRED")
+        );
+        assert!(!browser.has("#code").await, "an expired link shows no form");
+        check(&browser, &axe, &name("expired")).await;
     }
     browser.quit().await;
     app.integrity_is_clean("default").await;
