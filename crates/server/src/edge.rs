@@ -98,16 +98,14 @@ impl BodyKind {
     }
 
     fn holds_nul(self, bytes: &[u8]) -> bool {
-        if self == BodyKind::Image {
-            return false;
-        }
-        bytes.contains(&0)
-            || match self {
-                BodyKind::Form => bytes.windows(3).any(|w| w.eq_ignore_ascii_case(b"%00")),
-                BodyKind::File => false,
-                BodyKind::Json => wire::json_escapes_nul(bytes),
-                BodyKind::Image => false,
+        match self {
+            BodyKind::Image => false,
+            BodyKind::File => bytes.contains(&0),
+            BodyKind::Form => {
+                bytes.contains(&0) || bytes.windows(3).any(|w| w.eq_ignore_ascii_case(b"%00"))
             }
+            BodyKind::Json => bytes.contains(&0) || wire::json_escapes_nul(bytes),
+        }
     }
 }
 

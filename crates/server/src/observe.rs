@@ -34,6 +34,13 @@ const BATCH_COMMANDS_BUCKETS: [f64; 10] =
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
+impl RequestId {
+    /// The id a handler was given, or empty when the layer that names requests did not run.
+    pub fn of(extension: Option<axum::Extension<RequestId>>) -> String {
+        extension.map(|r| r.0.0).unwrap_or_default()
+    }
+}
+
 /// Folds the histogram samples recorded since the last time into their buckets, every
 /// [`METRICS_UPKEEP_INTERVAL`], until the task is dropped. The exporter keeps each sample until
 /// then or until a scrape: without this, a voucherd nobody scrapes grows by about 20 bytes for

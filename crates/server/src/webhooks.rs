@@ -151,14 +151,12 @@ async fn deliver(
         Ok(client) => client,
         Err(error) => {
             let first = &events[0];
-            attempts.push(WebhookAttempt {
-                seq: first.seq,
-                kind: first.kind.clone(),
-                status: None,
-                latency_ms: 0,
-                at: clock.now(),
-                error: Some(error),
-            });
+            attempts.push(WebhookAttempt::not_sent(
+                first.seq,
+                &first.kind,
+                clock.now(),
+                error,
+            ));
             return WebhookProgress::Attempted {
                 attempts,
                 retry_at: Some(Some(backoff(target.attempts + 1, clock.now()))),
@@ -316,13 +314,6 @@ pub async fn send_test(target: &WebhookTarget, now: OffsetDateTime) -> WebhookAt
     };
     match client {
         Ok(client) => post(&client, target, (&id, 0, TEST_EVENT_TYPE), &body, now).await,
-        Err(error) => WebhookAttempt {
-            seq: 0,
-            kind: TEST_EVENT_TYPE.to_string(),
-            status: None,
-            latency_ms: 0,
-            at: now,
-            error: Some(error),
-        },
+        Err(error) => WebhookAttempt::not_sent(0, TEST_EVENT_TYPE, now, error),
     }
 }

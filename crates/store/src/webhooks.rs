@@ -63,6 +63,20 @@ pub struct WebhookAttempt {
     pub error: Option<String>,
 }
 
+impl WebhookAttempt {
+    /// An attempt that sent nothing: the endpoint's address was refused or could not be found.
+    pub fn not_sent(seq: i64, kind: &str, at: OffsetDateTime, error: String) -> WebhookAttempt {
+        WebhookAttempt {
+            seq,
+            kind: kind.to_string(),
+            status: None,
+            latency_ms: 0,
+            at,
+            error: Some(error),
+        }
+    }
+}
+
 /// What became of a claimed endpoint.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WebhookProgress {

@@ -116,10 +116,6 @@ fn branded() -> crate::submit::Render {
     })
 }
 
-fn request_id(request_id: Option<axum::Extension<crate::observe::RequestId>>) -> String {
-    request_id.map(|r| r.0.0.clone()).unwrap_or_default()
-}
-
 /// Puts the logo: the body is the image itself.
 pub(super) async fn put_logo(
     _: Admin,
@@ -144,7 +140,7 @@ pub(super) async fn put_logo(
     Ok(run(
         &state,
         &tenant,
-        (request_id(rid), None),
+        (crate::observe::RequestId::of(rid), None),
         Command::SetLogo(Some(logo)),
         branded(),
     )
@@ -160,7 +156,7 @@ pub(super) async fn delete_logo(
     Ok(run(
         &state,
         &tenant,
-        (request_id(rid), None),
+        (crate::observe::RequestId::of(rid), None),
         Command::SetLogo(None),
         branded(),
     )

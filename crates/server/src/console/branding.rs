@@ -29,30 +29,13 @@ struct BrandingPage {
     problem: Option<String>,
     tenant: String,
     csrf: String,
-    display_name: String,
-    colour: String,
-    support: String,
-    terms_url: String,
-    privacy_url: String,
-    currency: String,
+    /// The fields as shown: what is stored, or what the operator sent.
+    form: BrandingBody,
     logo: Option<String>,
     name_max: usize,
     support_max: usize,
     link_max: usize,
     logo_kib: usize,
-}
-
-/// The form as shown: what is stored, or what the operator sent.
-fn shown(b: &BrandingBody) -> [String; 6] {
-    let text = |v: &Option<String>| v.clone().unwrap_or_default();
-    [
-        text(&b.display_name),
-        text(&b.colour),
-        text(&b.support),
-        text(&b.terms_url),
-        text(&b.privacy_url),
-        text(&b.currency),
-    ]
 }
 
 fn body_of_branding(b: &Branding) -> BrandingBody {
@@ -78,14 +61,6 @@ async fn page(
         Err(error) => return unavailable(&error),
     };
     let form = form.unwrap_or_else(|| body_of_branding(&stored));
-    let [
-        display_name,
-        colour,
-        support,
-        terms_url,
-        privacy_url,
-        currency,
-    ] = shown(&form);
     render(
         status,
         &BrandingPage {
@@ -94,12 +69,7 @@ async fn page(
             problem,
             tenant: tenant.to_string(),
             csrf: operator.csrf.clone(),
-            display_name,
-            colour,
-            support,
-            terms_url,
-            privacy_url,
-            currency,
+            form,
             logo: stored
                 .has_logo
                 .then(|| format!("/admin/t/{tenant}/branding/logo")),
@@ -196,14 +166,7 @@ pub async fn logo(
 ) -> Response {
     use axum::response::IntoResponse;
     match state.store.logo(&tenant).await {
-        Ok(Some(logo)) => (
-            [
-                (header::CONTENT_TYPE, logo.content_type),
-                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            ],
-            logo.bytes,
-        )
-            .into_response(),
+        Ok(Some(logo)) => crate::front::page::logo_response(logo),
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
         Err(error) => unavailable(&error),
     }

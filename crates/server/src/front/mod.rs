@@ -8,7 +8,7 @@
 pub mod callbacks;
 pub mod envelope;
 mod input;
-mod page;
+pub(crate) mod page;
 mod present;
 mod reservations;
 pub mod validate;

@@ -120,7 +120,7 @@ pub async fn token(
         context: CommandContext {
             tenant_id: String::new(),
             actor: Actor::Anonymous,
-            request_id: request_id.map(|r| r.0.0.clone()).unwrap_or_default(),
+            request_id: crate::observe::RequestId::of(request_id),
             now: state.clock.now(),
         },
         command: Command::IssueToken {

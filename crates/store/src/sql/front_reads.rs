@@ -255,13 +255,16 @@ pub(super) async fn any_callback_due<T: SqlExec>(
 ) -> Result<bool, StoreError> {
     let row = tx
         .fetch_optional(
-            "SELECT 1 FROM front_callbacks WHERE delivered_at IS NULL AND abandoned_at IS NULL \
-             AND next_attempt_at <= $1 LIMIT 1",
+            &format!("SELECT 1 FROM front_callbacks WHERE {CALLBACK_DUE} LIMIT 1"),
             vec![now.into()],
         )
         .await?;
     Ok(row.is_some())
 }
+
+/// A callback that is due at `$1`: neither delivered nor given up, its backoff or lease over.
+const CALLBACK_DUE: &str =
+    "delivered_at IS NULL AND abandoned_at IS NULL AND next_attempt_at <= $1";
 
 pub(super) async fn claim_callbacks<T: SqlExec>(
     tx: &mut T,
@@ -271,12 +274,12 @@ pub(super) async fn claim_callbacks<T: SqlExec>(
 ) -> Result<Vec<FrontCallback>, StoreError> {
     let rows = tx
         .fetch(
-            "UPDATE front_callbacks SET next_attempt_at = $2 WHERE pk IN (\
-             SELECT pk FROM front_callbacks WHERE delivered_at IS NULL AND abandoned_at IS NULL \
-             AND next_attempt_at <= $1 ORDER BY next_attempt_at, pk LIMIT $3) \
+            &format!("UPDATE front_callbacks SET next_attempt_at = $2 WHERE pk IN (\
+             SELECT pk FROM front_callbacks WHERE {CALLBACK_DUE} \
+             ORDER BY next_attempt_at, pk LIMIT $3) \
              AND next_attempt_at <= $1 RETURNING pk, url, order_uuid, status, created_at, amount_minor, attempts, \
              (SELECT COALESCE(m.callback_secret, '') FROM merchant_tokens m \
-              WHERE m.tenant_id = front_callbacks.tenant_id AND m.id = front_callbacks.merchant_token_id)",
+              WHERE m.tenant_id = front_callbacks.tenant_id AND m.id = front_callbacks.merchant_token_id)"),
             vec![now.into(), lease_until.into(), limit.into()],
         )
         .await?;

@@ -96,14 +96,18 @@ pub(super) async fn any_due<T: SqlExec>(
 ) -> Result<bool, StoreError> {
     let row = tx
         .fetch_optional(
-            "SELECT 1 FROM webhook_endpoints WHERE disabled_at IS NULL AND next_attempt_at <= $1 \
-             AND cursor < COALESCE((SELECT s.last_seq FROM event_sequences s \
-             WHERE s.tenant_id = webhook_endpoints.tenant_id), 0) LIMIT 1",
+            &format!("SELECT 1 FROM webhook_endpoints WHERE {DUE} LIMIT 1"),
             vec![now.into()],
         )
         .await?;
     Ok(row.is_some())
 }
+
+/// An endpoint that is due at `$1`: enabled, its backoff or lease over, and events after its
+/// cursor.
+const DUE: &str = "disabled_at IS NULL AND next_attempt_at <= $1 \
+     AND cursor < COALESCE((SELECT s.last_seq FROM event_sequences s \
+     WHERE s.tenant_id = webhook_endpoints.tenant_id), 0)";
 
 /// Claims up to `limit` enabled endpoints that are due at `now` and have events after their
 /// cursor, until `lease_until`. An endpoint with nothing new is never claimed, so idle endpoints
@@ -118,11 +122,9 @@ pub(super) async fn claim<T: SqlExec>(
         .fetch(
             &format!(
                 "UPDATE webhook_endpoints SET next_attempt_at = $2 WHERE pk IN (\
-             SELECT pk FROM webhook_endpoints WHERE disabled_at IS NULL AND next_attempt_at <= $1 \
-             AND cursor < COALESCE((SELECT s.last_seq FROM event_sequences s \
-             WHERE s.tenant_id = webhook_endpoints.tenant_id), 0) \
-             ORDER BY next_attempt_at, pk LIMIT $3) AND next_attempt_at <= $1 \
-             RETURNING {TARGET_COLUMNS}"
+                 SELECT pk FROM webhook_endpoints WHERE {DUE} \
+                 ORDER BY next_attempt_at, pk LIMIT $3) AND next_attempt_at <= $1 \
+                 RETURNING {TARGET_COLUMNS}"
             ),
             vec![now.into(), lease_until.into(), limit.into()],
         )

@@ -26,8 +26,8 @@ use voucherd_store::{Actor, Command, Outcome};
 
 use crate::AppState;
 use crate::submit::{Answer, submit, unrendered};
-pub use brand::logo;
 use brand::{BRAND_COLOUR_DEFAULT, Brand, text_colour_on};
+pub use brand::{logo, logo_response};
 use language::{Language, negotiate};
 use render::{Typed, not_found, order_page, respond, unavailable};
 
@@ -148,10 +148,6 @@ async fn opened(
     }
 }
 
-fn request_id(request_id: Option<axum::Extension<crate::observe::RequestId>>) -> String {
-    request_id.map(|r| r.0.0.clone()).unwrap_or_default()
-}
-
 pub async fn page(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -170,7 +166,7 @@ pub async fn page(
             &state,
             &reservation.tenant_id,
             Actor::Anonymous,
-            &request_id(rid),
+            &crate::observe::RequestId::of(rid),
             Command::FrontOpenLink {
                 reservation_id: id.clone(),
             },
@@ -316,7 +312,7 @@ pub async fn pay(
     let attempt = Attempt {
         id,
         peer,
-        request_id: request_id(rid),
+        request_id: crate::observe::RequestId::of(rid),
         query: PageQuery::from_raw(query),
         headers,
     };
