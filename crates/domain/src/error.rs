@@ -65,6 +65,17 @@ pub enum DomainError {
     MerchantTokenNotFound,
     #[error("webhook endpoint not found")]
     WebhookNotFound,
+    /// Paying with several vouchers: the one at `position` (from 0, in the order given) was
+    /// refused for `refusal`.
+    #[error("paying voucher {position}: {refusal}")]
+    PayingVoucher {
+        position: usize,
+        refusal: Box<DomainError>,
+    },
+    /// Paying: the vouchers together do not cover the amount. What each would cover, in the
+    /// order given.
+    #[error("the vouchers do not cover the amount")]
+    VouchersShort { covers_minor: Vec<i64> },
     /// A refusal of the Front Payment face's reservation rules.
     #[error("{0}")]
     Front(crate::front::FrontRefusal),

@@ -99,6 +99,16 @@ pub struct FrontLineInput {
     pub amount_minor: i64,
 }
 
+/// The most vouchers one reservation is paid with.
+pub const PAYING_VOUCHERS_MAX: usize = 5;
+
+/// A voucher the customer pays with, as typed on the payment page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayingVoucher {
+    pub code: String,
+    pub pin: Option<String>,
+}
+
 /// An amount drawn from, or refunded to, one line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LineAmount {
@@ -172,6 +182,12 @@ pub enum FrontRefusal {
     /// The payment page: the reservation was already paid, cancelled or completed.
     #[error("paymentLinkAlreadyUsed")]
     LinkAlreadyUsed,
+    /// The payment page: the same voucher was given twice.
+    #[error("paymentVoucherRepeated")]
+    VoucherRepeated,
+    /// The payment page: more than [`PAYING_VOUCHERS_MAX`] vouchers, or none.
+    #[error("paymentVoucherCountInvalid")]
+    VoucherCountInvalid,
 }
 
 impl FrontRefusal {

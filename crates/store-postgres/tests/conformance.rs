@@ -60,3 +60,23 @@ async fn bleepay_batches_run_the_same_statements_whatever_their_size() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_voucher_reservations_survive_the_upgrade_to_several() {
+    let Some(url) = fresh_database_url().await else {
+        return;
+    };
+    let store = voucherd_store_postgres::open(&url)
+        .await
+        .expect("open PostgreSQL");
+    voucherd_store::conformance::single_voucher_reservations_survive_the_upgrade_to_several(
+        Arc::new(store),
+        || async move {
+            let reopened = voucherd_store_postgres::open(&url)
+                .await
+                .expect("open PostgreSQL again");
+            Arc::new(reopened) as Arc<dyn Store>
+        },
+    )
+    .await;
+}

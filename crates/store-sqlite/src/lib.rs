@@ -75,6 +75,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "branding",
         script: include_str!("../migrations/0009_branding.sql"),
     },
+    Migration {
+        version: 10,
+        name: "front_payers",
+        script: include_str!("../migrations/0010_front_payers.sql"),
+    },
 ];
 
 /// The SQLite [`Backend`].

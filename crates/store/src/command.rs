@@ -259,11 +259,11 @@ pub enum Command {
     FrontOpenLink {
         reservation_id: String,
     },
-    /// The customer pays on the payment page: holds the grand total on the voucher.
+    /// The customer pays on the payment page: holds the grand total on the vouchers, in the
+    /// order given (each what it can of what is still to cover).
     FrontPay {
         reservation_id: String,
-        code: String,
-        pin: Option<String>,
+        vouchers: Vec<voucherd_domain::front::PayingVoucher>,
         /// The currency the page showed the amounts in, if any: a voucher in another is refused.
         currency: Option<voucherd_domain::Currency>,
     },

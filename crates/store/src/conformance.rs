@@ -15,7 +15,7 @@ use voucherd_domain::{
 };
 
 use crate::command::{NewVoucher, VoucherRef};
-use crate::front::{FrontLineInput, LineAmount, PostingSource};
+use crate::front::{FrontLineInput, LineAmount, PayingVoucher, PostingSource};
 use crate::model::{AuditFilter, EntryFilter, PageRequest, VoucherFilter};
 use crate::{
     Actor, Command, CommandContext, CommandRequest, CommandResult, Execution, IdempotencyRequest,
@@ -595,8 +595,10 @@ pub async fn front_batches_run_the_same_statements_whatever_their_size<B>(
             till.voucher(10_000, &code).await;
             let paid = |id: &str| Command::FrontPay {
                 reservation_id: id.into(),
-                code: code.clone(),
-                pin: None,
+                vouchers: vec![PayingVoucher {
+                    code: code.clone(),
+                    pin: None,
+                }],
                 currency: None,
             };
             let (unpaid, _) = sequences::front_reservation(&merchant, 1_000, "budget").await;
@@ -652,9 +654,110 @@ pub async fn front_batches_run_the_same_statements_whatever_their_size<B>(
         }
         shapes.push(statement_shape(&store, &batch).await);
     }
-    // Generic plans, vouchers, reservations, lines, postings, holds, draw keys, write, events:
-    // nine on PostgreSQL.
-    assert_same_statements(&shapes, dialect, 9);
+    // Generic plans, vouchers, reservations, their paying vouchers, lines, postings, the
+    // postings' draws, holds, draw keys, write, events: eleven on PostgreSQL.
+    assert_same_statements(&shapes, dialect, 11);
+}
+
+/// Reservations paid, captured and refunded before the upgrade that lets several vouchers pay
+/// keep working after it: their voucher becomes the only payer and each posting its own single
+/// draw. `store` is a fresh store; `reopen` opens the same database again (running the
+/// migrations that are not applied). The test takes the schema back to the version before,
+/// with the rows the old version wrote, and upgrades it.
+pub async fn single_voucher_reservations_survive_the_upgrade_to_several<B, F, Fut>(
+    store: Arc<crate::sql::SqlStore<B>>,
+    reopen: F,
+) where
+    B: crate::sql::Backend,
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Arc<dyn Store>>,
+{
+    let dyn_store: Arc<dyn Store> = store.clone();
+    let till = tenant(&dyn_store, "default").await;
+    let voucher_id = till.voucher(10_000, "UPGRADE").await;
+    let merchant = sequences::merchant(&dyn_store).await;
+    let (id, line) = sequences::front_reservation(&merchant, 4_000, "upgrade").await;
+    let paid = merchant
+        .run(Command::FrontPay {
+            reservation_id: id.clone(),
+            vouchers: vec![PayingVoucher {
+                code: "UPGRADE".into(),
+                pin: None,
+            }],
+            currency: None,
+        })
+        .await;
+    assert!(matches!(paid, Ok(Outcome::FrontReservation(_))), "{paid:?}");
+    let capture = |amount_minor| Command::FrontCapture {
+        reservation_id: id.clone(),
+        lines: vec![LineAmount {
+            line_id: line,
+            amount_minor,
+        }],
+        note: None,
+    };
+    let Ok(Outcome::FrontPosting { id: posting }) = merchant.run(capture(2_500)).await else {
+        panic!("capture refused");
+    };
+    let refund = |amount_minor| Command::FrontRefund {
+        reservation_id: id.clone(),
+        source: PostingSource::Captured,
+        reference: posting.clone(),
+        lines: vec![LineAmount {
+            line_id: line,
+            amount_minor,
+        }],
+    };
+    assert_eq!(merchant.run(refund(500)).await, Ok(Outcome::FrontDone));
+    // The version before had neither the payers nor the draws, nor a posting's own total.
+    store
+        .execute_script(
+            "DROP TABLE front_posting_draws; DROP TABLE front_payers; \
+             ALTER TABLE front_postings DROP COLUMN amount_minor; \
+             DELETE FROM schema_migrations WHERE version = 10",
+        )
+        .await
+        .expect("back to the version before");
+    let (till_actor, merchant_actor) = (till.actor.clone(), merchant.actor.clone());
+    drop((dyn_store, store, till, merchant));
+
+    let upgraded = reopen().await;
+    let till = Caller::new(&upgraded, "default", till_actor);
+    let merchant = Caller::new(&upgraded, "default", merchant_actor);
+    let read = upgraded
+        .front_reservation(None, &id, T0)
+        .await
+        .expect("read")
+        .expect("reservation");
+    assert_eq!(read.held_minor, 1_500);
+    let parts: Vec<(String, i64, i64, i64)> = read
+        .vouchers
+        .iter()
+        .map(|v| {
+            let figures = (v.held_minor, v.captured_minor, v.refunded_minor);
+            (v.voucher_id.clone(), figures.0, figures.1, figures.2)
+        })
+        .collect();
+    assert_eq!(parts, vec![(voucher_id.clone(), 1_500, 2_500, 500)]);
+    assert_eq!(read.postings[0].amount_minor, 2_500);
+    // The upgraded rows still move money: the refund bound counts the earlier refund, and the
+    // capture draws the rest of the hold.
+    assert_eq!(
+        merchant.run(refund(2_001)).await,
+        Err(DomainError::Front(
+            voucherd_domain::front::FrontRefusal::RefundExceedsRefundable
+        ))
+    );
+    assert_eq!(merchant.run(refund(2_000)).await, Ok(Outcome::FrontDone));
+    assert!(matches!(
+        merchant.run(capture(1_500)).await,
+        Ok(Outcome::FrontPosting { .. })
+    ));
+    assert_eq!(
+        till.remaining(&voucher_id).await,
+        (10_000 - 4_000 + 2_500, 0)
+    );
+    till.assert_integrity(T0).await;
 }
 
 /// A batch of bleepay's money commands (redeem, resolve and discard codes of one context) of

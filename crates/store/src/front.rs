@@ -7,7 +7,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use voucherd_domain::Currency;
 use voucherd_domain::front::FrontStatus;
-pub use voucherd_domain::front::{FrontLineInput, LineAmount, PostingSource};
+pub use voucherd_domain::front::{FrontLineInput, LineAmount, PayingVoucher, PostingSource};
 
 /// A new reservation (submit or create session).
 #[derive(Debug, Clone, PartialEq)]
@@ -76,11 +76,11 @@ pub struct FrontReservationView {
     pub callback_url: Option<String>,
     pub success_url: Option<String>,
     pub failure_url: Option<String>,
-    /// The paying voucher's id and currency, once paid.
+    /// The first paying voucher's id, and the currency of them all, once paid.
     pub voucher_id: Option<String>,
     pub currency: Option<Currency>,
     pub reserved_at: Option<OffsetDateTime>,
-    /// What the voucher still holds for this reservation.
+    /// What the vouchers still hold for this reservation.
     pub held_minor: i64,
     pub captured_minor: i64,
     pub charged_minor: i64,
@@ -88,8 +88,23 @@ pub struct FrontReservationView {
     pub refunded_charged_minor: i64,
     pub lines: Vec<FrontLineView>,
     pub postings: Vec<FrontPostingView>,
+    /// Each paying voucher's part, in the order the customer gave them.
+    pub vouchers: Vec<FrontPayerView>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+}
+
+/// What one paying voucher holds for a reservation, and what was captured, charged and
+/// refunded on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FrontPayerView {
+    pub voucher_id: String,
+    /// The voucher's code as the customer may see it again: its last four characters.
+    pub masked_code: String,
+    pub held_minor: i64,
+    pub captured_minor: i64,
+    pub charged_minor: i64,
+    pub refunded_minor: i64,
 }
 
 /// One event of a reservation's history, with Front Payment's title slugs.

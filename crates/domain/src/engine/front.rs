@@ -14,12 +14,15 @@ use std::collections::BTreeMap;
 use serde_json::json;
 use time::Duration;
 
-use super::front_book::{FrontCallback, FrontEvent, FrontLine, FrontPosting, PostingLine};
+use super::front_book::{
+    Draw, FrontCallback, FrontEvent, FrontLine, FrontPayer, FrontPosting, PostingLine,
+};
 use super::lifecycle::{self, NewEntry, NewHold};
-use super::state::{Ledger, RowKey};
+use super::state::{Ledger, RowKey, Voucher};
 use super::{Answer, IdSource, Origin};
 use crate::front::{
-    self as rules, FrontLineInput, FrontRefusal, FrontStatus, LineAmount, PostingSource,
+    self as rules, FrontLineInput, FrontRefusal, FrontStatus, LineAmount, PAYING_VOUCHERS_MAX,
+    PayingVoucher, PostingSource,
 };
 use crate::{Currency, DomainError, EntryKind, HoldState};
 
@@ -117,60 +120,122 @@ fn audit(
     super::audit(ledger, origin, action, ("front_reservation", id), detail);
 }
 
-/// The customer pays the reservation with a voucher: its grand total is held until the capture
-/// deadline.
-pub(super) fn pay(
-    ledger: &mut Ledger,
+/// The voucher the customer typed, if its code is known, its PIN right, it is usable now and
+/// it is in the currency the page showed (and Front Payment's two decimals).
+fn paying_voucher<'l>(
+    ledger: &'l Ledger,
     origin: &Origin,
-    (id, code, pin, shown_currency): (&str, &str, Option<&str>, Option<Currency>),
-    ids: &mut dyn IdSource,
-) -> Decided {
-    let now = origin.now;
+    given: &PayingVoucher,
+    currency: Option<Currency>,
+) -> Result<&'l Voucher, DomainError> {
     let voucher = ledger
-        .voucher_by_code(&origin.tenant_id, code)
+        .voucher_by_code(&origin.tenant_id, &given.code)
         .ok_or(DomainError::VoucherNotFound)?;
     // A wrong PIN answers exactly like an unknown code.
-    if !lifecycle::pin_matches(voucher, pin) {
+    if !lifecycle::pin_matches(voucher, given.pin.as_deref()) {
         return Err(DomainError::VoucherNotFound);
     }
-    let index = reservation(ledger, origin, id)?;
-    let r = ledger.front().reservation(index);
-    rules::decide_pay(&r.snapshot(), now).map_err(refused)?;
-    // Front Payment's amounts have two decimals, in the currency the page showed, if any.
     if voucher.currency.minor_unit_digits() != Some(2)
-        || shown_currency.is_some_and(|shown| shown != voucher.currency)
+        || currency.is_some_and(|shown| shown != voucher.currency)
     {
         return Err(DomainError::CurrencyMismatch);
     }
-    lifecycle::check_usable(voucher, now)?;
-    let amount_minor = r.grand_total_minor;
-    if amount_minor > lifecycle::available_minor(ledger, voucher, now, |_| false) {
-        return Err(DomainError::InsufficientBalance);
+    lifecycle::check_usable(voucher, origin.now)?;
+    Ok(voucher)
+}
+
+/// Splits `total` over sources with what each can give, in order: each gives what it can of
+/// what is left. Answers each source's index and part, leaving out sources that give nothing;
+/// a total of zero is the first source's, so that every posting has an entry.
+fn spread(total: i64, can_give: &[i64]) -> Vec<(usize, i64)> {
+    if total == 0 {
+        return can_give.first().map(|_| (0, 0)).into_iter().collect();
     }
-    let (voucher_pk, voucher_id, currency) = (voucher.pk, voucher.id.clone(), voucher.currency);
-    let new = NewHold {
-        voucher_pk,
-        purpose: PURPOSE_FRONT,
-        amount_minor,
-        currency,
-        expires_at: now + Duration::days(r.capture_deadline_days),
-    };
-    let hold = lifecycle::place(ledger, origin, new, ids);
-    let (hold_key, hold_id) = {
-        let hold = ledger.hold(hold);
-        (hold.key, hold.id.clone())
-    };
+    let mut left = total;
+    let mut parts = Vec::new();
+    for (index, &can) in can_give.iter().enumerate() {
+        let part = can.clamp(0, left);
+        if part > 0 {
+            parts.push((index, part));
+            left -= part;
+        }
+    }
+    parts
+}
+
+/// The customer pays the reservation with one voucher or several: the grand total is held on
+/// them together, each holding what it can of what is still to cover in the order given,
+/// until the capture deadline. A voucher refused, or the vouchers together short of the total,
+/// holds nothing on any of them.
+pub(super) fn pay(
+    ledger: &mut Ledger,
+    origin: &Origin,
+    (id, given, shown_currency): (&str, &[PayingVoucher], Option<Currency>),
+    ids: &mut dyn IdSource,
+) -> Decided {
+    let now = origin.now;
+    let index = reservation(ledger, origin, id)?;
+    let r = ledger.front().reservation(index);
+    rules::decide_pay(&r.snapshot(), now).map_err(refused)?;
+    if given.is_empty() || given.len() > PAYING_VOUCHERS_MAX {
+        return Err(refused(FrontRefusal::VoucherCountInvalid));
+    }
+    let (grand_total, deadline_days) = (r.grand_total_minor, r.capture_deadline_days);
+    // The first voucher decides the currency when the page showed none.
+    let mut currency = shown_currency;
+    let mut chosen: Vec<(i64, String, Currency)> = Vec::with_capacity(given.len());
+    let mut available = Vec::with_capacity(given.len());
+    for (position, typed) in given.iter().enumerate() {
+        let at = |refusal| DomainError::PayingVoucher {
+            position,
+            refusal: Box::new(refusal),
+        };
+        let voucher = paying_voucher(ledger, origin, typed, currency).map_err(at)?;
+        if chosen.iter().any(|(pk, _, _)| *pk == voucher.pk) {
+            return Err(at(refused(FrontRefusal::VoucherRepeated)));
+        }
+        currency = Some(voucher.currency);
+        available.push(lifecycle::available_minor(ledger, voucher, now, |_| false));
+        chosen.push((voucher.pk, voucher.id.clone(), voucher.currency));
+    }
+    let parts = spread(grand_total, &available);
+    let covered: i64 = parts.iter().map(|(_, part)| part).sum();
+    if covered < grand_total {
+        let mut covers_minor = vec![0; given.len()];
+        for (at, part) in parts {
+            covers_minor[at] = part;
+        }
+        return Err(DomainError::VouchersShort { covers_minor });
+    }
+    let mut payers = Vec::with_capacity(parts.len());
+    let mut held = Vec::with_capacity(parts.len());
+    for (at, part) in parts {
+        let (voucher_pk, ref voucher_id, currency) = chosen[at];
+        let new = NewHold {
+            voucher_pk,
+            purpose: PURPOSE_FRONT,
+            amount_minor: part,
+            currency,
+            expires_at: now + Duration::days(deadline_days),
+        };
+        let placed = lifecycle::place(ledger, origin, new, ids);
+        let hold = ledger.hold(placed);
+        payers.push(FrontPayer {
+            voucher_pk,
+            hold: hold.key,
+        });
+        held.push(json!({ "voucher_id": voucher_id, "hold_id": hold.id, "amount_minor": part }));
+    }
     ledger.front_mut().change_reservation(index, |r| {
         r.status = FrontStatus::Reserved;
-        r.voucher_pk = Some(voucher_pk);
-        r.hold = Some(hold_key);
+        r.payers = payers;
         r.reserved_at = Some(now);
         r.updated_at = now;
     });
     let event = Event {
         uuid: id,
         title: "amount-reserved",
-        amount_minor: Some(amount_minor),
+        amount_minor: Some(grand_total),
         sent_to: None,
         note: None,
     };
@@ -179,21 +244,22 @@ pub(super) fn pay(
         origin,
         index,
         event,
-        Some((FrontStatus::Reserved, amount_minor)),
+        Some((FrontStatus::Reserved, grand_total)),
     );
-    audit(
-        ledger,
-        origin,
-        "front.reserve",
-        id,
-        json!({ "voucher_id": voucher_id, "hold_id": hold_id, "amount_minor": amount_minor }),
-    );
+    let detail = json!({
+        "voucher_id": held[0]["voucher_id"],
+        "hold_id": held[0]["hold_id"],
+        "amount_minor": grand_total,
+        "vouchers": held,
+    });
+    audit(ledger, origin, "front.reserve", id, detail);
     Ok(Answer::FrontPaid(Box::new(
         ledger.front().reservation(index).clone(),
     )))
 }
 
-/// The merchant captures amounts of the reserved lines from the reservation's hold.
+/// The merchant captures amounts of the reserved lines from the reservation's holds, the
+/// first voucher's first.
 pub(super) fn capture(
     ledger: &mut Ledger,
     origin: &Origin,
@@ -204,10 +270,16 @@ pub(super) fn capture(
     let index = reservation(ledger, origin, id)?;
     let r = ledger.front().reservation(index);
     rules::decide_capture(&r.snapshot(), now).map_err(refused)?;
-    let voucher = r.voucher_pk.and_then(|pk| ledger.voucher(pk));
-    let (Some(voucher), Some(hold_key)) = (voucher, r.hold) else {
+    // A deleted voucher is not loaded (and held nothing when it was deleted).
+    let payers: Vec<FrontPayer> = r
+        .payers
+        .iter()
+        .filter(|p| ledger.voucher(p.voucher_pk).is_some())
+        .copied()
+        .collect();
+    if payers.is_empty() {
         return Err(refused(FrontRefusal::PaymentCardNotFound));
-    };
+    }
     let wanted = per_line(lines);
     let mut drawn = Vec::with_capacity(wanted.len());
     for (&line_id, &amount) in &wanted {
@@ -226,18 +298,30 @@ pub(super) fn capture(
         drawn.push((line, amount));
     }
     let total: i64 = wanted.values().sum();
-    // What the hold still holds: less than the lines allow once the voucher was deactivated
+    // What the holds still hold: less than the lines allow once a voucher was deactivated
     // (which releases its holds).
-    let hold = ledger
-        .hold_index_by_key(hold_key)
-        .filter(|&h| ledger.hold(h).is_live_at(now));
-    let held = hold.map_or(0, |h| ledger.hold(h).amount_minor);
-    let Some(hold) = hold.filter(|_| total <= held) else {
+    let holds: Vec<usize> = payers
+        .iter()
+        .filter_map(|p| ledger.hold_index_by_key(p.hold))
+        .filter(|&h| ledger.hold(h).is_live_at(now))
+        .collect();
+    let held: Vec<i64> = holds.iter().map(|&h| ledger.hold(h).amount_minor).collect();
+    let parts = spread(total, &held);
+    if parts.is_empty() || parts.iter().map(|(_, part)| part).sum::<i64>() < total {
         return Err(refused(FrontRefusal::CaptureRunwayExceeded));
-    };
-    let voucher_id = voucher.id.clone();
-    let entry_id = ids.posting_id("CAP");
-    let entry = lifecycle::draw(ledger, origin, hold, (total, id, entry_id.clone()), ids);
+    }
+    let mut draws = Vec::with_capacity(parts.len());
+    for (at, part) in parts {
+        let entry_id = ids.posting_id("CAP");
+        let entry = lifecycle::draw(ledger, origin, holds[at], (part, id, entry_id), ids);
+        draws.push(Draw {
+            entry: entry.key,
+            entry_id: entry.id,
+            voucher_pk: entry.voucher_pk,
+            amount_minor: part,
+            refunded_minor: 0,
+        });
+    }
     let book = ledger.front_mut();
     let mut posting_lines = Vec::with_capacity(drawn.len());
     for (line, amount) in drawn {
@@ -250,20 +334,18 @@ pub(super) fn capture(
     }
     let posted = Posted {
         id,
-        entry: entry.key,
-        entry_id,
         source: PostingSource::Captured,
         total,
         note,
         lines: posting_lines,
-        voucher_id,
+        draws,
         sent_to: None,
     };
     Ok(post(ledger, origin, index, posted))
 }
 
-/// The merchant charges new lines from the voucher's free balance, within the charge runway
-/// and deadline.
+/// The merchant charges new lines from the paying vouchers' free balance, the first voucher's
+/// first, within the charge runway and deadline.
 pub(super) fn charge(
     ledger: &mut Ledger,
     origin: &Origin,
@@ -274,31 +356,50 @@ pub(super) fn charge(
     let index = reservation(ledger, origin, id)?;
     let r = ledger.front().reservation(index);
     let total: i64 = lines.iter().map(|l| l.amount_minor).sum();
-    let voucher = r.voucher_pk.and_then(|pk| ledger.voucher(pk));
-    let available = match voucher {
-        Some(v) if lifecycle::check_usable(v, now).is_ok() => {
-            lifecycle::available_minor(ledger, v, now, |_| false)
-        }
-        _ => 0,
-    };
+    let loaded: Vec<&Voucher> = r
+        .payers
+        .iter()
+        .filter_map(|p| ledger.voucher(p.voucher_pk))
+        .collect();
+    let usable: Vec<(i64, String, Currency, i64)> = loaded
+        .iter()
+        .filter(|v| lifecycle::check_usable(v, now).is_ok())
+        .map(|v| {
+            let free = lifecycle::available_minor(ledger, v, now, |_| false);
+            (v.pk, v.id.clone(), v.currency, free)
+        })
+        .collect();
+    let available = usable.iter().map(|u| u.3).sum();
     rules::decide_charge(&r.snapshot(), total, available, now).map_err(refused)?;
-    let Some(voucher) = voucher else {
+    if loaded.is_empty() || usable.is_empty() {
         return Err(refused(FrontRefusal::PaymentCardNotFound));
-    };
-    let (voucher_pk, voucher_id, currency) = (voucher.pk, voucher.id.clone(), voucher.currency);
+    }
     let (reservation_pk, sent_to) = (r.pk, r.customer_email.clone());
-    let entry_id = ids.posting_id("CHA");
-    let new = NewEntry {
-        id: Some(entry_id.clone()),
-        voucher_pk,
-        kind: EntryKind::Charge,
-        amount_minor: total,
-        currency,
-        order_number: Some(id.to_string()),
-        refund_of: None,
-        hold: None,
-    };
-    let entry = lifecycle::write_entry(ledger, origin, new, ids);
+    let free: Vec<i64> = usable.iter().map(|u| u.3).collect();
+    let mut draws = Vec::new();
+    for (at, part) in spread(total, &free) {
+        let (voucher_pk, _, currency, _) = usable[at];
+        let entry_id = ids.posting_id("CHA");
+        let new = NewEntry {
+            id: Some(entry_id),
+            voucher_pk,
+            kind: EntryKind::Charge,
+            amount_minor: part,
+            currency,
+            order_number: Some(id.to_string()),
+            refund_of: None,
+            hold: None,
+        };
+        let entry = lifecycle::write_entry(ledger, origin, new, ids);
+        draws.push(Draw {
+            entry: entry.key,
+            entry_id: entry.id,
+            voucher_pk,
+            amount_minor: part,
+            refunded_minor: 0,
+        });
+    }
+    let charge_entry = draws[0].entry;
     let book = ledger.front_mut();
     let mut posting_lines = Vec::with_capacity(lines.len());
     for line in lines {
@@ -306,7 +407,7 @@ pub(super) fn charge(
         let key = book.add_line(FrontLine {
             key: RowKey::New(0),
             reservation_pk,
-            charge_entry: Some(entry.key),
+            charge_entry: Some(charge_entry),
             name: line.name.clone(),
             product_id: line.product_id.clone(),
             rate_minor: line.rate_minor,
@@ -324,13 +425,11 @@ pub(super) fn charge(
     }
     let posted = Posted {
         id,
-        entry: entry.key,
-        entry_id,
         source: PostingSource::Charged,
         total,
         note,
         lines: posting_lines,
-        voucher_id,
+        draws,
         sent_to,
     };
     Ok(post(ledger, origin, index, posted))
@@ -340,13 +439,12 @@ pub(super) fn charge(
 struct Posted<'a> {
     /// The reservation's id.
     id: &'a str,
-    entry: RowKey,
-    entry_id: String,
     source: PostingSource,
     total: i64,
     note: Option<&'a str>,
     lines: Vec<PostingLine>,
-    voucher_id: String,
+    /// At least one: the first names the posting.
+    draws: Vec<Draw>,
     /// Where a charge receipt is said to go.
     sent_to: Option<String>,
 }
@@ -370,11 +468,20 @@ fn post(ledger: &mut Ledger, origin: &Origin, index: usize, posted: Posted<'_>) 
         ),
     };
     let total = posted.total;
+    let (entry, entry_id) = (posted.draws[0].entry, posted.draws[0].entry_id.clone());
+    let draws_detail: Vec<serde_json::Value> = posted
+        .draws
+        .iter()
+        .map(|d| {
+            let voucher_id = ledger.voucher(d.voucher_pk).map(|v| v.id.clone());
+            json!({ "voucher_id": voucher_id, "entry_id": d.entry_id, "amount_minor": d.amount_minor })
+        })
+        .collect();
     let book = ledger.front_mut();
     let reservation_pk = book.reservation(index).pk;
     book.add_posting(FrontPosting {
-        entry: posted.entry,
-        entry_id: posted.entry_id.clone(),
+        entry,
+        entry_id: entry_id.clone(),
         reservation_pk,
         source: posted.source,
         amount_minor: total,
@@ -382,6 +489,7 @@ fn post(ledger: &mut Ledger, origin: &Origin, index: usize, posted: Posted<'_>) 
         refunded_at: None,
         note: posted.note.map(str::to_string),
         lines: posted.lines,
+        draws: posted.draws,
     });
     book.change_reservation(index, |r| {
         match posted.source {
@@ -392,7 +500,7 @@ fn post(ledger: &mut Ledger, origin: &Origin, index: usize, posted: Posted<'_>) 
         r.updated_at = now;
     });
     let event = Event {
-        uuid: &posted.entry_id,
+        uuid: &entry_id,
         title,
         amount_minor: Some(total),
         sent_to: posted.sent_to,
@@ -400,13 +508,12 @@ fn post(ledger: &mut Ledger, origin: &Origin, index: usize, posted: Posted<'_>) 
     };
     record(ledger, origin, index, event, Some((status, total)));
     let mut detail = serde_json::Map::new();
-    detail.insert(id_field.into(), posted.entry_id.clone().into());
-    detail.insert("voucher_id".into(), posted.voucher_id.into());
+    detail.insert(id_field.into(), entry_id.clone().into());
+    detail.insert("voucher_id".into(), draws_detail[0]["voucher_id"].clone());
     detail.insert("amount_minor".into(), total.into());
+    detail.insert("draws".into(), draws_detail.into());
     audit(ledger, origin, action, posted.id, detail.into());
-    Answer::FrontPosted {
-        id: posted.entry_id,
-    }
+    Answer::FrontPosted { id: entry_id }
 }
 
 /// How a reservation is closed.
@@ -449,11 +556,13 @@ pub(super) fn close(
     };
     // A deleted voucher's holds are left as they are, whether or not the batch loaded it
     // before the deletion.
-    let hold = r
-        .hold
-        .filter(|_| r.voucher_pk.and_then(|pk| ledger.voucher(pk)).is_some())
-        .and_then(|key| ledger.hold_index_by_key(key));
-    if let Some(hold) = hold {
+    let holds: Vec<usize> = r
+        .payers
+        .iter()
+        .filter(|p| ledger.voucher(p.voucher_pk).is_some())
+        .filter_map(|p| ledger.hold_index_by_key(p.hold))
+        .collect();
+    for hold in holds {
         lifecycle::end(ledger, hold, HoldState::Released, now);
     }
     ledger.front_mut().change_reservation(index, |r| {
@@ -481,7 +590,8 @@ pub struct RefundOf<'a> {
     pub lines: &'a [LineAmount],
 }
 
-/// Puts money back on the voucher against one capture or charge, per line.
+/// Puts money back against one capture or charge, per line, to the vouchers that paid it: the
+/// last-drawn voucher first, none more than it paid.
 pub(super) fn refund(
     ledger: &mut Ledger,
     origin: &Origin,
@@ -491,12 +601,11 @@ pub(super) fn refund(
     let now = origin.now;
     let index = reservation(ledger, origin, of.id)?;
     let r = ledger.front().reservation(index);
-    let voucher = r.voucher_pk.and_then(|pk| ledger.voucher(pk));
     let posting = ledger
         .front()
         .posting_index(r.pk, of.reference)
         .filter(|&p| ledger.front().posting(p).source == of.source);
-    let (Some(voucher), Some(posting)) = (voucher, posting) else {
+    let Some(posting) = posting else {
         return Err(refused(FrontRefusal::RefundTransactionNotFound));
     };
     let p = ledger.front().posting(posting);
@@ -518,24 +627,49 @@ pub(super) fn refund(
         return Err(refused(FrontRefusal::PartialChargeRefundNotAllowed));
     }
     lifecycle::check_refund(p.amount_minor, p.refunded_minor, total)?;
-    lifecycle::check_credit(voucher, total)?;
-    let new = NewEntry {
-        id: None,
-        voucher_pk: voucher.pk,
-        kind: EntryKind::Refund,
-        amount_minor: total,
-        currency: voucher.currency,
-        order_number: Some(of.id.to_string()),
-        refund_of: Some((p.entry, p.entry_id.clone())),
-        hold: None,
-    };
-    let entry = lifecycle::write_entry(ledger, origin, new, ids);
+    // Last drawn, first refunded.
+    let room: Vec<i64> = p
+        .draws
+        .iter()
+        .rev()
+        .map(|d| d.amount_minor - d.refunded_minor)
+        .collect();
+    let last = p.draws.len() - 1;
+    let parts: Vec<(usize, i64)> = spread(total, &room)
+        .into_iter()
+        .map(|(at, part)| (last - at, part))
+        .collect();
+    let mut refunds = Vec::with_capacity(parts.len());
+    for &(at, part) in &parts {
+        let draw = &p.draws[at];
+        let voucher = ledger
+            .voucher(draw.voucher_pk)
+            .ok_or(refused(FrontRefusal::RefundTransactionNotFound))?;
+        lifecycle::check_credit(voucher, part)?;
+        refunds.push(NewEntry {
+            id: None,
+            voucher_pk: voucher.pk,
+            kind: EntryKind::Refund,
+            amount_minor: part,
+            currency: voucher.currency,
+            order_number: Some(of.id.to_string()),
+            refund_of: Some((draw.entry, draw.entry_id.clone())),
+            hold: None,
+        });
+    }
+    let refund_ids: Vec<String> = refunds
+        .into_iter()
+        .map(|new| lifecycle::write_entry(ledger, origin, new, ids).id)
+        .collect();
     let book = ledger.front_mut();
     book.change_posting(posting, |p| {
         for line in &mut p.lines {
             if let RowKey::Stored(pk) = line.line {
                 line.refunded_minor += wanted.get(&pk).copied().unwrap_or(0);
             }
+        }
+        for &(at, part) in &parts {
+            p.draws[at].refunded_minor += part;
         }
         p.refunded_minor += total;
         p.refunded_at = Some(now);
@@ -559,13 +693,13 @@ pub(super) fn refund(
         note: None,
     };
     record(ledger, origin, index, event, None);
-    audit(
-        ledger,
-        origin,
-        "front.refund",
-        of.id,
-        json!({ "reference": of.reference, "refund_id": entry.id, "amount_minor": total }),
-    );
+    let detail = json!({
+        "reference": of.reference,
+        "refund_id": refund_ids.first(),
+        "refund_ids": refund_ids,
+        "amount_minor": total,
+    });
+    audit(ledger, origin, "front.refund", of.id, detail);
     Ok(Answer::FrontDone)
 }
 

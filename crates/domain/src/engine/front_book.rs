@@ -32,9 +32,9 @@ pub struct FrontReservation {
     pub charge_limit_minor: i64,
     pub charge_partially_refundable: bool,
     pub grand_total_minor: i64,
-    /// The paying voucher and the hold on it, once paid.
-    pub voucher_pk: Option<i64>,
-    pub hold: Option<RowKey>,
+    /// The vouchers that pay, each with its hold, in the order the customer gave them; empty
+    /// until paid.
+    pub payers: Vec<FrontPayer>,
     pub captured_minor: i64,
     pub charged_minor: i64,
     pub refunded_captured_minor: i64,
@@ -42,7 +42,19 @@ pub struct FrontReservation {
     pub updated_at: OffsetDateTime,
 }
 
+/// One voucher paying a reservation, and the hold placed on it when the customer paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrontPayer {
+    pub voucher_pk: i64,
+    pub hold: RowKey,
+}
+
 impl FrontReservation {
+    /// The first paying voucher: the one Front Payment's `voucherId` names.
+    pub fn first_voucher_pk(&self) -> Option<i64> {
+        self.payers.first().map(|p| p.voucher_pk)
+    }
+
     /// What Front Payment's decisions need.
     pub fn snapshot(&self) -> FrontSnapshot {
         FrontSnapshot {
@@ -80,19 +92,33 @@ pub struct PostingLine {
     pub refunded_minor: i64,
 }
 
-/// A capture or charge of a reservation, by its ledger entry.
+/// What one paying voucher gave to a posting: a charge entry of its own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Draw {
+    pub entry: RowKey,
+    pub entry_id: String,
+    pub voucher_pk: i64,
+    pub amount_minor: i64,
+    /// What refunds of the posting gave back to this voucher.
+    pub refunded_minor: i64,
+}
+
+/// A capture or charge of a reservation, named by its first draw's ledger entry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FrontPosting {
     pub entry: RowKey,
-    /// `CAP…` or `CHA…`, the entry's id.
+    /// `CAP…` or `CHA…`, the first draw's entry id: the posting's id on the wire.
     pub entry_id: String,
     pub reservation_pk: i64,
     pub source: PostingSource,
+    /// The sum of the draws.
     pub amount_minor: i64,
     pub refunded_minor: i64,
     pub refunded_at: Option<OffsetDateTime>,
     pub note: Option<String>,
     pub lines: Vec<PostingLine>,
+    /// Which voucher paid what, in the order drawn; the first is the posting's own entry.
+    pub draws: Vec<Draw>,
 }
 
 /// One event of a reservation's history.

@@ -30,8 +30,8 @@ pub use bleepay::PURPOSE_BLEEPAY;
 pub use bleepay_book::{BleepayBook, BleepayCode, BleepayWrites, FreedCode};
 pub use front::{Closing, PURPOSE_FRONT};
 pub use front_book::{
-    FrontBook, FrontCallback, FrontEvent, FrontLine, FrontPosting, FrontReservation, FrontWrites,
-    PostingLine,
+    Draw, FrontBook, FrontCallback, FrontEvent, FrontLine, FrontPayer, FrontPosting,
+    FrontReservation, FrontWrites, PostingLine,
 };
 pub use state::{
     AuditRecord, Entry, Hold, Ledger, PURPOSE_RESERVATION, RowKey, TenantRules, Voucher, WriteSet,
@@ -132,11 +132,11 @@ pub enum Command {
         voucher_id: String,
         comment: String,
     },
-    /// Front Payment: the customer pays a reservation with the voucher this code names.
+    /// Front Payment: the customer pays a reservation with the vouchers these codes name, in
+    /// this order.
     FrontPay {
         reservation_id: String,
-        code: String,
-        pin: Option<String>,
+        vouchers: Vec<crate::front::PayingVoucher>,
         /// The currency the page showed the amounts in, if it showed one: a voucher in
         /// another is refused.
         currency: Option<crate::Currency>,
@@ -315,15 +315,9 @@ pub fn apply(
         } => jtl::delete(ledger, origin, (voucher_id, comment)),
         Command::FrontPay {
             reservation_id,
-            code,
-            pin,
+            vouchers,
             currency,
-        } => front::pay(
-            ledger,
-            origin,
-            (reservation_id, code, pin.as_deref(), *currency),
-            ids,
-        ),
+        } => front::pay(ledger, origin, (reservation_id, vouchers, *currency), ids),
         Command::FrontCapture {
             reservation_id,
             lines,

@@ -481,7 +481,7 @@ impl Ledger {
                 continue;
             };
             let currency = r
-                .voucher_pk
+                .first_voucher_pk()
                 .and_then(|pk| self.vouchers.get(&pk))
                 .map(|v| v.currency);
             let mut reservation = json!({ "id": r.id, "status": r.status.as_str() });
@@ -491,7 +491,7 @@ impl Ledger {
                 let refunded = r.refunded_captured_minor + r.refunded_charged_minor;
                 reservation["refunded"] = money(refunded, currency);
             }
-            let pk = r.voucher_pk;
+            let pk = r.first_voucher_pk();
             self.draft(kind, pk, json!({ "reservation": reservation }));
         }
         for index in self.bleepay.take_status_changes() {

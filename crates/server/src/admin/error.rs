@@ -94,6 +94,8 @@ impl AdminError {
             | D::PatternExhausted
             | D::ImportRowTaken { .. }
             | D::ConsoleUsernameTaken
+            | D::PayingVoucher { .. }
+            | D::VouchersShort { .. }
             | D::Front(_)
             | D::Bleepay(_) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -154,6 +154,8 @@ pub fn refusal(refused: &DomainError) -> StoredResponse {
         | DomainError::ConsoleUserNotFound
         | DomainError::MerchantTokenNotFound
         | DomainError::WebhookNotFound
+        | DomainError::PayingVoucher { .. }
+        | DomainError::VouchersShort { .. }
         | DomainError::Front(_) => error(400, "refused", &refused.to_string()),
     }
 }

@@ -91,9 +91,12 @@ pub fn refusal(refusal: &DomainError) -> StoredResponse {
         | DomainError::VoucherExpired
         | DomainError::CurrencyMismatch
         | DomainError::RefundExceedsCharge
-        | DomainError::BalanceLimitExceeded => {
+        | DomainError::BalanceLimitExceeded
+        | DomainError::VouchersShort { .. } => {
             no_data(400, &FrontRefusal::ChargeRunwayExceeded.key())
         }
+        // The payment page's refusal of one of several vouchers answers as that refusal.
+        DomainError::PayingVoucher { refusal, .. } => self::refusal(refusal),
         DomainError::VoucherNotFound => no_data(404, "paymentCardNotFound"),
         // What this merchant cannot see answers as an unknown reservation; the rest are
         // refusals of other faces' commands, which this face never submits.

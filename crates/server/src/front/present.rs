@@ -123,6 +123,13 @@ pub fn reservation(r: &FrontReservationView, merchant_name: &str, payment_url: &
                 "fromCaptured": amount(r.refunded_captured_minor),
                 "fromCharge": amount(r.refunded_charged_minor),
             },
+            "vouchers": r.vouchers.iter().map(|v| json!({
+                "voucherId": v.voucher_id,
+                "heldAmount": amount(v.held_minor),
+                "capturedAmount": amount(v.captured_minor),
+                "chargedAmount": amount(v.charged_minor),
+                "refundedAmount": amount(v.refunded_minor),
+            })).collect::<Vec<_>>(),
         },
         "organizationDetails": { "name": merchant_name, "billingAddress": null },
         "paymentHistory": {

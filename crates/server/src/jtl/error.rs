@@ -192,6 +192,8 @@ impl JtlError {
             D::TenantIdTaken
             | D::ClientCredentialsInvalid
             | D::ScopeNotAllowed
+            | D::PayingVoucher { .. }
+            | D::VouchersShort { .. }
             | D::Front(_)
             | D::Bleepay(_)
             | D::ConsoleUsernameTaken

@@ -292,6 +292,11 @@ pub(super) fn schemas() -> Value {
         "name": { "type": "string", "maxLength": 1000 }, "productId": { "type": "string", "nullable": true },
         "rate": amount(), "tax": { "oneOf": [{ "type": "integer", "enum": [0, 12, 15, 25] }, { "type": "string", "enum": ["0", "12", "15", "25"] }] },
         "amount": amount() } });
+    let payers = json!({ "type": "array",
+        "description": "Each paying voucher in the order the customer gave them; the first is voucherId.",
+        "items": { "type": "object", "properties": {
+            "voucherId": string(), "heldAmount": { "type": "number" }, "capturedAmount": { "type": "number" },
+            "chargedAmount": { "type": "number" }, "refundedAmount": { "type": "number" } } } });
     json!({
         "FrontEnvelope": { "type": "object", "required": ["status_code", "status_message", "message"], "properties": {
             "status_code": { "type": "integer", "description": "Equal to the HTTP status." },
@@ -339,7 +344,8 @@ pub(super) fn schemas() -> Value {
                 "currency": { "type": "string", "nullable": true }, "reservedAt": { "type": "integer", "nullable": true },
                 "reservedAmount": { "type": "number" }, "heldAmount": { "type": "number" },
                 "capturedAmount": { "type": "number" }, "chargedAmount": { "type": "number" },
-                "amountRefunded": { "type": "object", "properties": { "fromCaptured": { "type": "number" }, "fromCharge": { "type": "number" } } } } },
+                "amountRefunded": { "type": "object", "properties": { "fromCaptured": { "type": "number" }, "fromCharge": { "type": "number" } } },
+                "vouchers": payers } },
             "organizationDetails": { "type": "object" },
             "paymentHistory": { "type": "object", "properties": {
                 "reserved": { "type": "array", "items": { "type": "object" } },

@@ -22,5 +22,6 @@ mod limits;
 mod operators;
 mod outage;
 mod pay_page;
+mod pay_several;
 mod tls;
 mod webhooks;

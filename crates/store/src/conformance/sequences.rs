@@ -13,6 +13,7 @@ use proptest::sample::Index;
 use proptest::test_runner::{Config, TestRunner};
 use voucherd_domain::DomainError;
 use voucherd_domain::bleepay::BleepayRefusal;
+use voucherd_domain::front::PayingVoucher;
 
 use super::wallet::Wallet;
 use super::{Caller, T0, eur, tenant};
@@ -320,8 +321,10 @@ async fn run_sequence(till: &Caller, merchant: &Caller, n: usize, steps: &[Step]
                 let answer = merchant
                     .run(Command::FrontPay {
                         reservation_id: id.0.clone(),
-                        code: vouchers[voucher].code.clone(),
-                        pin: None,
+                        vouchers: vec![PayingVoucher {
+                            code: vouchers[voucher].code.clone(),
+                            pin: None,
+                        }],
                         currency: None,
                     })
                     .await;
@@ -334,7 +337,7 @@ async fn run_sequence(till: &Caller, merchant: &Caller, n: usize, steps: &[Step]
                         drawn: false,
                         closed: false,
                     }),
-                    Err(DomainError::InsufficientBalance) if !fits => {}
+                    Err(DomainError::VouchersShort { .. }) if !fits => {}
                     other => panic!("{context}: {held} held: {other:?}"),
                 }
                 voucher

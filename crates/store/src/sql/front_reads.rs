@@ -3,13 +3,14 @@
 
 use time::OffsetDateTime;
 use voucherd_domain::Currency;
+use voucherd_domain::events::masked_code;
 use voucherd_domain::front::{FrontSnapshot, FrontStatus};
 
 use super::{Row, SqlExec, Value};
 use crate::StoreError;
 use crate::front::{
-    FrontCallback, FrontEventView, FrontLineView, FrontPostingView, FrontReservationView,
-    PostingSource,
+    FrontCallback, FrontEventView, FrontLineView, FrontPayerView, FrontPostingView,
+    FrontReservationView, PostingSource,
 };
 
 /// The most events one history answer holds.
@@ -18,8 +19,8 @@ pub(super) const HISTORY_EVENTS_MAX: i64 = 1_000;
 /// A reservation with the keys the ledger needs to change it.
 pub(super) struct FrontRecord {
     pub(super) pk: i64,
+    /// The first paying voucher, once paid.
     pub(super) voucher_pk: Option<i64>,
-    pub(super) hold_pk: Option<i64>,
     pub(super) merchant_token_id: String,
     pub(super) link_opened: bool,
     /// The status as stored (never `Expired`).
@@ -49,22 +50,22 @@ pub(super) fn corrupt(what: &str, value: &str) -> StoreError {
 
 /// A reservation's columns as [`reservation_row`] reads them, with `$1` the time of the read;
 /// the caller adds its `WHERE`.
-pub(super) const RESERVATION_SELECT: &str = "SELECT r.pk, r.voucher_pk, r.hold_pk, r.merchant_token_id, \
+pub(super) const RESERVATION_SELECT: &str = "SELECT r.pk, r.voucher_pk, r.merchant_token_id, \
      r.link_opened_at, r.capture_deadline_days, r.tenant_id, r.id, r.customer_id, r.status, \
      r.details, r.due_at, COALESCE(r.charge_limit_minor, r.grand_total_minor), \
      r.charge_validity_days, r.charge_partially_refundable, r.grand_total_minor, r.callback_url, \
      r.success_url, r.failure_url, v.id, v.currency, r.reserved_at, \
-     CASE WHEN h.state = 'live' AND h.expires_at > $1 THEN h.amount_minor ELSE 0 END, \
+     CAST(COALESCE((SELECT SUM(h.amount_minor) FROM front_payers p \
+     JOIN holds h ON h.pk = p.hold_pk WHERE p.reservation_pk = r.pk AND h.state = 'live' \
+     AND h.expires_at > $1), 0) AS BIGINT), \
      r.captured_minor, r.charged_minor, r.refunded_captured_minor, r.refunded_charged_minor, \
      r.created_at, r.updated_at \
-     FROM front_reservations r LEFT JOIN vouchers v ON v.pk = r.voucher_pk \
-     LEFT JOIN holds h ON h.pk = r.hold_pk";
+     FROM front_reservations r LEFT JOIN vouchers v ON v.pk = r.voucher_pk";
 
 pub(super) fn reservation_row(row: &Row, now: OffsetDateTime) -> Result<FrontRecord, StoreError> {
     let mut r = row.reader();
     let pk = r.int()?;
     let voucher_pk = r.opt_int()?;
-    let hold_pk = r.opt_int()?;
     let merchant_token_id = r.text()?;
     let link_opened = r.opt_int()?.is_some();
     let capture_deadline_days = r.int()?;
@@ -105,13 +106,13 @@ pub(super) fn reservation_row(row: &Row, now: OffsetDateTime) -> Result<FrontRec
         refunded_charged_minor: r.int()?,
         lines: Vec::new(),
         postings: Vec::new(),
+        vouchers: Vec::new(),
         created_at: r.time()?,
         updated_at: r.time()?,
     };
     Ok(FrontRecord {
         pk,
         voucher_pk,
-        hold_pk,
         merchant_token_id,
         link_opened,
         stored_status,
@@ -139,7 +140,56 @@ pub(super) async fn reservation<T: SqlExec>(
     let mut record = reservation_row(&row, now)?;
     record.view.lines = lines(tx, record.pk).await?;
     record.view.postings = postings(tx, record.pk).await?;
+    if record.voucher_pk.is_some() {
+        record.view.vouchers = payers(tx, record.pk, now).await?;
+    }
     Ok(Some(record))
+}
+
+/// Each paying voucher of a reservation: what its hold still holds, and what the reservation's
+/// captures and charges drew from it and its refunds gave back.
+async fn payers<T: SqlExec>(
+    tx: &mut T,
+    reservation_pk: i64,
+    now: OffsetDateTime,
+) -> Result<Vec<FrontPayerView>, StoreError> {
+    let drawn = |source: &str| {
+        format!(
+            "CAST(COALESCE((SELECT SUM(e.amount_minor) FROM front_postings p \
+             JOIN front_posting_draws d ON d.posting_entry_pk = p.entry_pk \
+             JOIN entries e ON e.pk = d.entry_pk WHERE p.reservation_pk = fp.reservation_pk \
+             AND p.source = '{source}' AND e.voucher_pk = fp.voucher_pk), 0) AS BIGINT)"
+        )
+    };
+    let sql = format!(
+        "SELECT v.id, v.code, CASE WHEN h.state = 'live' AND h.expires_at > $2 THEN h.amount_minor \
+         ELSE 0 END, {}, {}, \
+         CAST(COALESCE((SELECT SUM(back.amount_minor) FROM front_postings p \
+         JOIN front_posting_draws d ON d.posting_entry_pk = p.entry_pk \
+         JOIN entries back ON back.refund_of_pk = d.entry_pk \
+         WHERE p.reservation_pk = fp.reservation_pk AND back.voucher_pk = fp.voucher_pk), 0) \
+         AS BIGINT) \
+         FROM front_payers fp JOIN vouchers v ON v.pk = fp.voucher_pk \
+         JOIN holds h ON h.pk = fp.hold_pk WHERE fp.reservation_pk = $1 ORDER BY fp.position",
+        drawn("captured"),
+        drawn("charged"),
+    );
+    let rows = tx
+        .fetch(&sql, vec![reservation_pk.into(), now.into()])
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let mut r = row.reader();
+            Ok(FrontPayerView {
+                voucher_id: r.text()?,
+                masked_code: masked_code(&r.text()?),
+                held_minor: r.int()?,
+                captured_minor: r.int()?,
+                charged_minor: r.int()?,
+                refunded_minor: r.int()?,
+            })
+        })
+        .collect()
 }
 
 async fn lines<T: SqlExec>(
@@ -177,7 +227,7 @@ async fn postings<T: SqlExec>(
 ) -> Result<Vec<FrontPostingView>, StoreError> {
     let rows = tx
         .fetch(
-            "SELECT e.id, p.source, e.amount_minor, p.refunded_minor, e.created_at, p.refunded_at \
+            "SELECT e.id, p.source, p.amount_minor, p.refunded_minor, e.created_at, p.refunded_at \
              FROM front_postings p JOIN entries e ON e.pk = p.entry_pk \
              WHERE p.reservation_pk = $1 ORDER BY p.entry_pk",
             vec![reservation_pk.into()],
@@ -212,7 +262,7 @@ pub(super) async fn events<T: SqlExec>(
     let rows = tx
         .fetch(
             "SELECT ev.uuid, r.id, ev.title, ev.at, ev.amount_minor, ev.sent_to, ev.action_by, \
-             ev.note, CAST(CASE WHEN p.entry_pk IS NOT NULL AND p.refunded_minor < e.amount_minor \
+             ev.note, CAST(CASE WHEN p.entry_pk IS NOT NULL AND p.refunded_minor < p.amount_minor \
              THEN 1 ELSE 0 END AS BIGINT) \
              FROM front_events ev JOIN front_reservations r ON r.pk = ev.reservation_pk \
              LEFT JOIN entries e ON e.tenant_id = ev.tenant_id AND e.id = ev.uuid \

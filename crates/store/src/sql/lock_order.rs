@@ -35,7 +35,10 @@ fn voucher_names(command: &Command) -> Vec<VoucherName<'_>> {
             vec![VoucherName::Reservation(reservation_id)]
         }
         Command::Refund { charge_id, .. } => vec![VoucherName::Charge(charge_id)],
-        Command::FrontPay { code, .. } => vec![VoucherName::Code(code)],
+        Command::FrontPay { vouchers, .. } => vouchers
+            .iter()
+            .map(|given| VoucherName::Code(&given.code))
+            .collect(),
         Command::FrontOpenLink { reservation_id }
         | Command::FrontCapture { reservation_id, .. }
         | Command::FrontCharge { reservation_id, .. }
@@ -112,9 +115,10 @@ fn lock_statement<'a>(
                     ("SELECT voucher_pk FROM entries", "tenant_id", "id", id)
                 }
                 VoucherName::FrontReservation(id) => (
-                    "SELECT voucher_pk FROM front_reservations",
-                    "tenant_id",
-                    "id",
+                    "SELECT p.voucher_pk FROM front_payers p \
+                     JOIN front_reservations r ON r.pk = p.reservation_pk",
+                    "r.tenant_id",
+                    "r.id",
                     id,
                 ),
                 VoucherName::BleepayCode(id) => (

@@ -99,6 +99,14 @@ impl<B: Backend> SqlStore<B> {
         super::events::append(&mut recording, dialect, &events).await?;
         Ok((recording.statements, executions))
     }
+
+    /// Runs `script` in a write transaction and commits it: for tests that put a database back
+    /// the way an earlier version left it.
+    pub async fn execute_script(&self, script: &str) -> Result<(), StoreError> {
+        let mut tx = self.backend.begin_write().await?;
+        tx.execute_script(script).await?;
+        B::commit(tx).await
+    }
 }
 
 /// Runs `$body` with `$tx` bound to a fresh read transaction, then commits it. An early

@@ -12,10 +12,13 @@ use time::{Duration, OffsetDateTime};
 
 use super::{Database, Expected, MEntry, MHold, Model, Sequence, TENANTS, stored};
 use crate::engine::{
-    Closing, Command, FrontLine, FrontPosting, FrontReservation, FrontWrites, Ledger, Origin,
-    PostingLine, RowKey,
+    Closing, Command, Draw, FrontLine, FrontPayer, FrontPosting, FrontReservation, FrontWrites,
+    Ledger, Origin, PostingLine, RowKey,
 };
-use crate::front::{FrontLineInput, FrontRefusal, FrontStatus, LineAmount, PostingSource};
+use crate::front::{
+    FrontLineInput, FrontRefusal, FrontStatus, LineAmount, PAYING_VOUCHERS_MAX, PayingVoucher,
+    PostingSource,
+};
 use crate::{BALANCE_MINOR_MAX, DomainError, EntryKind, HoldState};
 
 // ---------------------------------------------------------------- the database's rows
@@ -53,7 +56,7 @@ impl Rows {
         let mut vouchers = Vec::new();
         for pk in pks {
             let r = &self.reservations[pk];
-            vouchers.extend(r.voucher_pk);
+            vouchers.extend(r.payers.iter().map(|p| p.voucher_pk));
             ledger.load_front_reservation(r.clone());
             for line in self.lines.values().filter(|l| l.reservation_pk == *pk) {
                 ledger.load_front_line(line.clone());
@@ -90,10 +93,15 @@ impl Database {
             RowKey::New(i) => RowKey::Stored(line_pks[i]),
         };
         for r in writes.changed_reservations {
-            let r = FrontReservation {
-                hold: r.hold.map(hold_key),
-                ..r
-            };
+            let payers = r
+                .payers
+                .iter()
+                .map(|p| FrontPayer {
+                    hold: hold_key(p.hold),
+                    ..*p
+                })
+                .collect();
+            let r = FrontReservation { payers, ..r };
             self.front.reservations.insert(r.pk, r);
         }
         for line in writes.new_lines.into_iter().chain(writes.changed_lines) {
@@ -117,9 +125,18 @@ impl Database {
                     ..l.clone()
                 })
                 .collect();
+            let draws = p
+                .draws
+                .iter()
+                .map(|d| Draw {
+                    entry: entry_key(d.entry),
+                    ..d.clone()
+                })
+                .collect();
             let p = FrontPosting {
                 entry: entry_key(p.entry),
                 lines,
+                draws,
                 ..p
             };
             self.front.postings.insert(stored(p.entry), p);
@@ -144,8 +161,8 @@ pub(super) struct MReservation {
     grand_total: i64,
     partially_refundable: bool,
     callback: bool,
-    voucher: Option<usize>,
-    hold: Option<usize>,
+    /// Each paying voucher and its hold, in the order given.
+    payers: Vec<(usize, usize)>,
     captured: i64,
     charged: i64,
     refunded_captured: i64,
@@ -170,6 +187,8 @@ struct MPosting {
     refunded: i64,
     /// Line name, amount drawn, amount refunded.
     lines: Vec<(String, i64, i64)>,
+    /// Voucher, entry id, amount drawn, amount refunded, in the order drawn.
+    draws: Vec<(usize, String, i64, i64)>,
 }
 
 #[derive(Default)]
@@ -188,6 +207,23 @@ fn no(refusal: FrontRefusal) -> DomainError {
 }
 
 impl FrontModel {
+    /// How many reservations were paid with several vouchers, how many postings drew from
+    /// several, and how many of those refunded to several.
+    pub(super) fn several_vouchers_reached(&self) -> [usize; 3] {
+        let several = |draws: &[(usize, String, i64, i64)]| draws.len() > 1;
+        [
+            self.reservations
+                .iter()
+                .filter(|r| r.payers.len() > 1)
+                .count(),
+            self.postings.iter().filter(|p| several(&p.draws)).count(),
+            self.postings
+                .iter()
+                .filter(|p| p.draws.iter().filter(|d| d.3 > 0).count() > 1)
+                .count(),
+        ]
+    }
+
     fn reservation(&self, tenant: &str, id: &str) -> Result<usize, DomainError> {
         self.reservations
             .iter()
@@ -221,10 +257,35 @@ fn sums(lines: &[LineAmount]) -> BTreeMap<i64, i64> {
 }
 
 impl Model {
-    fn voucher_of(&self, r: usize) -> Option<usize> {
+    /// The reservation's paying vouchers that were not deleted, with their holds.
+    fn payers_of(&self, r: usize) -> Vec<(usize, usize)> {
         self.front.reservations[r]
-            .voucher
-            .filter(|&v| !self.vouchers[v].deleted)
+            .payers
+            .iter()
+            .copied()
+            .filter(|&(v, _)| !self.vouchers[v].deleted)
+            .collect()
+    }
+
+    /// Splits `total` over what each source can give, in order (see the engine's rule).
+    fn spread(total: i64, can_give: &[i64]) -> Vec<(usize, i64)> {
+        if total == 0 {
+            return if can_give.is_empty() {
+                Vec::new()
+            } else {
+                vec![(0, 0)]
+            };
+        }
+        let mut left = total;
+        let mut parts = Vec::new();
+        for (i, can) in can_give.iter().enumerate() {
+            let part = (*can).min(left).max(0);
+            if part > 0 {
+                parts.push((i, part));
+                left -= part;
+            }
+        }
+        parts
     }
 
     fn closed(&self, r: usize) -> Result<(), DomainError> {
@@ -239,23 +300,17 @@ impl Model {
         &mut self,
         origin: &Origin,
         command: &Command,
-        new_id: Option<&str>,
+        drawn: &[String],
     ) -> Result<Expected, DomainError> {
         let (t, now) = (origin.tenant_id.as_str(), origin.now);
-        let id = || new_id.expect("the engine named what it made").to_string();
+        let mut drawn = drawn.iter();
+        let mut id = || drawn.next().expect("the engine drew an id").clone();
         match command {
             Command::FrontPay {
                 reservation_id,
-                code,
-                pin,
-                ..
+                vouchers,
+                currency,
             } => {
-                let v = self
-                    .find_voucher(t, |v| &v.code == code)
-                    .ok_or(DomainError::VoucherNotFound)?;
-                if self.vouchers[v].pin.is_some() && self.vouchers[v].pin != *pin {
-                    return Err(DomainError::VoucherNotFound);
-                }
                 let r = self.front.reservation(t, reservation_id)?;
                 let res = &self.front.reservations[r];
                 match res.status {
@@ -263,28 +318,64 @@ impl Model {
                     FrontStatus::Sent => return Err(no(FrontRefusal::LinkExpired)),
                     _ => return Err(no(FrontRefusal::LinkAlreadyUsed)),
                 }
-                self.usable(v, now)?;
-                let amount = res.grand_total;
-                if amount > self.remaining(v) - self.held(v, now) {
-                    return Err(DomainError::InsufficientBalance);
+                if vouchers.is_empty() || vouchers.len() > PAYING_VOUCHERS_MAX {
+                    return Err(no(FrontRefusal::VoucherCountInvalid));
                 }
-                self.holds.push(MHold {
-                    jtl: false,
-                    tenant: t.into(),
-                    id: id(),
-                    voucher: v,
-                    amount,
-                    state: HoldState::Live,
-                    expires_at: now + Duration::days(res.capture_deadline_days),
-                    charge: None,
-                });
+                let (total, days) = (res.grand_total, res.capture_deadline_days);
+                let mut shown = *currency;
+                let mut chosen: Vec<usize> = Vec::new();
+                let mut free = Vec::new();
+                for (position, given) in vouchers.iter().enumerate() {
+                    let at = |refusal| DomainError::PayingVoucher {
+                        position,
+                        refusal: Box::new(refusal),
+                    };
+                    let v = self
+                        .find_voucher(t, |v| v.code == given.code)
+                        .ok_or(at(DomainError::VoucherNotFound))?;
+                    let voucher = &self.vouchers[v];
+                    if voucher.pin.is_some() && voucher.pin != given.pin {
+                        return Err(at(DomainError::VoucherNotFound));
+                    }
+                    if shown.is_some_and(|c| c != voucher.currency) {
+                        return Err(at(DomainError::CurrencyMismatch));
+                    }
+                    shown = Some(voucher.currency);
+                    self.usable(v, now).map_err(at)?;
+                    if chosen.contains(&v) {
+                        return Err(at(no(FrontRefusal::VoucherRepeated)));
+                    }
+                    chosen.push(v);
+                    free.push(self.remaining(v) - self.held(v, now));
+                }
+                let parts = Self::spread(total, &free);
+                if parts.iter().map(|(_, part)| part).sum::<i64>() < total {
+                    let mut covers_minor = vec![0; vouchers.len()];
+                    for (at, part) in parts {
+                        covers_minor[at] = part;
+                    }
+                    return Err(DomainError::VouchersShort { covers_minor });
+                }
+                let mut payers = Vec::new();
+                for (at, part) in parts {
+                    self.holds.push(MHold {
+                        jtl: false,
+                        tenant: t.into(),
+                        id: id(),
+                        voucher: chosen[at],
+                        amount: part,
+                        state: HoldState::Live,
+                        expires_at: now + Duration::days(days),
+                        charge: None,
+                    });
+                    payers.push((chosen[at], self.holds.len() - 1));
+                }
                 let res = &mut self.front.reservations[r];
                 res.status = FrontStatus::Reserved;
-                res.voucher = Some(v);
-                res.hold = Some(self.holds.len() - 1);
+                res.payers = payers;
                 res.reserved_at = Some(now);
                 self.front.announce(r);
-                Ok(Expected::FrontPaid { amount })
+                Ok(Expected::FrontPaid { amount: total })
             }
             Command::FrontCapture {
                 reservation_id,
@@ -300,9 +391,10 @@ impl Model {
                 if now >= reserved_at + Duration::days(res.capture_deadline_days) {
                     return Err(no(FrontRefusal::CaptureDeadlineExceeded));
                 }
-                let (Some(v), Some(h)) = (self.voucher_of(r), res.hold) else {
+                let payers = self.payers_of(r);
+                if payers.is_empty() {
                     return Err(no(FrontRefusal::PaymentCardNotFound));
-                };
+                }
                 let wanted = sums(lines);
                 let mut drawn = Vec::new();
                 for (pk, amount) in &wanted {
@@ -318,29 +410,40 @@ impl Model {
                     drawn.push((l, *amount));
                 }
                 let total: i64 = wanted.values().sum();
-                let hold = &self.holds[h];
-                let held = if hold.state == HoldState::Live && hold.expires_at > now {
-                    hold.amount
-                } else {
-                    0
-                };
-                if total > held {
+                let live: Vec<usize> = payers
+                    .iter()
+                    .map(|&(_, h)| h)
+                    .filter(|&h| {
+                        let hold = &self.holds[h];
+                        hold.state == HoldState::Live && hold.expires_at > now
+                    })
+                    .collect();
+                let held: Vec<i64> = live.iter().map(|&h| self.holds[h].amount).collect();
+                let parts = Self::spread(total, &held);
+                if parts.is_empty() || parts.iter().map(|(_, part)| part).sum::<i64>() < total {
                     return Err(no(FrontRefusal::CaptureRunwayExceeded));
                 }
-                self.entries.push(MEntry {
-                    tenant: t.into(),
-                    id: id(),
-                    voucher: v,
-                    kind: EntryKind::Charge,
-                    amount: total,
-                    order_number: Some(reservation_id.clone()),
-                    refund_of: None,
-                });
-                if total == held {
-                    self.holds[h].state = HoldState::Charged;
-                    self.holds[h].charge = Some(self.entries.len() - 1);
-                } else {
-                    self.holds[h].amount -= total;
+                let mut draws = Vec::new();
+                for (at, part) in parts {
+                    let h = live[at];
+                    let entry_id = id();
+                    let v = self.holds[h].voucher;
+                    self.entries.push(MEntry {
+                        tenant: t.into(),
+                        id: entry_id.clone(),
+                        voucher: v,
+                        kind: EntryKind::Charge,
+                        amount: part,
+                        order_number: Some(reservation_id.clone()),
+                        refund_of: None,
+                    });
+                    if part == self.holds[h].amount {
+                        self.holds[h].state = HoldState::Charged;
+                        self.holds[h].charge = Some(self.entries.len() - 1);
+                    } else {
+                        self.holds[h].amount -= part;
+                    }
+                    draws.push((v, entry_id, part, 0));
                 }
                 let mut posting_lines = Vec::new();
                 for (l, amount) in drawn {
@@ -349,11 +452,12 @@ impl Model {
                 }
                 self.front.postings.push(MPosting {
                     reservation: r,
-                    id: id(),
+                    id: draws[0].1.clone(),
                     source: PostingSource::Captured,
                     amount: total,
                     refunded: 0,
                     lines: posting_lines,
+                    draws,
                 });
                 let res = &mut self.front.reservations[r];
                 res.captured += total;
@@ -368,11 +472,17 @@ impl Model {
             } => {
                 let r = self.front.reservation(t, reservation_id)?;
                 let total: i64 = lines.iter().map(|l| l.amount_minor).sum();
-                let v = self.voucher_of(r);
-                let available = match v {
-                    Some(v) if self.usable(v, now).is_ok() => self.remaining(v) - self.held(v, now),
-                    _ => 0,
-                };
+                let loaded: Vec<usize> = self.payers_of(r).iter().map(|&(v, _)| v).collect();
+                let usable: Vec<usize> = loaded
+                    .iter()
+                    .copied()
+                    .filter(|&v| self.usable(v, now).is_ok())
+                    .collect();
+                let free: Vec<i64> = usable
+                    .iter()
+                    .map(|&v| self.remaining(v) - self.held(v, now))
+                    .collect();
+                let available: i64 = free.iter().sum();
                 self.closed(r)?;
                 let res = self.front.reservations[r].clone();
                 let reserved_at = res
@@ -384,16 +494,23 @@ impl Model {
                 if total > res.charge_limit - res.charged || total > available {
                     return Err(no(FrontRefusal::ChargeRunwayExceeded));
                 }
-                let v = v.ok_or(no(FrontRefusal::PaymentCardNotFound))?;
-                self.entries.push(MEntry {
-                    tenant: t.into(),
-                    id: id(),
-                    voucher: v,
-                    kind: EntryKind::Charge,
-                    amount: total,
-                    order_number: Some(reservation_id.clone()),
-                    refund_of: None,
-                });
+                if usable.is_empty() {
+                    return Err(no(FrontRefusal::PaymentCardNotFound));
+                }
+                let mut draws = Vec::new();
+                for (at, part) in Self::spread(total, &free) {
+                    let entry_id = id();
+                    self.entries.push(MEntry {
+                        tenant: t.into(),
+                        id: entry_id.clone(),
+                        voucher: usable[at],
+                        kind: EntryKind::Charge,
+                        amount: part,
+                        order_number: Some(reservation_id.clone()),
+                        refund_of: None,
+                    });
+                    draws.push((usable[at], entry_id, part, 0));
+                }
                 let mut posting_lines = Vec::new();
                 for line in lines {
                     self.front.lines.push(MLine {
@@ -409,11 +526,12 @@ impl Model {
                 }
                 self.front.postings.push(MPosting {
                     reservation: r,
-                    id: id(),
+                    id: draws[0].1.clone(),
                     source: PostingSource::Charged,
                     amount: total,
                     refunded: 0,
                     lines: posting_lines,
+                    draws,
                 });
                 let res = &mut self.front.reservations[r];
                 res.charged += total;
@@ -450,7 +568,7 @@ impl Model {
                     }
                 };
                 // The holds of a deleted voucher are not the batch's to end.
-                if let Some(h) = self.voucher_of(r).and(res.hold) {
+                for (_, h) in self.payers_of(r) {
                     self.end_hold(h, HoldState::Released, now);
                 }
                 self.front.reservations[r].status = to;
@@ -468,7 +586,7 @@ impl Model {
                     self.front.postings.iter().position(|p| {
                         p.reservation == r && &p.id == reference && p.source == *source
                     });
-                let (Some(v), Some(p)) = (self.voucher_of(r), posting) else {
+                let Some(p) = posting else {
                     return Err(no(FrontRefusal::RefundTransactionNotFound));
                 };
                 let wanted = sums(lines);
@@ -497,23 +615,42 @@ impl Model {
                 {
                     return Err(no(FrontRefusal::PartialChargeRefundNotAllowed));
                 }
-                if self.remaining(v) + total > BALANCE_MINOR_MAX {
-                    return Err(DomainError::BalanceLimitExceeded);
-                }
-                let charge = self
-                    .entries
+                // Last drawn, first refunded.
+                let order: Vec<usize> = (0..posting.draws.len()).rev().collect();
+                let room: Vec<i64> = order
                     .iter()
-                    .position(|e| e.tenant == t && &e.id == reference)
-                    .expect("the posting's entry");
-                self.entries.push(MEntry {
-                    tenant: t.into(),
-                    id: id(),
-                    voucher: v,
-                    kind: EntryKind::Refund,
-                    amount: total,
-                    order_number: Some(reservation_id.clone()),
-                    refund_of: Some(charge),
-                });
+                    .map(|&d| posting.draws[d].2 - posting.draws[d].3)
+                    .collect();
+                let parts: Vec<(usize, i64)> = Self::spread(total, &room)
+                    .into_iter()
+                    .map(|(at, part)| (order[at], part))
+                    .collect();
+                for &(d, part) in &parts {
+                    if self.remaining(posting.draws[d].0) + part > BALANCE_MINOR_MAX {
+                        return Err(DomainError::BalanceLimitExceeded);
+                    }
+                }
+                for &(d, part) in &parts {
+                    let (v, entry_id) = {
+                        let draw = &self.front.postings[p].draws[d];
+                        (draw.0, draw.1.clone())
+                    };
+                    let charge = self
+                        .entries
+                        .iter()
+                        .position(|e| e.tenant == t && e.id == entry_id)
+                        .expect("the draw's entry");
+                    self.entries.push(MEntry {
+                        tenant: t.into(),
+                        id: id(),
+                        voucher: v,
+                        kind: EntryKind::Refund,
+                        amount: part,
+                        order_number: Some(reservation_id.clone()),
+                        refund_of: Some(charge),
+                    });
+                    self.front.postings[p].draws[d].3 += part;
+                }
                 for (at, amount) in refunded {
                     self.front.postings[p].lines[at].2 += amount;
                 }
@@ -580,8 +717,7 @@ impl Sequence {
             grand_total: total,
             partially_refundable: self.rng.random_bool(0.5),
             callback: self.rng.random_bool(0.5),
-            voucher: None,
-            hold: None,
+            payers: Vec::new(),
             captured: 0,
             charged: 0,
             refunded_captured: 0,
@@ -604,8 +740,7 @@ impl Sequence {
                 charge_limit_minor: model.charge_limit,
                 charge_partially_refundable: model.partially_refundable,
                 grand_total_minor: total,
-                voucher_pk: None,
-                hold: None,
+                payers: Vec::new(),
                 captured_minor: 0,
                 charged_minor: 0,
                 refunded_captured_minor: 0,
@@ -677,16 +812,37 @@ impl Sequence {
         let (reservation_id, pk) = self.reservation_named(origin);
         match self.rng.random_range(0..100) {
             0..30 => {
-                let v = self.voucher_of_tenant(origin);
-                let pin = match self.rng.random_range(0..10) {
-                    0 => Some("wrong".into()),
-                    _ => self.model.vouchers.get(v).and_then(|m| m.pin.clone()),
+                // Mostly one voucher; now and then up to six (one too many), or one twice.
+                let count = match self.rng.random_range(0..10) {
+                    0..4 => 1,
+                    4..9 => self.rng.random_range(2..4),
+                    _ => self.rng.random_range(0..=PAYING_VOUCHERS_MAX + 1),
+                };
+                let mut vouchers: Vec<PayingVoucher> = (0..count)
+                    .map(|_| {
+                        let v = self.voucher_of_tenant(origin);
+                        let pin = match self.rng.random_range(0..10) {
+                            0 => Some("wrong".into()),
+                            _ => self.model.vouchers.get(v).and_then(|m| m.pin.clone()),
+                        };
+                        PayingVoucher {
+                            code: format!("C{v}"),
+                            pin,
+                        }
+                    })
+                    .collect();
+                if count > 1 && self.rng.random_range(0..8) == 0 {
+                    vouchers[count - 1] = vouchers[0].clone();
+                }
+                let currency = match self.rng.random_range(0..10) {
+                    0 => Some(super::sek()),
+                    1 => Some(super::eur()),
+                    _ => None,
                 };
                 Command::FrontPay {
                     reservation_id,
-                    code: format!("C{v}"),
-                    pin,
-                    currency: None,
+                    vouchers,
+                    currency,
                 }
             }
             30..55 => {
@@ -781,7 +937,6 @@ impl Sequence {
     pub(super) fn compare_front(&self) {
         let db = &self.db.front;
         let model = &self.model.front;
-        let hold_id = |key: Option<RowKey>| key.map(|k| self.db.holds[&stored(k)].id.clone());
         for m in &model.reservations {
             let r = db
                 .reservations
@@ -802,15 +957,23 @@ impl Sequence {
                 "{}",
                 m.id
             );
-            let voucher = r.voucher_pk.map(|pk| self.db.vouchers[&pk].id.clone());
-            assert_eq!(
-                voucher,
-                m.voucher.map(|v| self.model.vouchers[v].id.clone())
-            );
-            assert_eq!(
-                hold_id(r.hold),
-                m.hold.map(|h| self.model.holds[h].id.clone())
-            );
+            let payers: Vec<(String, String)> = r
+                .payers
+                .iter()
+                .map(|p| {
+                    let voucher = self.db.vouchers[&p.voucher_pk].id.clone();
+                    (voucher, self.db.holds[&stored(p.hold)].id.clone())
+                })
+                .collect();
+            let expected: Vec<(String, String)> = m
+                .payers
+                .iter()
+                .map(|&(v, h)| {
+                    let voucher = self.model.vouchers[v].id.clone();
+                    (voucher, self.model.holds[h].id.clone())
+                })
+                .collect();
+            assert_eq!(payers, expected, "{}", m.id);
         }
         assert_eq!(db.lines.len(), model.lines.len());
         for m in &model.lines {
@@ -854,6 +1017,35 @@ impl Sequence {
                 .collect();
             assert_eq!(lines, m.lines, "{}", m.id);
             assert_eq!(self.db.entries[&stored(p.entry)].id, m.id);
+            let draws: Vec<(String, String, i64, i64)> = p
+                .draws
+                .iter()
+                .map(|d| {
+                    let entry = &self.db.entries[&stored(d.entry)];
+                    assert_eq!(entry.voucher_pk, d.voucher_pk, "{}", m.id);
+                    assert_eq!(entry.amount_minor, d.amount_minor, "{}", m.id);
+                    let voucher = self.db.vouchers[&d.voucher_pk].id.clone();
+                    (
+                        voucher,
+                        d.entry_id.clone(),
+                        d.amount_minor,
+                        d.refunded_minor,
+                    )
+                })
+                .collect();
+            let expected: Vec<(String, String, i64, i64)> = m
+                .draws
+                .iter()
+                .map(|(v, id, amount, refunded)| {
+                    (
+                        self.model.vouchers[*v].id.clone(),
+                        id.clone(),
+                        *amount,
+                        *refunded,
+                    )
+                })
+                .collect();
+            assert_eq!(draws, expected, "{}", m.id);
         }
         assert_eq!((db.events, db.callbacks), (model.events, model.callbacks));
     }

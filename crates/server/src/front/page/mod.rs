@@ -1,15 +1,18 @@
 //! The hosted payment page `/pay/{reservationUuid}`: a server-rendered form that works without
 //! JavaScript, laid out for phones first. The customer sees the shop, the lines and the total
 //! with their currency, in their language ([`language`]), enters a voucher code (and PIN), and
-//! the grand total is held on that voucher: the reservation is confirmed (`RESERVED`). Then the
-//! browser goes to `callback.success` if the merchant gave one, or sees the confirmation here.
-//! Wrong codes are throttled per address.
+//! the grand total is held on that voucher: the reservation is confirmed (`RESERVED`). When the
+//! voucher does not cover the total, the page shows what it covers and what is left, and the
+//! customer adds another ([`form`]), up to five; the total is then held on all of them together.
+//! Then the browser goes to `callback.success` if the merchant gave one, or sees the
+//! confirmation here. Wrong codes are throttled per address.
 //!
 //! Every text comes from the language's message catalogue. The page loads nothing from
 //! elsewhere: its style is inline under a per-response nonce, and the content security policy
 //! allows nothing else.
 
 mod brand;
+mod form;
 pub mod language;
 mod render;
 
@@ -18,9 +21,8 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, Form, Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use serde::Deserialize;
 use voucherd_domain::DomainError;
-use voucherd_domain::front::{FrontRefusal, FrontStatus};
+use voucherd_domain::front::{FrontRefusal, FrontStatus, PAYING_VOUCHERS_MAX};
 use voucherd_store::front::FrontReservationView;
 use voucherd_store::{Actor, Command, Outcome};
 
@@ -28,20 +30,9 @@ use crate::AppState;
 use crate::submit::{Answer, submit, unrendered};
 use brand::{BRAND_COLOUR_DEFAULT, Brand, text_colour_on};
 pub use brand::{logo, logo_response};
+use form::{Added, FormProblem, PayForm};
 use language::{Language, negotiate};
 use render::{Typed, not_found, order_page, respond, unavailable};
-
-/// The longest code or PIN the form takes.
-const FIELD_CHARS_MAX: usize = 128;
-
-/// What the form sends.
-#[derive(Deserialize)]
-pub struct PayForm {
-    #[serde(default)]
-    code: String,
-    #[serde(default)]
-    pin: String,
-}
 
 /// The query of the page: the language the customer picked, if any.
 #[derive(Default)]
@@ -175,13 +166,9 @@ pub async fn page(
         )
         .await;
     }
-    let typed = Typed {
-        code: "",
-        error: None,
-    };
     respond(
         StatusCode::OK,
-        order_page(language, &reservation, brand, typed),
+        order_page(language, &reservation, brand, Typed::default()),
     )
 }
 
@@ -189,26 +176,139 @@ pub async fn page(
 fn refusal_key(refusal: &DomainError) -> &'static str {
     match refusal {
         DomainError::VoucherNotFound => "error-not-found",
-        DomainError::InsufficientBalance => "error-insufficient",
+        DomainError::InsufficientBalance | DomainError::VouchersShort { .. } => {
+            "error-insufficient"
+        }
         DomainError::VoucherInactive => "error-inactive",
         DomainError::VoucherExpired => "error-expired",
         DomainError::CurrencyMismatch => "error-currency",
         DomainError::Front(FrontRefusal::LinkExpired) => "error-link-expired",
         DomainError::Front(FrontRefusal::LinkAlreadyUsed) => "error-already-paid",
+        DomainError::Front(FrontRefusal::VoucherRepeated) => "error-repeated",
+        DomainError::Front(FrontRefusal::VoucherCountInvalid) => "error-too-many",
+        DomainError::PayingVoucher { refusal, .. } => refusal_key(refusal),
         _ => "error-other",
     }
 }
 
-/// One payment attempt: who asked, in which language.
-pub struct Attempt {
-    pub id: String,
-    pub peer: SocketAddr,
-    pub request_id: String,
-    pub query: PageQuery,
-    pub headers: HeaderMap,
+/// The text a refusal shows.
+fn refusal_text(language: Language, refusal: &DomainError) -> String {
+    let count = PAYING_VOUCHERS_MAX.to_string();
+    language.text(refusal_key(refusal), &[("count", &count)])
 }
 
-pub async fn submit_payment(state: AppState, attempt: Attempt, form: PayForm) -> Response {
+/// The text of a form that cannot be tried as sent.
+fn problem_text(language: Language, problem: &FormProblem) -> String {
+    let refusal = match problem {
+        FormProblem::CodeMissing | FormProblem::TooLong => {
+            return language.text("error-code-missing", &[]);
+        }
+        FormProblem::Repeated => DomainError::Front(FrontRefusal::VoucherRepeated),
+        FormProblem::TooMany => DomainError::Front(FrontRefusal::VoucherCountInvalid),
+    };
+    refusal_text(language, &refusal)
+}
+
+/// One payment attempt: who asked, in which language.
+struct Attempt {
+    id: String,
+    peer: SocketAddr,
+    request_id: String,
+    query: PageQuery,
+    headers: HeaderMap,
+}
+
+/// What the page shows after a try that did not pay: the vouchers added so far, the code typed
+/// (kept when it is the one to correct), an error, or the note that more is to pay.
+struct Retry {
+    status: StatusCode,
+    added: Vec<Added>,
+    code: String,
+    error: Option<String>,
+    short: bool,
+}
+
+/// The page after a refusal of the ledger: which voucher it concerns decides what is kept.
+fn after_refusal(
+    language: Language,
+    refusal: &DomainError,
+    form: PayForm,
+    given: &[voucherd_domain::front::PayingVoucher],
+) -> Retry {
+    let typed = given.len() - 1;
+    let status = match refusal {
+        DomainError::Front(FrontRefusal::LinkExpired) => StatusCode::GONE,
+        DomainError::Front(FrontRefusal::LinkAlreadyUsed) => StatusCode::CONFLICT,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    match refusal {
+        // Short of the total: every voucher that covers something is kept; the one typed now
+        // covering nothing is an error on its field.
+        DomainError::VouchersShort { covers_minor } => {
+            let added: Vec<Added> = given
+                .iter()
+                .zip(covers_minor)
+                .filter(|(_, covers)| **covers > 0)
+                .map(|(voucher, covers)| Added {
+                    voucher: voucher.clone(),
+                    covers_minor: *covers,
+                })
+                .collect();
+            if covers_minor.get(typed).copied().unwrap_or(0) == 0 {
+                Retry {
+                    status,
+                    added,
+                    code: form.code,
+                    error: Some(refusal_text(language, refusal)),
+                    short: false,
+                }
+            } else {
+                Retry {
+                    status: StatusCode::OK,
+                    added,
+                    code: String::new(),
+                    error: None,
+                    short: true,
+                }
+            }
+        }
+        // A voucher added earlier that no longer pays is dropped and named.
+        DomainError::PayingVoucher { position, refusal } if *position < typed => {
+            let mut added = form.added;
+            let dropped = added.remove(*position);
+            let reason = refusal_text(language, refusal);
+            let error = language.text(
+                "error-added-voucher",
+                &[("code", &dropped.masked()), ("reason", &reason)],
+            );
+            Retry {
+                status,
+                added,
+                code: form.code,
+                error: Some(error),
+                short: false,
+            }
+        }
+        _ => Retry {
+            status,
+            added: form.added,
+            code: form.code,
+            error: Some(refusal_text(language, refusal)),
+            short: false,
+        },
+    }
+}
+
+/// Whether a refusal was an unknown code or wrong PIN, which the throttle counts.
+fn missed_code(refusal: &DomainError) -> bool {
+    match refusal {
+        DomainError::VoucherNotFound => true,
+        DomainError::PayingVoucher { refusal, .. } => missed_code(refusal),
+        _ => false,
+    }
+}
+
+async fn submit_payment(state: AppState, attempt: Attempt, form: PayForm) -> Response {
     let Attempt {
         id,
         peer,
@@ -220,32 +320,47 @@ pub async fn submit_payment(state: AppState, attempt: Attempt, form: PayForm) ->
         Ok(opened) => opened,
         Err(response) => return response,
     };
-    let code = form.code.trim().to_string();
-    let refused = |status: StatusCode, error: String, reservation: &FrontReservationView, brand| {
+    let show = |retry: Retry, reservation: &FrontReservationView, brand| {
         let typed = Typed {
-            code: &code,
-            error: Some(error),
+            code: &retry.code,
+            error: retry.error,
+            added: &retry.added,
+            short: retry.short,
         };
-        respond(status, order_page(language, reservation, brand, typed))
+        respond(
+            retry.status,
+            order_page(language, reservation, brand, typed),
+        )
     };
     let now = state.clock.now();
     let throttle_key = format!("pay/{}", peer.ip());
     if let Some(wait) = state.code_misses.blocked_for(&throttle_key, now) {
         let error = language.text("error-throttled", &[("seconds", &wait.to_string())]);
-        return refused(StatusCode::TOO_MANY_REQUESTS, error, &reservation, brand);
+        let retry = Retry {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: form.code,
+            added: form.added,
+            error: Some(error),
+            short: false,
+        };
+        return show(retry, &reservation, brand);
     }
-    let pin = form.pin.trim().to_string();
-    if code.is_empty()
-        || code.chars().count() > FIELD_CHARS_MAX
-        || pin.chars().count() > FIELD_CHARS_MAX
-    {
-        let error = language.text("error-code-missing", &[]);
-        return refused(StatusCode::UNPROCESSABLE_ENTITY, error, &reservation, brand);
-    }
+    let vouchers = match form.vouchers() {
+        Ok(vouchers) => vouchers,
+        Err(problem) => {
+            let retry = Retry {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                error: Some(problem_text(language, &problem)),
+                code: form.code,
+                added: form.added,
+                short: false,
+            };
+            return show(retry, &reservation, brand);
+        }
+    };
     let command = Command::FrontPay {
         reservation_id: id.clone(),
-        code: code.clone(),
-        pin: (!pin.is_empty()).then_some(pin),
+        vouchers: vouchers.clone(),
         currency: reservation.currency,
     };
     let answer = submit(
@@ -264,33 +379,25 @@ pub async fn submit_payment(state: AppState, attempt: Attempt, form: PayForm) ->
             ..
         } => match &paid.success_url {
             Some(url) => Redirect::to(url).into_response(),
-            None => {
-                let typed = Typed {
-                    code: "",
-                    error: None,
-                };
-                respond(StatusCode::OK, order_page(language, &paid, brand, typed))
-            }
+            None => respond(
+                StatusCode::OK,
+                order_page(language, &paid, brand, Typed::default()),
+            ),
         },
         Answer::Fresh {
             result: Err(refusal),
             ..
         } => {
-            if refusal == DomainError::VoucherNotFound {
+            if missed_code(&refusal) {
                 state.code_misses.record(&throttle_key, now);
             }
-            let status = match refusal {
-                DomainError::Front(FrontRefusal::LinkExpired) => StatusCode::GONE,
-                DomainError::Front(FrontRefusal::LinkAlreadyUsed) => StatusCode::CONFLICT,
-                _ => StatusCode::UNPROCESSABLE_ENTITY,
-            };
             // Show the reservation as it stands now (it may have been paid meanwhile).
             let current = match load(&state, &id).await {
                 Ok(Some((current, _))) => current,
                 _ => reservation,
             };
-            let error = language.text(refusal_key(&refusal), &[]);
-            refused(status, error, &current, brand)
+            let retry = after_refusal(language, &refusal, form, &vouchers);
+            show(retry, &current, brand)
         }
         _ => unavailable(language, &format!("/pay/{id}")),
     }
@@ -303,12 +410,11 @@ pub async fn pay(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     rid: Option<axum::Extension<crate::observe::RequestId>>,
-    form: Result<Form<PayForm>, axum::extract::rejection::FormRejection>,
+    form: Result<Form<Vec<(String, String)>>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let form = form.map(|Form(f)| f).unwrap_or(PayForm {
-        code: String::new(),
-        pin: String::new(),
-    });
+    let form = form
+        .map(|Form(fields)| PayForm::from_fields(fields))
+        .unwrap_or_default();
     let attempt = Attempt {
         id,
         peer,

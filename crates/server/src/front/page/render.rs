@@ -5,15 +5,25 @@
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use voucherd_domain::front::FrontStatus;
+use voucherd_domain::front::{FrontStatus, PAYING_VOUCHERS_MAX};
 use voucherd_domain::money::format_two_decimals;
 use voucherd_store::front::FrontReservationView;
 
-use super::FIELD_CHARS_MAX;
 use super::brand::{Brand, plain_brand};
+use super::form::{Added, FIELD_CHARS_MAX};
 use super::language::Language;
 
 const STYLE: &str = include_str!("../../../assets/pay/page.css");
+
+/// A voucher added on an earlier try: shown with what it covers, and sent again in hidden
+/// fields.
+pub struct AddedRow {
+    masked: String,
+    covers: String,
+    code: String,
+    pin: String,
+    covers_minor: i64,
+}
 
 /// A language in the switcher.
 pub struct LanguageLink {
@@ -47,6 +57,17 @@ pub(super) struct Page {
     field_max: usize,
     pay_label: String,
     cancel_url: Option<String>,
+    /// The vouchers added so far, what they leave to pay, and whether to say so.
+    added: Vec<AddedRow>,
+    still: String,
+    short: Option<String>,
+    /// Whether another voucher may be added (fewer than the most one order takes).
+    more: bool,
+    code_label: String,
+    /// This page without anything typed: to start over.
+    start_over: String,
+    /// After paying with several vouchers: each one's part.
+    paid_with: Vec<(String, String)>,
 }
 
 impl Page {
@@ -133,6 +154,13 @@ fn bare(language: Language, path: &str, brand: Brand, (title, text): (&str, &str
         field_max: FIELD_CHARS_MAX,
         pay_label: String::new(),
         cancel_url: None,
+        added: Vec::new(),
+        still: String::new(),
+        short: None,
+        more: true,
+        code_label: String::new(),
+        start_over: path.to_string(),
+        paid_with: Vec::new(),
     }
 }
 
@@ -180,10 +208,14 @@ fn state_note(
     ))
 }
 
-/// What the customer typed, shown again after a refusal (never the PIN).
+/// What the customer typed, shown again after a try that did not pay: the code to correct (never
+/// its PIN), the error, and the vouchers added so far, with whether to say that more is to pay.
+#[derive(Default)]
 pub struct Typed<'a> {
     pub code: &'a str,
     pub error: Option<String>,
+    pub added: &'a [Added],
+    pub short: bool,
 }
 
 /// The page for a reservation as it stands.
@@ -203,6 +235,39 @@ pub fn order_page(
         .collect();
     let total = money(language, r.grand_total_minor, r);
     let note = state_note(language, r);
+    let covered: i64 = typed.added.iter().map(|a| a.covers_minor).sum();
+    let left = money(language, r.grand_total_minor - covered, r);
+    let short = typed.short.then(|| {
+        let covered = money(language, covered, r);
+        language.text("short-note", &[("covered", &covered), ("left", &left)])
+    });
+    let added = typed
+        .added
+        .iter()
+        .map(|a| AddedRow {
+            masked: a.masked(),
+            covers: money(language, a.covers_minor, r),
+            code: a.voucher.code.clone(),
+            pin: a.voucher.pin.clone().unwrap_or_default(),
+            covers_minor: a.covers_minor,
+        })
+        .collect();
+    let paid_with = if r.vouchers.len() > 1 {
+        r.vouchers
+            .iter()
+            .map(|v| {
+                let part = v.held_minor + v.captured_minor;
+                (v.masked_code.replace('*', "•"), money(language, part, r))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let code_label = if typed.added.is_empty() {
+        language.text("code-label", &[])
+    } else {
+        language.text("code-label-more", &[])
+    };
     let heading = match &note {
         Some(("done", _, _)) if r.status != FrontStatus::Completed => {
             language.text("paid-heading", &[])
@@ -228,6 +293,13 @@ pub fn order_page(
         code: typed.code.to_string(),
         field_max: FIELD_CHARS_MAX,
         cancel_url: r.failure_url.clone(),
+        more: typed.added.len() < PAYING_VOUCHERS_MAX,
+        added,
+        still: left,
+        short,
+        code_label,
+        start_over: format!("{path}?lang={}", language.tag()),
+        paid_with,
         brand,
     }
 }

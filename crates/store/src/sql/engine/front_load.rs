@@ -1,13 +1,14 @@
 //! Loads the Front Payment rows an engine batch names, after its vouchers are locked: the
 //! reservations (locked in key order on PostgreSQL, so each is changed by one batch at a time),
-//! their lines, and, only when the batch refunds, their postings with what each drew per line.
-//! Three statements at most, whatever the batch's size.
+//! the vouchers paying those that were paid, their lines, and, only when the batch refunds,
+//! their postings with what each drew per line and from which voucher. Five statements at
+//! most, whatever the batch's size.
 
 use std::collections::HashMap;
 
 use time::OffsetDateTime;
 use voucherd_domain::engine::{
-    FrontLine, FrontPosting, FrontReservation, Ledger, PostingLine, RowKey,
+    Draw, FrontLine, FrontPayer, FrontPosting, FrontReservation, Ledger, PostingLine, RowKey,
 };
 use voucherd_domain::front::PostingSource;
 
@@ -50,12 +51,12 @@ pub(super) async fn reservations<T: SqlExec>(
     let mut params = vec![Value::from(now)];
     params.extend(names);
     let mut views = HashMap::new();
-    let mut paid_with = Vec::new();
+    let mut found = Vec::new();
+    let mut paid = Vec::new();
     for row in tx.fetch(&sql, params).await? {
         let record = front_reads::reservation_row(&row, now)?;
-        paid_with.extend(record.voucher_pk);
         let view = &record.view;
-        ledger.load_front_reservation(FrontReservation {
+        found.push(FrontReservation {
             pk: record.pk,
             tenant_id: view.tenant_id.clone(),
             id: view.id.clone(),
@@ -74,17 +75,56 @@ pub(super) async fn reservations<T: SqlExec>(
             charge_limit_minor: view.charge_limit_minor,
             charge_partially_refundable: view.charge_partially_refundable,
             grand_total_minor: view.grand_total_minor,
-            voucher_pk: record.voucher_pk,
-            hold: record.hold_pk.map(RowKey::Stored),
+            payers: Vec::new(),
             captured_minor: view.captured_minor,
             charged_minor: view.charged_minor,
             refunded_captured_minor: view.refunded_captured_minor,
             refunded_charged_minor: view.refunded_charged_minor,
             updated_at: view.updated_at,
         });
+        if record.voucher_pk.is_some() {
+            paid.push(Some(record.pk));
+        }
         views.insert(record.pk, record.view);
     }
+    let mut paid_with = Vec::new();
+    if !paid.is_empty() {
+        let mut payers = payers(tx, dialect, paid).await?;
+        for reservation in &mut found {
+            if let Some(theirs) = payers.remove(&reservation.pk) {
+                paid_with.extend(theirs.iter().map(|p| p.voucher_pk));
+                reservation.payers = theirs;
+            }
+        }
+    }
+    for reservation in found {
+        ledger.load_front_reservation(reservation);
+    }
     Ok((views, paid_with))
+}
+
+/// The vouchers paying these reservations, with their holds, each reservation's in order.
+async fn payers<T: SqlExec>(
+    tx: &mut T,
+    dialect: Dialect,
+    reservation_pks: Vec<Option<i64>>,
+) -> Result<HashMap<i64, Vec<FrontPayer>>, StoreError> {
+    let sql = format!(
+        "SELECT reservation_pk, voucher_pk, hold_pk FROM front_payers WHERE {} \
+         ORDER BY reservation_pk, position",
+        in_ints(dialect, "reservation_pk", 1)
+    );
+    let mut payers: HashMap<i64, Vec<FrontPayer>> = HashMap::new();
+    for row in tx.fetch(&sql, vec![Value::Ints(reservation_pks)]).await? {
+        let mut r = row.reader();
+        let reservation_pk = r.int()?;
+        let payer = FrontPayer {
+            voucher_pk: r.int()?,
+            hold: RowKey::Stored(r.int()?),
+        };
+        payers.entry(reservation_pk).or_default().push(payer);
+    }
+    Ok(payers)
 }
 
 /// The lines of the loaded reservations, into the ledger and their views.
@@ -142,7 +182,7 @@ pub(super) async fn postings<T: SqlExec>(
     ledger: &mut Ledger,
 ) -> Result<(), StoreError> {
     let sql = format!(
-        "SELECT p.entry_pk, e.id, p.reservation_pk, p.source, e.amount_minor, p.refunded_minor, \
+        "SELECT p.entry_pk, e.id, p.reservation_pk, p.source, p.amount_minor, p.refunded_minor, \
          p.refunded_at, p.note, pl.line_pk, pl.amount_minor, pl.refunded_minor \
          FROM front_postings p JOIN entries e ON e.pk = p.entry_pk \
          LEFT JOIN front_posting_lines pl ON pl.entry_pk = p.entry_pk \
@@ -150,7 +190,10 @@ pub(super) async fn postings<T: SqlExec>(
         in_ints(dialect, "p.reservation_pk", 1)
     );
     let mut postings: Vec<FrontPosting> = Vec::new();
-    for row in tx.fetch(&sql, vec![Value::Ints(reservation_pks)]).await? {
+    for row in tx
+        .fetch(&sql, vec![Value::Ints(reservation_pks.clone())])
+        .await?
+    {
         let mut r = row.reader();
         let entry = RowKey::Stored(r.int()?);
         let entry_id = r.text()?;
@@ -171,6 +214,7 @@ pub(super) async fn postings<T: SqlExec>(
                 refunded_at,
                 note,
                 lines: Vec::new(),
+                draws: Vec::new(),
             });
         }
         if let (Some(line_pk), Some(posting)) = (r.opt_int()?, postings.last_mut()) {
@@ -181,8 +225,43 @@ pub(super) async fn postings<T: SqlExec>(
             });
         }
     }
-    for posting in postings {
+    let mut draws = draws(tx, dialect, reservation_pks).await?;
+    for mut posting in postings {
+        if let RowKey::Stored(pk) = posting.entry {
+            posting.draws = draws.remove(&pk).unwrap_or_default();
+        }
         ledger.load_front_posting(posting);
     }
     Ok(())
+}
+
+/// The draws of the postings of these reservations, by posting, each posting's in order; what
+/// was refunded of each is the sum of the refund entries that name it.
+async fn draws<T: SqlExec>(
+    tx: &mut T,
+    dialect: Dialect,
+    reservation_pks: Vec<Option<i64>>,
+) -> Result<HashMap<i64, Vec<Draw>>, StoreError> {
+    let sql = format!(
+        "SELECT d.posting_entry_pk, d.entry_pk, e.id, e.voucher_pk, e.amount_minor, \
+         CAST(COALESCE((SELECT SUM(back.amount_minor) FROM entries back \
+         WHERE back.refund_of_pk = d.entry_pk), 0) AS BIGINT) \
+         FROM front_posting_draws d JOIN front_postings p ON p.entry_pk = d.posting_entry_pk \
+         JOIN entries e ON e.pk = d.entry_pk WHERE {} ORDER BY d.posting_entry_pk, d.position",
+        in_ints(dialect, "p.reservation_pk", 1)
+    );
+    let mut draws: HashMap<i64, Vec<Draw>> = HashMap::new();
+    for row in tx.fetch(&sql, vec![Value::Ints(reservation_pks)]).await? {
+        let mut r = row.reader();
+        let posting = r.int()?;
+        let draw = Draw {
+            entry: RowKey::Stored(r.int()?),
+            entry_id: r.text()?,
+            voucher_pk: r.int()?,
+            amount_minor: r.int()?,
+            refunded_minor: r.int()?,
+        };
+        draws.entry(posting).or_default().push(draw);
+    }
+    Ok(draws)
 }

@@ -1,9 +1,10 @@
 //! The writes of a batch's Front Payment rows, one statement per table and kind of change:
-//! reservations changed, lines added and captured, postings added and refunded (with their
-//! per-line amounts), history events and status callbacks. New rows reference the batch's new
+//! reservations changed and the vouchers paying them, lines added and captured, postings added
+//! (with their draws) and refunded (with their per-line amounts), history events and status
+//! callbacks. New rows reference the batch's new
 //! entries and lines by the keys drawn for them.
 
-use voucherd_domain::engine::FrontWrites;
+use voucherd_domain::engine::{FrontWrites, RowKey};
 
 use super::super::ledger::writes::Write;
 use super::super::sets::{self, Column};
@@ -33,10 +34,22 @@ const LINE_COLUMNS: [Column; 9] = [
     Column::Int("amount_minor"),
     Column::Int("captured_minor"),
 ];
-const POSTING_COLUMNS: [Column; 6] = [
+const PAYER_COLUMNS: [Column; 4] = [
+    Column::Int("reservation_pk"),
+    Column::Int("position"),
+    Column::Int("voucher_pk"),
+    Column::Int("hold_pk"),
+];
+const DRAW_COLUMNS: [Column; 3] = [
+    Column::Int("entry_pk"),
+    Column::Int("posting_entry_pk"),
+    Column::Int("position"),
+];
+const POSTING_COLUMNS: [Column; 7] = [
     Column::Int("entry_pk"),
     Column::Int("reservation_pk"),
     Column::Text("source"),
+    Column::Int("amount_minor"),
     Column::Int("refunded_minor"),
     Column::Int("refunded_at"),
     Column::Text("note"),
@@ -85,11 +98,13 @@ pub(super) fn writes(
         .changed_reservations
         .iter()
         .map(|r| {
+            // The reservation row names the first paying voucher and its hold.
+            let first = r.payers.first();
             Ok(vec![
                 r.pk.into(),
                 r.status.as_str().into(),
-                r.voucher_pk.into(),
-                r.hold.map(|k| new.hold(k)).transpose()?.into(),
+                first.map(|p| p.voucher_pk).into(),
+                first.map(|p| new.hold(p.hold)).transpose()?.into(),
                 r.reserved_at.into(),
                 r.captured_minor.into(),
                 r.charged_minor.into(),
@@ -105,6 +120,26 @@ pub(super) fn writes(
         &[Column::Int("pk")],
         &RESERVATION_CHANGE_COLUMNS,
         reservations,
+    ));
+    // Payers are set once, when the customer pays, with holds the batch placed.
+    let mut payers = Vec::new();
+    for r in &front.changed_reservations {
+        for (position, payer) in r.payers.iter().enumerate() {
+            if matches!(payer.hold, RowKey::New(_)) {
+                payers.push(vec![
+                    r.pk.into(),
+                    i64::try_from(position).unwrap_or(i64::MAX).into(),
+                    payer.voucher_pk.into(),
+                    new.hold(payer.hold)?.into(),
+                ]);
+            }
+        }
+    }
+    all.extend(sets::insert(
+        dialect,
+        "front_payers",
+        &PAYER_COLUMNS,
+        payers,
     ));
     let lines = front
         .new_lines
@@ -138,12 +173,21 @@ pub(super) fn writes(
     ));
     let mut postings = Vec::new();
     let mut posting_lines = Vec::new();
+    let mut draws = Vec::new();
     for p in &front.new_postings {
         let entry_pk = new.entry(p.entry)?;
+        for (position, draw) in p.draws.iter().enumerate() {
+            draws.push(vec![
+                new.entry(draw.entry)?.into(),
+                entry_pk.into(),
+                i64::try_from(position).unwrap_or(i64::MAX).into(),
+            ]);
+        }
         postings.push(vec![
             entry_pk.into(),
             p.reservation_pk.into(),
             p.source.as_str().into(),
+            p.amount_minor.into(),
             p.refunded_minor.into(),
             p.refunded_at.into(),
             p.note.clone().into(),
@@ -162,6 +206,12 @@ pub(super) fn writes(
         "front_postings",
         &POSTING_COLUMNS,
         postings,
+    ));
+    all.extend(sets::insert(
+        dialect,
+        "front_posting_draws",
+        &DRAW_COLUMNS,
+        draws,
     ));
     all.extend(sets::insert(
         dialect,

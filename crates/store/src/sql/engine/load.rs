@@ -109,10 +109,12 @@ fn named(batch: &[Planned<'_>]) -> Named {
             }
             engine::Command::FrontPay {
                 reservation_id,
-                code,
+                vouchers,
                 ..
             } => {
-                n.voucher_codes.push(t, code);
+                for given in vouchers {
+                    n.voucher_codes.push(t, &given.code);
+                }
                 n.reservations.push(t, reservation_id);
             }
             engine::Command::FrontCapture { reservation_id, .. }
@@ -316,8 +318,9 @@ async fn vouchers<T: SqlExec>(
     // (and its cached plan) stays as it is.
     if !named.reservations.is_empty() {
         branches.push(format!(
-            "SELECT voucher_pk FROM front_reservations WHERE {}",
-            in_text_tuples(dialect, &["tenant_id", "id"], params.len() + 1)
+            "SELECT p.voucher_pk FROM front_payers p JOIN front_reservations r \
+             ON r.pk = p.reservation_pk WHERE {}",
+            in_text_tuples(dialect, &["r.tenant_id", "r.id"], params.len() + 1)
         ));
         params.extend(named.reservations.params());
     }

@@ -99,13 +99,11 @@ pub(super) fn engine_command(command: &Command) -> Option<engine::Command> {
         },
         Command::FrontPay {
             reservation_id,
-            code,
-            pin,
+            vouchers,
             currency,
         } => engine::Command::FrontPay {
             reservation_id: reservation_id.clone(),
-            code: code.clone(),
-            pin: pin.clone(),
+            vouchers: vouchers.clone(),
             currency: *currency,
         },
         Command::FrontCapture {

@@ -3,11 +3,13 @@
 use time::OffsetDateTime;
 use voucherd_domain::engine::{Answer, BleepayCode, Entry, FrontReservation, Hold};
 
+use voucherd_domain::events::masked_code;
+
 use super::load::Loaded;
 use crate::StoreError;
 use crate::bleepay::CodeView;
 use crate::command::Outcome;
-use crate::front::FrontReservationView;
+use crate::front::{FrontPayerView, FrontReservationView};
 use crate::model::{EntryView, HoldView};
 
 /// The outcome of an accepted command, right after it.
@@ -80,12 +82,32 @@ fn paid_view(
         .ok_or_else(|| {
             StoreError::Other("the engine answered for a reservation the batch did not load".into())
         })?;
-    let voucher = reservation.voucher_pk.and_then(|pk| loaded.views.get(&pk));
+    let voucher = reservation
+        .first_voucher_pk()
+        .and_then(|pk| loaded.views.get(&pk));
     view.status = reservation.status.at(reservation.due_at, now);
     view.voucher_id = voucher.map(|v| v.id.clone());
     view.currency = voucher.map(|v| v.currency);
     view.reserved_at = reservation.reserved_at;
     view.held_minor = reservation.grand_total_minor;
+    view.vouchers = reservation
+        .payers
+        .iter()
+        .map(|payer| {
+            let voucher = loaded.views.get(&payer.voucher_pk);
+            FrontPayerView {
+                voucher_id: voucher.map(|v| v.id.clone()).unwrap_or_default(),
+                masked_code: voucher.map(|v| masked_code(&v.code)).unwrap_or_default(),
+                held_minor: loaded
+                    .ledger
+                    .hold_index_by_key(payer.hold)
+                    .map_or(0, |h| loaded.ledger.hold(h).amount_minor),
+                captured_minor: 0,
+                charged_minor: 0,
+                refunded_minor: 0,
+            }
+        })
+        .collect();
     view.updated_at = reservation.updated_at;
     Ok(view)
 }

@@ -1,0 +1,267 @@
+//! Paying one Front Payment reservation with several vouchers, on both stores: the holds are
+//! placed together in the order given, captures draw the first voucher first, refunds go back
+//! last-drawn first, completion releases what is left, and every voucher's balance and the
+//! integrity check are exact after each step (the rule in docs/front-face.md). Then customers
+//! paying at once with overlapping vouchers: no voucher is ever overdrawn.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::front_flow::{BASE, Merchant, details, merchant, submit_body};
+use crate::support::{ALL_SCOPES, Backend, TestApp};
+
+on_both_stores!(
+    two_vouchers_pay_capture_and_refund_in_the_stated_order,
+    customers_paying_with_overlapping_vouchers_never_overdraw,
+);
+
+/// A voucher's remaining and held amounts, in minor units.
+async fn figures(app: &TestApp, voucher_id: &str) -> (i64, i64) {
+    let v = app
+        .admin(
+            Method::GET,
+            &format!("/tenants/default/vouchers/{voucher_id}"),
+            None,
+        )
+        .await
+        .expect(StatusCode::OK);
+    (
+        v.json["remaining_minor"].as_i64().expect("remaining"),
+        v.json["held_minor"].as_i64().expect("held"),
+    )
+}
+
+/// Pays `id` on the payment page with `added` carried from earlier tries and `code` typed now.
+async fn pay_with(app: &TestApp, id: &str, added: &[&str], code: &str) -> (StatusCode, String) {
+    let mut form: Vec<(&str, &str)> = Vec::new();
+    for code in added {
+        form.extend([
+            ("added-code", *code),
+            ("added-pin", ""),
+            ("added-covers", "0"),
+        ]);
+    }
+    form.extend([("code", code), ("pin", "")]);
+    let response = app
+        .http
+        .post(format!("{}/pay/{id}", app.base))
+        .form(&form)
+        .send()
+        .await
+        .expect("sent");
+    (response.status(), response.text().await.expect("page"))
+}
+
+/// A reservation of 40.00 (room) + 5.00 (breakfast); its id and line ids.
+async fn reservation(app: &TestApp, m: &Merchant) -> (String, i64, i64) {
+    let reply = app
+        .post(&format!("{BASE}/submit"), &m.token, submit_body(app, None))
+        .await
+        .expect(StatusCode::CREATED);
+    let id = reply.json["data"]["reservationUuid"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let sent = details(app, m, &id).await;
+    let line = |n: usize| sent["productList"][n]["id"].as_i64().expect("line id");
+    (id, line(0), line(1))
+}
+
+/// Each paying voucher's (held, captured, refunded) as Front Payment's details show them.
+fn parts(reservation: &Value) -> Vec<(Value, Value, Value)> {
+    reservation["paymentDetails"]["vouchers"]
+        .as_array()
+        .expect("vouchers")
+        .iter()
+        .map(|v| {
+            (
+                v["heldAmount"].clone(),
+                v["capturedAmount"].clone(),
+                v["refundedAmount"].clone(),
+            )
+        })
+        .collect()
+}
+
+async fn two_vouchers_pay_capture_and_refund_in_the_stated_order(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let c = app.client("default", ALL_SCOPES).await;
+    let (small, small_code) = app.active_voucher(&c.token, "10.00").await;
+    let (large, large_code) = app.active_voucher(&c.token, "100.00").await;
+    let m = merchant(&app).await;
+    let (id, room, _breakfast) = reservation(&app, &m).await;
+
+    // The small voucher alone is short: nothing is held, the page asks for another.
+    let (status, page) = pay_with(&app, &id, &[], &small_code).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("id=\"short\""), "{page}");
+    assert!(page.contains("name=\"added-code\""), "{page}");
+    assert_eq!(figures(&app, &small).await, (1_000, 0));
+    assert_eq!(details(&app, &m, &id).await["status"], "SENT");
+
+    // With the large one added, 10.00 is held on the small and 35.00 on the large.
+    let (status, page) = pay_with(&app, &id, &[&small_code], &large_code).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("data-status=\"RESERVED\""), "{page}");
+    assert_eq!(figures(&app, &small).await, (1_000, 1_000));
+    assert_eq!(figures(&app, &large).await, (10_000, 3_500));
+    let paid = details(&app, &m, &id).await;
+    assert_eq!(paid["paymentDetails"]["voucherId"], small.as_str());
+    assert_eq!(paid["paymentDetails"]["heldAmount"], json!(45));
+    assert_eq!(
+        parts(&paid),
+        vec![
+            (json!(10), json!(0), json!(0)),
+            (json!(35), json!(0), json!(0))
+        ]
+    );
+    app.integrity_is_clean("default").await;
+
+    // Capturing the room (40.00) draws the small voucher's 10.00 first, then 30.00 of the large.
+    let captured = app
+        .post(
+            &format!("{BASE}/capture/{id}"),
+            &m.token,
+            json!({ "products": [{"id": room, "amount": 40}], "grandTotal": 40 }),
+        )
+        .await
+        .expect(StatusCode::ACCEPTED);
+    let cap = captured.json["data"]["uuid"]
+        .as_str()
+        .expect("CAP")
+        .to_string();
+    assert_eq!(figures(&app, &small).await, (0, 0));
+    assert_eq!(figures(&app, &large).await, (7_000, 500));
+    let after_capture = details(&app, &m, &id).await;
+    assert_eq!(after_capture["paymentDetails"]["capturedAmount"], json!(40));
+    let history = &after_capture["paymentHistory"]["captured"][0];
+    assert_eq!(history["reference"], cap);
+    assert_eq!(history["amount"], json!(40), "one posting of the two draws");
+    assert_eq!(
+        parts(&after_capture),
+        vec![
+            (json!(0), json!(10), json!(0)),
+            (json!(5), json!(30), json!(0))
+        ]
+    );
+    app.integrity_is_clean("default").await;
+
+    // Refunds go back to the last-drawn voucher first: 25.00 all to the large, then 15.00 as
+    // the large's last 5.00 and the small's 10.00.
+    let refund = |amount: &str| {
+        json!({ "type": "reservation", "source": "captured", "reference": cap,
+                "grandTotal": amount, "products": [{"id": room, "amount": amount}] })
+    };
+    app.post(&format!("{BASE}/refund/{id}"), &m.token, refund("25"))
+        .await
+        .expect(StatusCode::ACCEPTED);
+    assert_eq!(figures(&app, &small).await, (0, 0));
+    assert_eq!(figures(&app, &large).await, (9_500, 500));
+    app.post(&format!("{BASE}/refund/{id}"), &m.token, refund("15"))
+        .await
+        .expect(StatusCode::ACCEPTED);
+    assert_eq!(figures(&app, &small).await, (1_000, 0));
+    assert_eq!(figures(&app, &large).await, (10_000, 500));
+    let refunded = details(&app, &m, &id).await;
+    assert_eq!(
+        refunded["paymentDetails"]["amountRefunded"]["fromCaptured"],
+        json!(40)
+    );
+    assert_eq!(
+        parts(&refunded),
+        vec![
+            (json!(0), json!(10), json!(10)),
+            (json!(5), json!(30), json!(30))
+        ]
+    );
+    // Nothing more to refund on that capture.
+    let over = app
+        .post(&format!("{BASE}/refund/{id}"), &m.token, refund("0.01"))
+        .await;
+    assert_eq!(over.status, StatusCode::BAD_REQUEST, "{}", over.text);
+
+    // Completing releases what the large voucher still holds for the breakfast.
+    app.post(
+        &format!("{BASE}/complete/{id}"),
+        &m.token,
+        json!({ "note": "checked out" }),
+    )
+    .await
+    .expect(StatusCode::ACCEPTED);
+    assert_eq!(figures(&app, &large).await, (10_000, 0));
+    let done = details(&app, &m, &id).await;
+    assert_eq!(done["status"], "COMPLETED");
+    assert_eq!(done["paymentDetails"]["heldAmount"], json!(0));
+    app.integrity_is_clean("default").await;
+    app.stop().await;
+}
+
+async fn customers_paying_with_overlapping_vouchers_never_overdraw(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let c = app.client("default", ALL_SCOPES).await;
+    // Three vouchers of 50.00; each customer pays 45.00 with two of them, every pair shared
+    // with other customers.
+    let mut vouchers = Vec::new();
+    for _ in 0..3 {
+        vouchers.push(app.active_voucher(&c.token, "50.00").await);
+    }
+    let m = merchant(&app).await;
+    let mut ids = Vec::new();
+    for _ in 0..12 {
+        ids.push(reservation(&app, &m).await.0);
+    }
+    let mut tasks = Vec::new();
+    for (n, id) in ids.iter().enumerate() {
+        let (first, second) = (&vouchers[n % 3].1, &vouchers[(n + 1) % 3].1);
+        let form = [
+            ("added-code", first.clone()),
+            ("added-pin", String::new()),
+            ("code", second.clone()),
+            ("pin", String::new()),
+        ];
+        let (http, url) = (app.http.clone(), format!("{}/pay/{id}", app.base));
+        tasks.push(tokio::spawn(async move {
+            let page = http
+                .post(url)
+                .form(&form)
+                .send()
+                .await
+                .expect("sent")
+                .text()
+                .await
+                .expect("page");
+            page.contains("data-status=\"RESERVED\"")
+        }));
+    }
+    let mut paid = 0;
+    for task in tasks {
+        paid += i64::from(task.await.expect("task"));
+    }
+    // 150.00 in all pays three reservations of 45.00 at most.
+    assert!((1..=3).contains(&paid), "{paid} paid");
+    let mut held = 0;
+    for (voucher_id, _) in &vouchers {
+        let (remaining, on_hold) = figures(&app, voucher_id).await;
+        assert_eq!(remaining, 5_000, "nothing is drawn by paying");
+        assert!(on_hold <= remaining, "{voucher_id} holds {on_hold}");
+        held += on_hold;
+    }
+    assert_eq!(held, paid * 4_500, "every payment holds its total, no more");
+    let mut reserved = 0;
+    for id in &ids {
+        let r = details(&app, &m, id).await;
+        if r["status"] == "RESERVED" {
+            reserved += 1;
+            assert_eq!(r["paymentDetails"]["heldAmount"], json!(45), "{r}");
+        } else {
+            assert_eq!(r["status"], "SENT", "{r}");
+        }
+    }
+    assert_eq!(reserved, paid);
+    app.integrity_is_clean("default").await;
+    app.stop().await;
+}
