@@ -1,8 +1,9 @@
 //! Paying one Front Payment reservation with several vouchers, on both stores: the holds are
-//! placed together in the order given, captures draw the first voucher first, refunds go back
-//! last-drawn first, completion releases what is left, and every voucher's balance and the
-//! integrity check are exact after each step (the rule in docs/front-face.md). Then customers
-//! paying at once with overlapping vouchers: no voucher is ever overdrawn.
+//! placed together in the order given, captures and charges draw the first voucher first,
+//! refunds go back last-drawn first, completion and cancellation release what is left, and
+//! every voucher's balance and the integrity check are exact after each step (the rule in
+//! docs/front-face.md). A voucher added on the page that can no longer pay is dropped and
+//! named. Then customers paying at once with overlapping vouchers: none is ever overdrawn.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -12,6 +13,8 @@ use crate::support::{ALL_SCOPES, Backend, TestApp};
 
 on_both_stores!(
     two_vouchers_pay_capture_and_refund_in_the_stated_order,
+    charges_spread_in_entry_order_and_cancel_releases_every_hold,
+    an_added_voucher_that_can_no_longer_pay_is_dropped_and_named,
     customers_paying_with_overlapping_vouchers_never_overdraw,
 );
 
@@ -194,6 +197,137 @@ async fn two_vouchers_pay_capture_and_refund_in_the_stated_order(backend: Backen
     let done = details(&app, &m, &id).await;
     assert_eq!(done["status"], "COMPLETED");
     assert_eq!(done["paymentDetails"]["heldAmount"], json!(0));
+    app.integrity_is_clean("default").await;
+    app.stop().await;
+}
+
+async fn charges_spread_in_entry_order_and_cancel_releases_every_hold(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let c = app.client("default", ALL_SCOPES).await;
+    let (small, small_code) = app.active_voucher(&c.token, "10.00").await;
+    let (large, large_code) = app.active_voucher(&c.token, "100.00").await;
+    let m = merchant(&app).await;
+    let (id, room, _) = reservation(&app, &m).await;
+    let (status, page) = pay_with(&app, &id, &[&small_code], &large_code).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let cap = app
+        .post(
+            &format!("{BASE}/capture/{id}"),
+            &m.token,
+            json!({ "products": [{"id": room, "amount": 40}], "grandTotal": 40 }),
+        )
+        .await
+        .expect(StatusCode::ACCEPTED)
+        .json["data"]["uuid"]
+        .as_str()
+        .expect("CAP")
+        .to_string();
+    // 35.00 back: 30.00 to the large voucher (drawn last), 5.00 to the small one.
+    app.post(
+        &format!("{BASE}/refund/{id}"),
+        &m.token,
+        json!({ "type": "reservation", "source": "captured", "reference": cap,
+                "grandTotal": 35, "products": [{"id": room, "amount": 35}] }),
+    )
+    .await
+    .expect(StatusCode::ACCEPTED);
+    assert_eq!(figures(&app, &small).await, (500, 0));
+    assert_eq!(figures(&app, &large).await, (10_000, 500));
+    // A charge of 20.00 takes the small voucher's free 5.00 first, then 15.00 of the large.
+    app.post(
+        &format!("{BASE}/charge/{id}"),
+        &m.token,
+        json!({ "products": [{"name": "Minibar", "rate": 20, "tax": 0, "amount": 20}], "grandTotal": 20 }),
+    )
+    .await
+    .expect(StatusCode::ACCEPTED);
+    assert_eq!(figures(&app, &small).await, (0, 0));
+    assert_eq!(figures(&app, &large).await, (8_500, 500));
+    let charged = details(&app, &m, &id).await;
+    assert_eq!(charged["paymentDetails"]["chargedAmount"], json!(20));
+    let charged_parts: Vec<Value> = charged["paymentDetails"]["vouchers"]
+        .as_array()
+        .expect("vouchers")
+        .iter()
+        .map(|v| v["chargedAmount"].clone())
+        .collect();
+    assert_eq!(charged_parts, vec![json!(5), json!(15)]);
+    // More than the charge runway left (45.00 − 20.00) is refused.
+    let over = app
+        .post(
+            &format!("{BASE}/charge/{id}"),
+            &m.token,
+            json!({ "products": [{"name": "Spa", "rate": 25.01, "tax": 0, "amount": 25.01}], "grandTotal": 25.01 }),
+        )
+        .await;
+    assert_eq!(over.status, StatusCode::BAD_REQUEST, "{}", over.text);
+    app.integrity_is_clean("default").await;
+
+    // Cancelling a reservation paid with two vouchers releases both holds.
+    let (other_small, other_small_code) = app.active_voucher(&c.token, "20.00").await;
+    let (other, _, _) = reservation(&app, &m).await;
+    let (status, page) = pay_with(&app, &other, &[&other_small_code], &large_code).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(figures(&app, &other_small).await, (2_000, 2_000));
+    assert_eq!(figures(&app, &large).await, (8_500, 3_000));
+    app.post(
+        &format!("{BASE}/cancel/{other}"),
+        &m.token,
+        json!({ "note": "changed plans" }),
+    )
+    .await
+    .expect(StatusCode::ACCEPTED);
+    assert_eq!(figures(&app, &other_small).await, (2_000, 0));
+    assert_eq!(figures(&app, &large).await, (8_500, 500));
+    app.integrity_is_clean("default").await;
+    app.stop().await;
+}
+
+async fn an_added_voucher_that_can_no_longer_pay_is_dropped_and_named(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let c = app.client("default", ALL_SCOPES).await;
+    let (blocked, blocked_code) = app.active_voucher(&c.token, "20.00").await;
+    let (_, large_code) = app.active_voucher(&c.token, "100.00").await;
+    let m = merchant(&app).await;
+    let (id, _, _) = reservation(&app, &m).await;
+    let (status, page) = pay_with(&app, &id, &[], &blocked_code).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("id=\"short\""), "{page}");
+    // The voucher is blocked before the customer adds the next one.
+    app.patch(
+        &format!("/v1/vouchers/{blocked}/status"),
+        &c.token,
+        json!({ "status": "inactive" }),
+    )
+    .await
+    .expect(StatusCode::OK);
+    let (status, page) = pay_with(&app, &id, &[&blocked_code], &large_code).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    let tail: String = blocked_code
+        .chars()
+        .skip(blocked_code.chars().count() - 4)
+        .collect();
+    assert!(
+        page.contains(&format!("Voucher ••••{tail}: This voucher is not active.")),
+        "{page}"
+    );
+    assert!(
+        !page.contains("name=\"added-code\""),
+        "the blocked voucher is dropped"
+    );
+    assert!(
+        page.contains(&format!("value=\"{large_code}\"")),
+        "the code typed stays"
+    );
+    assert_eq!(details(&app, &m, &id).await["status"], "SENT");
+    // Paying again with the large voucher alone works.
+    let (status, page) = pay_with(&app, &id, &[], &large_code).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("data-status=\"RESERVED\""), "{page}");
     app.integrity_is_clean("default").await;
     app.stop().await;
 }
