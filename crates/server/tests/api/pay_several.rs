@@ -122,6 +122,17 @@ async fn two_vouchers_pay_capture_and_refund_in_the_stated_order(backend: Backen
     );
     app.integrity_is_clean("default").await;
 
+    // The small voucher, all held now, covers nothing of another order: an error on its field,
+    // and it is not added.
+    let (next, _, _) = reservation(&app, &m).await;
+    let (status, page) = pay_with(&app, &next, &[], &small_code).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(
+        page.contains("The balance of this voucher is too low for this payment."),
+        "{page}"
+    );
+    assert!(!page.contains("name=\"added-code\""), "{page}");
+
     // Capturing the room (40.00) draws the small voucher's 10.00 first, then 30.00 of the large.
     let captured = app
         .post(
