@@ -10,6 +10,12 @@ use tracing_subscriber::EnvFilter;
 use voucherd_server::cli::{Cli, Top};
 use voucherd_server::clock::SystemClock;
 
+/// mimalloc instead of the C library's allocator: a request allocates and frees many small
+/// buffers across the runtime's threads, where glibc's malloc spent about a quarter of the
+/// server's CPU (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn init_logging(json: bool) {
     let filter = EnvFilter::try_from_env("VOUCHERD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     // Logs go to stderr; stdout carries only what a person asked for (the admin token, the
