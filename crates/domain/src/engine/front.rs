@@ -1,10 +1,13 @@
 //! Front Payment's rules over the one hold lifecycle. Paying holds the reservation's grand
-//! total on the customer's voucher (a hold of purpose [`PURPOSE_FRONT`], several of which may
-//! live on one voucher, expiring at the capture deadline); a capture draws part of that hold
-//! per line; a merchant-initiated charge takes the voucher's free balance within the charge
-//! runway and deadline; cancel and complete end what the hold still holds; a refund puts money
-//! back against one capture or charge, per line. Every change records a history event and,
-//! when the merchant gave a callback URL and the status changed, a status callback.
+//! total on the customer's vouchers, up to [`PAYING_VOUCHERS_MAX`] of them, each holding what it
+//! can of what is still to cover in the order given (holds of purpose [`PURPOSE_FRONT`],
+//! several of which may live on one voucher, expiring at the capture deadline); a capture draws
+//! part of those holds per line, the first voucher's first; a merchant-initiated charge takes
+//! the vouchers' free balance in the same order, within the charge runway and deadline; cancel
+//! and complete end what the holds still hold; a refund puts money back against one capture or
+//! charge, per line, to the last-drawn voucher first. Each voucher's part of a capture or
+//! charge is an entry of its own ([`Draw`]). Every change records a history event and, when
+//! the merchant gave a callback URL and the status changed, a status callback.
 //!
 //! When each step is allowed is `crate::front`'s decision; how money moves is
 //! [`lifecycle`]'s. Each function decides everything before it changes anything.

@@ -1,6 +1,6 @@
-//! The Front Payment part of a batch's ledger: the reservations the batch names, their product
-//! lines and postings (captures and charges, with what each drew per line), as the store loaded
-//! them, plus every change the batch made and the history events and status callbacks it wrote.
+//! The Front Payment part of a batch's ledger: the reservations the batch names with the
+//! vouchers paying them, their product lines and postings (captures and charges, with what each
+//! drew per line and from which voucher), as the store loaded them, plus every change the batch made and the history events and status callbacks it wrote.
 //! The money itself stays in holds and entries ([`super::state`]); this book only records what
 //! Front Payment says about it.
 
