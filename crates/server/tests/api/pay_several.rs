@@ -70,6 +70,16 @@ async fn reservation(app: &TestApp, m: &Merchant) -> (String, i64, i64) {
     (id, line(0), line(1))
 }
 
+/// Pays `id` with `code` alone, which is short of the total: nothing is held, and the page keeps
+/// the voucher and asks for another.
+async fn short_alone(app: &TestApp, m: &Merchant, id: &str, code: &str) {
+    let (status, page) = pay_with(app, id, &[], code).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("id=\"short\""), "{page}");
+    assert!(page.contains("name=\"added-code\""), "{page}");
+    assert_eq!(details(app, m, id).await["status"], "SENT");
+}
+
 /// Each paying voucher's (held, captured, refunded) as Front Payment's details show them.
 fn parts(reservation: &Value) -> Vec<(Value, Value, Value)> {
     reservation["paymentDetails"]["vouchers"]
@@ -96,13 +106,8 @@ async fn two_vouchers_pay_capture_and_refund_in_the_stated_order(backend: Backen
     let m = merchant(&app).await;
     let (id, room, _breakfast) = reservation(&app, &m).await;
 
-    // The small voucher alone is short: nothing is held, the page asks for another.
-    let (status, page) = pay_with(&app, &id, &[], &small_code).await;
-    assert_eq!(status, StatusCode::OK, "{page}");
-    assert!(page.contains("id=\"short\""), "{page}");
-    assert!(page.contains("name=\"added-code\""), "{page}");
+    short_alone(&app, &m, &id, &small_code).await;
     assert_eq!(figures(&app, &small).await, (1_000, 0));
-    assert_eq!(details(&app, &m, &id).await["status"], "SENT");
 
     // With the large one added, 10.00 is held on the small and 35.00 on the large.
     let (status, page) = pay_with(&app, &id, &[&small_code], &large_code).await;
@@ -305,9 +310,7 @@ async fn an_added_voucher_that_can_no_longer_pay_is_dropped_and_named(backend: B
     let (_, large_code) = app.active_voucher(&c.token, "100.00").await;
     let m = merchant(&app).await;
     let (id, _, _) = reservation(&app, &m).await;
-    let (status, page) = pay_with(&app, &id, &[], &blocked_code).await;
-    assert_eq!(status, StatusCode::OK, "{page}");
-    assert!(page.contains("id=\"short\""), "{page}");
+    short_alone(&app, &m, &id, &blocked_code).await;
     // The voucher is blocked before the customer adds the next one.
     app.patch(
         &format!("/v1/vouchers/{blocked}/status"),
