@@ -110,8 +110,13 @@ pub struct Added {
 impl Added {
     /// The code as the page shows it again: its last four characters.
     pub fn masked(&self) -> String {
-        masked_code(&self.voucher.code).replace('*', "•")
+        bulleted(&masked_code(&self.voucher.code))
     }
+}
+
+/// A masked code (`****1234`) as the page shows it: bullets for the hidden characters.
+pub fn bulleted(masked: &str) -> String {
+    masked.replace('*', "•")
 }
 
 #[cfg(test)]

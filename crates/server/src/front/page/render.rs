@@ -10,7 +10,7 @@ use voucherd_domain::money::format_two_decimals;
 use voucherd_store::front::FrontReservationView;
 
 use super::brand::{Brand, plain_brand};
-use super::form::{Added, FIELD_CHARS_MAX};
+use super::form::{Added, FIELD_CHARS_MAX, bulleted};
 use super::language::Language;
 
 const STYLE: &str = include_str!("../../../assets/pay/page.css");
@@ -257,7 +257,7 @@ pub fn order_page(
             .iter()
             .map(|v| {
                 let part = v.held_minor + v.captured_minor;
-                (v.masked_code.replace('*', "•"), money(language, part, r))
+                (bulleted(&v.masked_code), money(language, part, r))
             })
             .collect()
     } else {
