@@ -923,11 +923,25 @@ impl Sequence {
                 } else {
                     source
                 };
+                // Now and then everything left on every line: a refund large enough to reach
+                // past the last-drawn voucher.
+                let lines = if !choices.is_empty() && self.rng.random_range(0..3) == 0 {
+                    choices
+                        .iter()
+                        .filter(|(_, left)| *left > 0)
+                        .map(|&(line_id, left)| LineAmount {
+                            line_id,
+                            amount_minor: left,
+                        })
+                        .collect()
+                } else {
+                    self.line_amounts(&choices)
+                };
                 Command::FrontRefund {
                     reservation_id,
                     source,
                     reference,
-                    lines: self.line_amounts(&choices),
+                    lines,
                 }
             }
         }
