@@ -359,29 +359,26 @@ pub(super) fn charge(
     let index = reservation(ledger, origin, id)?;
     let r = ledger.front().reservation(index);
     let total: i64 = lines.iter().map(|l| l.amount_minor).sum();
-    let loaded: Vec<&Voucher> = r
+    // The paying vouchers that can pay now (loaded, so not deleted, and usable), each with
+    // its free balance, in the order given.
+    let (usable, free): (Vec<(i64, Currency)>, Vec<i64>) = r
         .payers
         .iter()
         .filter_map(|p| ledger.voucher(p.voucher_pk))
-        .collect();
-    let usable: Vec<(i64, String, Currency, i64)> = loaded
-        .iter()
         .filter(|v| lifecycle::check_usable(v, now).is_ok())
         .map(|v| {
             let free = lifecycle::available_minor(ledger, v, now, |_| false);
-            (v.pk, v.id.clone(), v.currency, free)
+            ((v.pk, v.currency), free)
         })
-        .collect();
-    let available = usable.iter().map(|u| u.3).sum();
-    rules::decide_charge(&r.snapshot(), total, available, now).map_err(refused)?;
-    if loaded.is_empty() || usable.is_empty() {
+        .unzip();
+    rules::decide_charge(&r.snapshot(), total, free.iter().sum(), now).map_err(refused)?;
+    if usable.is_empty() {
         return Err(refused(FrontRefusal::PaymentCardNotFound));
     }
     let (reservation_pk, sent_to) = (r.pk, r.customer_email.clone());
-    let free: Vec<i64> = usable.iter().map(|u| u.3).collect();
     let mut draws = Vec::new();
     for (at, part) in spread(total, &free) {
-        let (voucher_pk, _, currency, _) = usable[at];
+        let (voucher_pk, currency) = usable[at];
         let entry_id = ids.posting_id("CHA");
         let new = NewEntry {
             id: Some(entry_id),
