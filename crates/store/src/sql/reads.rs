@@ -195,21 +195,34 @@ pub(super) async fn client<T: SqlExec>(
 
 // ---------------------------------------------------------------- vouchers
 
-/// Voucher columns; `$1` must be the time the held amount is computed at.
-pub(super) const VOUCHER_COLUMNS: &str = "v.pk, v.id, v.code, v.pin, v.client_id, v.sku, v.batch, \
-     v.amount_minor, v.currency, v.valid_until, v.validity_value, v.validity_interval, v.status, \
-     v.type, v.taxable, v.tax_rate, v.order_number, v.data, v.remaining_minor, v.deleted_at, \
-     v.created_at, v.updated_at, \
-     CAST(COALESCE((SELECT SUM(h.amount_minor) FROM holds h \
+/// A voucher's own columns, as a literal for [`VOUCHER_COLUMNS`] to extend.
+macro_rules! voucher_row_columns {
+    () => {
+        "v.pk, v.id, v.code, v.pin, v.client_id, v.sku, v.batch, \
+         v.amount_minor, v.currency, v.valid_until, v.validity_value, v.validity_interval, \
+         v.status, v.type, v.taxable, v.tax_rate, v.order_number, v.data, v.remaining_minor, \
+         v.deleted_at, v.created_at, v.updated_at"
+    };
+}
+
+/// A voucher's own columns, without what is computed from its holds and entries: for the
+/// ledger engine's load, which reads the live holds itself and asks whether a voucher has
+/// activity only when a command needs to know.
+pub(super) const VOUCHER_ROW_COLUMNS: &str = voucher_row_columns!();
+
+/// Voucher columns with the held amount and whether the voucher has entries besides its issue;
+/// `$1` must be the time the held amount is computed at.
+pub(super) const VOUCHER_COLUMNS: &str = concat!(
+    voucher_row_columns!(),
+    ", CAST(COALESCE((SELECT SUM(h.amount_minor) FROM holds h \
         WHERE h.voucher_pk = v.pk AND h.state = 'live' AND h.expires_at > $1), 0) AS BIGINT), \
-     EXISTS (SELECT 1 FROM entries e WHERE e.voucher_pk = v.pk AND e.kind <> 'issue')";
+     EXISTS (SELECT 1 FROM entries e WHERE e.voucher_pk = v.pk AND e.kind <> 'issue')"
+);
 
 /// A voucher row with its internal key.
 pub(super) struct VoucherRecord {
     pub(super) pk: i64,
     pub(super) view: VoucherView,
-    /// Whether the voucher has entries besides its issue entry.
-    pub(super) has_activity: bool,
 }
 
 pub(super) fn voucher_row(row: &Row) -> Result<VoucherRecord, StoreError> {
@@ -218,8 +231,18 @@ pub(super) fn voucher_row(row: &Row) -> Result<VoucherRecord, StoreError> {
 
 /// Reads the [`VOUCHER_COLUMNS`] from where `r` stands, leaving it on the column after them.
 pub(super) fn read_voucher(r: &mut RowReader<'_>) -> Result<VoucherRecord, StoreError> {
+    let (pk, mut view) = read_voucher_row(r)?;
+    view.held_minor = r.int()?;
+    let has_activity = r.bool()?;
+    view.deletable = voucherd_domain::engine::lifecycle::deletable(has_activity, view.held_minor);
+    Ok(VoucherRecord { pk, view })
+}
+
+/// Reads the [`VOUCHER_ROW_COLUMNS`] from where `r` stands, leaving it on the column after
+/// them: the voucher's key and its view, with nothing held and not deletable.
+pub(super) fn read_voucher_row(r: &mut RowReader<'_>) -> Result<(i64, VoucherView), StoreError> {
     let pk = r.int()?;
-    let mut view = VoucherView {
+    let view = VoucherView {
         id: r.text()?,
         code: r.text()?,
         pin: r.opt_text()?,
@@ -246,14 +269,7 @@ pub(super) fn read_voucher(r: &mut RowReader<'_>) -> Result<VoucherRecord, Store
         held_minor: 0,
         deletable: false,
     };
-    view.held_minor = r.int()?;
-    let has_activity = r.bool()?;
-    view.deletable = voucherd_domain::engine::lifecycle::deletable(has_activity, view.held_minor);
-    Ok(VoucherRecord {
-        pk,
-        view,
-        has_activity,
-    })
+    Ok((pk, view))
 }
 
 /// How a read names one voucher.

@@ -66,16 +66,17 @@ pub(super) fn in_text_tuples(dialect: Dialect, columns: &[&str], first: usize) -
             format!("SELECT * FROM unnest({})", arrays.join(", "))
         }
         Dialect::Sqlite => {
-            // Walk the first array; take the other columns by position (`$[i]`). SQLite keeps
-            // each JSON argument parsed while the statement runs, so this stays linear where a
-            // join of the arrays on their keys would not.
+            // Walk the first array; take the other columns by position (`->> i`, which reads the
+            // i-th element without building a path text per row). SQLite keeps each JSON
+            // argument parsed while the statement runs, so this stays linear where a join of
+            // the arrays on their keys would not.
             let select: Vec<String> = params
                 .clone()
                 .map(|n| {
                     if n == first {
                         "j.value".to_string()
                     } else {
-                        format!("json_extract(${n}, '$[' || j.key || ']')")
+                        format!("(${n} ->> j.key)")
                     }
                 })
                 .collect();
@@ -275,8 +276,7 @@ mod tests {
         );
         assert_eq!(
             in_text_tuples(Dialect::Sqlite, &["tenant_id", "id"], 2),
-            "(tenant_id, id) IN (SELECT j.value, json_extract($3, '$[' || j.key || ']') \
-             FROM json_each($2) j)"
+            "(tenant_id, id) IN (SELECT j.value, ($3 ->> j.key) FROM json_each($2) j)"
         );
         assert_eq!(
             in_ints(Dialect::Postgres, "pk", 1),

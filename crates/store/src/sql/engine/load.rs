@@ -6,8 +6,8 @@
 //! 2. their live holds and the holds the batch names;
 //! 3. only if the batch refunds or charges a charged reservation again: the charges named,
 //!    with what was refunded of each;
-//! 4. only on PostgreSQL, and only if the batch sets a status or deletes: whether each voucher
-//!    has entries besides its issue;
+//! 4. only if the batch sets a status or deletes: whether each voucher has entries besides its
+//!    issue;
 //! 5. only if a reservation names a voucher not found: the tenants, to tell a missing tenant
 //!    from a missing voucher;
 //! 6. only if the batch names Front Payment reservations, before statement 2: those
@@ -26,7 +26,7 @@ use time::OffsetDateTime;
 use voucherd_domain::engine::{self, Entry, Hold, Ledger, RowKey, TenantRules, Voucher};
 use voucherd_domain::{EntryKind, HoldState};
 
-use super::super::reads::{self, VOUCHER_COLUMNS};
+use super::super::reads::{self, VOUCHER_ROW_COLUMNS};
 use super::super::sets::{in_ints, in_text_tuples, key_in_locked};
 use super::super::{Dialect, SqlExec, Value};
 use super::{Planned, bleepay_load, front_load};
@@ -148,13 +148,13 @@ pub(super) async fn ledger<T: SqlExec>(
         front_views: HashMap::new(),
         code_views: HashMap::new(),
     };
-    let found = vouchers(tx, dialect, &named, &[], now).await?;
+    let found = vouchers(tx, dialect, &named, &[]).await?;
     let mut pks = add_vouchers(tx, dialect, &named, found, &mut loaded).await?;
     if !named.reservations.is_empty() {
         pks.extend(front(tx, dialect, &named, now, &mut loaded).await?);
     }
     if !named.codes.is_empty() {
-        pks.extend(bleepay(tx, dialect, &named, now, &mut loaded).await?);
+        pks.extend(bleepay(tx, dialect, &named, &mut loaded).await?);
     }
     let charged = holds(tx, dialect, &named, &pks, &mut loaded.ledger).await?;
     if !named.entries.is_empty() || !charged.is_empty() {
@@ -178,11 +178,10 @@ pub(super) async fn vouchers_by_key<T: SqlExec>(
     tx: &mut T,
     dialect: Dialect,
     pks: &[i64],
-    now: OffsetDateTime,
     ledger: &mut Ledger,
 ) -> Result<(), StoreError> {
     let named = Named::default();
-    for (voucher, _, rules) in vouchers(tx, dialect, &named, pks, now).await? {
+    for (voucher, _, rules) in vouchers(tx, dialect, &named, pks).await? {
         ledger.load_tenant(&voucher.tenant_id, rules);
         ledger.load_voucher(voucher);
     }
@@ -199,7 +198,7 @@ async fn add_vouchers<T: SqlExec>(
     mut found: Vec<Found>,
     loaded: &mut Loaded,
 ) -> Result<Vec<i64>, StoreError> {
-    if named.needs_activity && dialect == Dialect::Postgres && !found.is_empty() {
+    if named.needs_activity && !found.is_empty() {
         activity(tx, dialect, &mut found).await?;
     }
     let mut pks = Vec::with_capacity(found.len());
@@ -226,7 +225,7 @@ async fn front<T: SqlExec>(
     let (views, paid_with) =
         front_load::reservations(tx, dialect, names, now, &mut loaded.ledger).await?;
     loaded.front_views = views;
-    let pks = lock_unseen(tx, dialect, named, paid_with, now, loaded).await?;
+    let pks = lock_unseen(tx, dialect, named, paid_with, loaded).await?;
     if !loaded.front_views.is_empty() {
         front_load::lines(tx, dialect, &mut loaded.front_views, &mut loaded.ledger).await?;
         if named.refunds_postings {
@@ -244,13 +243,12 @@ async fn bleepay<T: SqlExec>(
     tx: &mut T,
     dialect: Dialect,
     named: &Named,
-    now: OffsetDateTime,
     loaded: &mut Loaded,
 ) -> Result<Vec<i64>, StoreError> {
     let names = named.codes.params();
     let found = bleepay_load::codes(tx, dialect, names, &mut loaded.ledger).await?;
     loaded.code_views = found.views;
-    let pks = lock_unseen(tx, dialect, named, found.held_on, now, loaded).await?;
+    let pks = lock_unseen(tx, dialect, named, found.held_on, loaded).await?;
     if !found.contexts.is_empty() {
         let contexts = found.contexts.into_iter().map(Some).collect();
         bleepay_load::bindings(tx, dialect, contexts, &mut loaded.ledger).await?;
@@ -265,7 +263,6 @@ async fn lock_unseen<T: SqlExec>(
     dialect: Dialect,
     named: &Named,
     voucher_pks: Vec<i64>,
-    now: OffsetDateTime,
     loaded: &mut Loaded,
 ) -> Result<Vec<i64>, StoreError> {
     let unseen: Vec<i64> = voucher_pks
@@ -275,7 +272,7 @@ async fn lock_unseen<T: SqlExec>(
     if unseen.is_empty() {
         return Ok(Vec::new());
     }
-    let found = vouchers(tx, dialect, &Named::default(), &unseen, now).await?;
+    let found = vouchers(tx, dialect, &Named::default(), &unseen).await?;
     add_vouchers(tx, dialect, named, found, loaded).await
 }
 
@@ -283,34 +280,33 @@ async fn lock_unseen<T: SqlExec>(
 type Found = (Voucher, VoucherView, TenantRules);
 
 /// Statement 1: the vouchers, locked in key order on PostgreSQL: named by id or code, through
-/// the holds, entries and Front Payment reservations named, or by key (`pks`).
+/// the holds, entries and Front Payment reservations named, or by key (`pks`). Only their own
+/// columns: statement 2 reads their live holds, and statement 4 whether they have activity.
 async fn vouchers<T: SqlExec>(
     tx: &mut T,
     dialect: Dialect,
     named: &Named,
     pks: &[i64],
-    now: OffsetDateTime,
 ) -> Result<Vec<Found>, StoreError> {
     let mut branches = vec![
         format!(
             "SELECT pk FROM vouchers WHERE {}",
-            in_text_tuples(dialect, &["tenant_id", "id"], 2)
+            in_text_tuples(dialect, &["tenant_id", "id"], 1)
         ),
         format!(
             "SELECT pk FROM vouchers WHERE {}",
-            in_text_tuples(dialect, &["tenant_id", "code"], 4)
+            in_text_tuples(dialect, &["tenant_id", "code"], 3)
         ),
         format!(
             "SELECT voucher_pk FROM holds WHERE {}",
-            in_text_tuples(dialect, &["tenant_id", "id"], 6)
+            in_text_tuples(dialect, &["tenant_id", "id"], 5)
         ),
         format!(
             "SELECT voucher_pk FROM entries WHERE {}",
-            in_text_tuples(dialect, &["tenant_id", "id"], 8)
+            in_text_tuples(dialect, &["tenant_id", "id"], 7)
         ),
     ];
-    let mut params = vec![Value::from(now)];
-    params.extend(named.voucher_ids.params());
+    let mut params: Vec<Value> = named.voucher_ids.params().into();
     params.extend(named.voucher_codes.params());
     params.extend(named.holds.params());
     params.extend(named.entries.params());
@@ -346,7 +342,7 @@ async fn vouchers<T: SqlExec>(
         params.push(Value::Ints(pks.iter().map(|pk| Some(*pk)).collect()));
     }
     let sql = format!(
-        "SELECT {VOUCHER_COLUMNS}, v.tenant_id, t.reservation_ttl_seconds \
+        "SELECT {VOUCHER_ROW_COLUMNS}, v.tenant_id, t.reservation_ttl_seconds \
          FROM vouchers v JOIN tenants t ON t.id = v.tenant_id \
          WHERE v.deleted_at IS NULL AND {} ORDER BY v.pk{}",
         key_in_locked(dialect, "v.pk", &branches.join(" UNION ALL ")),
@@ -355,14 +351,13 @@ async fn vouchers<T: SqlExec>(
     let mut found = Vec::new();
     for row in tx.fetch(&sql, params).await? {
         let mut r = row.reader();
-        let record = reads::read_voucher(&mut r)?;
+        let (pk, view) = reads::read_voucher_row(&mut r)?;
         let tenant_id = r.text()?;
         let rules = TenantRules {
             reservation_ttl_seconds: r.int()?,
         };
-        let view = record.view;
         let voucher = Voucher {
-            pk: record.pk,
+            pk,
             tenant_id,
             id: view.id.clone(),
             code: view.code.clone(),
@@ -372,7 +367,8 @@ async fn vouchers<T: SqlExec>(
             valid_until: view.valid_until,
             validity: view.validity,
             remaining_minor: view.remaining_minor,
-            has_activity: record.has_activity,
+            // Statement 4 reads it for the batches that need it.
+            has_activity: false,
             deleted_at: None,
             delete_comment: None,
             updated_at: view.updated_at,
@@ -509,8 +505,8 @@ async fn entries<T: SqlExec>(
     Ok(())
 }
 
-/// Statement 4 (PostgreSQL): whether each voucher has entries besides its issue, read after
-/// the locks are held.
+/// Statement 4: whether each voucher has entries besides its issue (on PostgreSQL read after
+/// the locks are held).
 async fn activity<T: SqlExec>(
     tx: &mut T,
     dialect: Dialect,

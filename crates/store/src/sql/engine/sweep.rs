@@ -60,7 +60,7 @@ pub(in crate::sql) async fn expire_holds<T: SqlExec>(
         // The vouchers and all their live holds, so each event tells the voucher's balance and
         // what stays held.
         let mut ledger = Ledger::new();
-        load::vouchers_by_key(tx, dialect, &pks, now, &mut ledger).await?;
+        load::vouchers_by_key(tx, dialect, &pks, &mut ledger).await?;
         let marked = lifecycle::expire(&mut ledger, now);
         ledger.seal_events(&sweeper(now), "system");
         persist::write(tx, dialect, &ledger.write_set(), &Keys::default()).await?;
