@@ -9,6 +9,8 @@
 //! records those of the commands it runs itself (creation, import, series, submissions) with the
 //! helpers here, and numbers them per tenant when it writes them.
 
+use std::fmt::Write as _;
+
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
@@ -112,8 +114,9 @@ pub struct LedgerEvent {
     pub request_id: String,
     /// The voucher the event is about, if any.
     pub voucher_id: Option<String>,
-    /// The subject's ids, amounts and the voucher's figures after the change (a JSON object).
-    pub data: Value,
+    /// The subject's ids, amounts and the voucher's figures after the change: a JSON object,
+    /// as text.
+    pub data: String,
 }
 
 /// The face a change came through, from who made it: API clients speak JTL, merchants Front
@@ -166,25 +169,69 @@ pub struct VoucherAfter<'a> {
 }
 
 impl VoucherAfter<'_> {
-    /// The `voucher` object of an event.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "code": masked_code(self.code),
-            "status": self.status.as_str(),
-            "balance": money(self.balance_minor, self.currency),
-            "held": money(self.held_minor, self.currency),
-        })
+    /// Writes the `voucher` object of an event as JSON text: every event carries one, so it is
+    /// written straight out rather than built as a tree of values first.
+    fn write_json(&self, out: &mut String) {
+        out.push_str("{\"id\":");
+        push_json_string(out, self.id);
+        out.push_str(",\"code\":");
+        push_json_string(out, &masked_code(self.code));
+        out.push_str(",\"status\":");
+        push_json_string(out, self.status.as_str());
+        out.push_str(",\"balance\":");
+        write_money(out, self.balance_minor, self.currency);
+        out.push_str(",\"held\":");
+        write_money(out, self.held_minor, self.currency);
+        out.push('}');
     }
 }
 
-/// Builds an event's data: `fields`, then the voucher's figures under `voucher`.
-pub fn data(fields: Map<String, Value>, voucher: Option<&VoucherAfter<'_>>) -> Value {
-    let mut data = fields;
-    if let Some(voucher) = voucher {
-        data.insert("voucher".into(), voucher.to_json());
+/// Writes [`money`] as JSON text.
+fn write_money(out: &mut String, amount_minor: i64, currency: Currency) {
+    let digits = currency.minor_unit_digits().unwrap_or(2);
+    let _ = write!(out, "{{\"minor\":{amount_minor}");
+    out.push_str(",\"amount\":");
+    push_json_string(out, &format_decimal(amount_minor, digits));
+    out.push_str(",\"currency\":");
+    push_json_string(out, currency.as_str());
+    out.push('}');
+}
+
+/// Appends `text` as a JSON string, quoted and escaped.
+fn push_json_string(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
     }
-    Value::Object(data)
+    out.push('"');
+}
+
+/// Builds an event's data as JSON text: `fields`, then the voucher's figures under `voucher`
+/// (which `fields` must not name).
+pub fn data(fields: Map<String, Value>, voucher: Option<&VoucherAfter<'_>>) -> String {
+    debug_assert!(
+        !fields.contains_key("voucher"),
+        "an event's fields name `voucher`"
+    );
+    let has_fields = !fields.is_empty();
+    let mut text = Value::Object(fields).to_string();
+    if let Some(voucher) = voucher {
+        text.pop(); // the object's closing brace
+        if has_fields {
+            text.push(',');
+        }
+        text.push_str("\"voucher\":");
+        voucher.write_json(&mut text);
+        text.push('}');
+    }
+    text
 }
 
 #[cfg(test)]
@@ -206,6 +253,43 @@ mod tests {
         );
         let jpy = Currency::parse("JPY").expect("JPY");
         assert_eq!(money(500, jpy)["amount"], "500");
+    }
+
+    #[test]
+    fn an_event_s_data_is_its_fields_then_the_voucher_s_figures() {
+        let eur = Currency::parse("EUR").expect("EUR");
+        let after = VoucherAfter {
+            id: "V-\"1\"\\\n",
+            code: "ABCD2345EFGH",
+            status: VoucherStatus::Active,
+            currency: eur,
+            balance_minor: 99_999_999,
+            held_minor: -5,
+        };
+        let fields = json!({ "hold": { "id": "H1", "amount": money(250, eur) } });
+        let Value::Object(fields) = fields else {
+            unreachable!()
+        };
+        let text = data(fields, Some(&after));
+        assert!(text.starts_with("{\"hold\":"), "{text}");
+        let parsed: Value = serde_json::from_str(&text).expect("JSON");
+        assert_eq!(
+            parsed,
+            json!({
+                "hold": { "id": "H1", "amount": { "minor": 250, "amount": "2.50", "currency": "EUR" } },
+                "voucher": {
+                    "id": "V-\"1\"\\\n",
+                    "code": "****EFGH",
+                    "status": "active",
+                    "balance": { "minor": 99_999_999, "amount": "999999.99", "currency": "EUR" },
+                    "held": { "minor": -5, "amount": "-0.05", "currency": "EUR" },
+                }
+            })
+        );
+        let alone = data(Map::new(), Some(&after));
+        let parsed: Value = serde_json::from_str(&alone).expect("JSON");
+        assert_eq!(parsed["voucher"]["code"], "****EFGH");
+        assert_eq!(data(Map::new(), None), "{}");
     }
 
     #[test]

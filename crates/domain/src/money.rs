@@ -36,7 +36,12 @@ impl Currency {
 
     /// The alpha-3 code.
     pub fn code(&self) -> String {
-        self.0.code().to_string()
+        self.as_str().to_string()
+    }
+
+    /// The ISO-4217 code, without allocating.
+    pub fn as_str(&self) -> &'static str {
+        self.0.code()
     }
 
     /// How many decimal digits the minor unit has (2 for EUR, 0 for JPY). Currencies without a

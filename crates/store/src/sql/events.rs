@@ -61,7 +61,7 @@ pub(super) async fn append<T: SqlExec>(
                 event.actor_id.as_str().into(),
                 event.request_id.as_str().into(),
                 event.voucher_id.clone().into(),
-                event.data.to_string().into(),
+                event.data.as_str().into(),
             ]
         })
         .collect::<Vec<Vec<Value>>>();

@@ -994,13 +994,16 @@ impl Sequence {
             return;
         }
         let minor = |value: &serde_json::Value| value["minor"].as_i64().unwrap_or(0);
+        let data: Vec<serde_json::Value> = events
+            .iter()
+            .map(|event| serde_json::from_str(&event.data).expect("an event's data is JSON"))
+            .collect();
         let mut moved: HashMap<usize, i64> = HashMap::new();
-        for event in events {
+        for (event, data) in events.iter().zip(&data) {
             let Some(id) = &event.voucher_id else {
                 continue;
             };
             let v: usize = id[1..].parse().expect("model voucher ids are v<n>");
-            let data = &event.data;
             let delta = match event.kind {
                 crate::events::CHARGE_CREATED => -minor(&data["charge"]["amount"]),
                 crate::events::REFUND_CREATED => minor(&data["refund"]["amount"]),
@@ -1009,25 +1012,23 @@ impl Sequence {
             };
             *moved.entry(v).or_default() += delta;
         }
-        for event in events {
+        for (event, data) in events.iter().zip(&data) {
             let Some(id) = &event.voucher_id else {
                 continue;
             };
             let v: usize = id[1..].parse().expect("model voucher ids are v<n>");
             let folded = self.event_balances[v] + moved[&v];
-            let reported = minor(&event.data["voucher"]["balance"]);
+            let reported = minor(&data["voucher"]["balance"]);
             assert_eq!(reported, folded, "{event:?} after {command:?}");
             assert_eq!(
                 reported,
                 self.model.remaining(v),
                 "{event:?} after {command:?}"
             );
-            let held = minor(&event.data["voucher"]["held"]);
+            let held = minor(&data["voucher"]["held"]);
             assert_eq!(held, self.model.held(v, now), "{event:?} after {command:?}");
             assert!(
-                !serde_json::to_string(&event.data)
-                    .expect("json")
-                    .contains(&format!("\"C{v}\"")),
+                !event.data.contains(&format!("\"C{v}\"")),
                 "an event carries a code: {event:?}"
             );
         }
