@@ -9,8 +9,7 @@
 //! records those of the commands it runs itself (creation, import, series, submissions) with the
 //! helpers here, and numbers them per tenant when it writes them.
 
-use std::fmt::Write as _;
-
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
@@ -135,12 +134,26 @@ pub fn face_of(actor_kind: &str, actor_id: &str) -> &'static str {
 
 /// An amount: minor units, the decimal string, and the currency.
 pub fn money(amount_minor: i64, currency: Currency) -> Value {
-    let digits = currency.minor_unit_digits().unwrap_or(2);
-    json!({
-        "minor": amount_minor,
-        "amount": format_decimal(amount_minor, digits),
-        "currency": currency.code(),
-    })
+    json!(Amount::of(amount_minor, currency))
+}
+
+/// [`money`]'s fields, serialised straight to text where an event's data is written.
+#[derive(Serialize)]
+struct Amount {
+    minor: i64,
+    amount: String,
+    currency: &'static str,
+}
+
+impl Amount {
+    fn of(amount_minor: i64, currency: Currency) -> Amount {
+        let digits = currency.minor_unit_digits().unwrap_or(2);
+        Amount {
+            minor: amount_minor,
+            amount: format_decimal(amount_minor, digits),
+            currency: currency.as_str(),
+        }
+    }
 }
 
 /// A voucher code as events show it: its last four characters, the rest starred.
@@ -168,49 +181,36 @@ pub struct VoucherAfter<'a> {
     pub held_minor: i64,
 }
 
-impl VoucherAfter<'_> {
-    /// Writes the `voucher` object of an event as JSON text: every event carries one, so it is
-    /// written straight out rather than built as a tree of values first.
-    fn write_json(&self, out: &mut String) {
-        out.push_str("{\"id\":");
-        push_json_string(out, self.id);
-        out.push_str(",\"code\":");
-        push_json_string(out, &masked_code(self.code));
-        out.push_str(",\"status\":");
-        push_json_string(out, self.status.as_str());
-        out.push_str(",\"balance\":");
-        write_money(out, self.balance_minor, self.currency);
-        out.push_str(",\"held\":");
-        write_money(out, self.held_minor, self.currency);
-        out.push('}');
-    }
+/// The `voucher` object of an event.
+#[derive(Serialize)]
+struct VoucherFields<'a> {
+    id: &'a str,
+    code: String,
+    status: &'static str,
+    balance: Amount,
+    held: Amount,
 }
 
-/// Writes [`money`] as JSON text.
-fn write_money(out: &mut String, amount_minor: i64, currency: Currency) {
-    let digits = currency.minor_unit_digits().unwrap_or(2);
-    let _ = write!(out, "{{\"minor\":{amount_minor}");
-    out.push_str(",\"amount\":");
-    push_json_string(out, &format_decimal(amount_minor, digits));
-    out.push_str(",\"currency\":");
-    push_json_string(out, currency.as_str());
-    out.push('}');
-}
-
-/// Appends `text` as a JSON string, quoted and escaped.
-fn push_json_string(out: &mut String, text: &str) {
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
+impl<'a> From<&VoucherAfter<'a>> for VoucherFields<'a> {
+    fn from(after: &VoucherAfter<'a>) -> Self {
+        VoucherFields {
+            id: after.id,
+            code: masked_code(after.code),
+            status: after.status.as_str(),
+            balance: Amount::of(after.balance_minor, after.currency),
+            held: Amount::of(after.held_minor, after.currency),
         }
     }
-    out.push('"');
+}
+
+/// An event's data: its fields, then the voucher's figures. Every event carries the figures,
+/// so they are serialised straight to text rather than built as a tree of values first.
+#[derive(Serialize)]
+struct EventData<'a> {
+    #[serde(flatten)]
+    fields: Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    voucher: Option<VoucherFields<'a>>,
 }
 
 /// Builds an event's data as JSON text: `fields`, then the voucher's figures under `voucher`
@@ -220,18 +220,12 @@ pub fn data(fields: Map<String, Value>, voucher: Option<&VoucherAfter<'_>>) -> S
         !fields.contains_key("voucher"),
         "an event's fields name `voucher`"
     );
-    let has_fields = !fields.is_empty();
-    let mut text = Value::Object(fields).to_string();
-    if let Some(voucher) = voucher {
-        text.pop(); // the object's closing brace
-        if has_fields {
-            text.push(',');
-        }
-        text.push_str("\"voucher\":");
-        voucher.write_json(&mut text);
-        text.push('}');
-    }
-    text
+    let data = EventData {
+        fields,
+        voucher: voucher.map(VoucherFields::from),
+    };
+    // Text keys and plain values only: serde_json has nothing to refuse.
+    serde_json::to_string(&data).unwrap_or_default()
 }
 
 #[cfg(test)]
