@@ -92,15 +92,29 @@ async fn submit(app: &TestApp, m: &Merchant, callback_url: Option<&str>) -> Stri
 
 /// Pays on the payment page with a form post; answers the status and the page.
 pub async fn pay(app: &TestApp, id: &str, code: &str) -> (StatusCode, String) {
+    pay_with(app, id, &[], code).await
+}
+
+/// Pays `id` on the payment page with the vouchers `added` on earlier tries (no PIN) and
+/// `code` typed now; answers the status and the page.
+pub async fn pay_with(app: &TestApp, id: &str, added: &[&str], code: &str) -> (StatusCode, String) {
+    let mut form: Vec<(&str, &str)> = Vec::new();
+    for code in added {
+        form.extend([
+            ("added-code", *code),
+            ("added-pin", ""),
+            ("added-covers", "0"),
+        ]);
+    }
+    form.extend([("code", code), ("pin", "")]);
     let response = app
         .http
         .post(format!("{}/pay/{id}", app.base))
-        .form(&[("code", code), ("pin", "")])
+        .form(&form)
         .send()
         .await
         .expect("sent");
-    let status = response.status();
-    (status, response.text().await.expect("page"))
+    (response.status(), response.text().await.expect("page"))
 }
 
 pub async fn details(app: &TestApp, m: &Merchant, id: &str) -> Value {

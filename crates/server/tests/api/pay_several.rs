@@ -8,7 +8,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::front_flow::{BASE, Merchant, details, merchant, submit_body};
+use crate::front_flow::{BASE, Merchant, details, merchant, pay_with, submit_body};
 use crate::support::{ALL_SCOPES, Backend, TestApp};
 
 on_both_stores!(
@@ -34,27 +34,6 @@ async fn figures(app: &TestApp, voucher_id: &str) -> (i64, i64) {
     )
 }
 
-/// Pays `id` on the payment page with `added` carried from earlier tries and `code` typed now.
-async fn pay_with(app: &TestApp, id: &str, added: &[&str], code: &str) -> (StatusCode, String) {
-    let mut form: Vec<(&str, &str)> = Vec::new();
-    for code in added {
-        form.extend([
-            ("added-code", *code),
-            ("added-pin", ""),
-            ("added-covers", "0"),
-        ]);
-    }
-    form.extend([("code", code), ("pin", "")]);
-    let response = app
-        .http
-        .post(format!("{}/pay/{id}", app.base))
-        .form(&form)
-        .send()
-        .await
-        .expect("sent");
-    (response.status(), response.text().await.expect("page"))
-}
-
 /// A reservation of 40.00 (room) + 5.00 (breakfast); its id and line ids.
 async fn reservation(app: &TestApp, m: &Merchant) -> (String, i64, i64) {
     let reply = app
@@ -68,6 +47,21 @@ async fn reservation(app: &TestApp, m: &Merchant) -> (String, i64, i64) {
     let sent = details(app, m, &id).await;
     let line = |n: usize| sent["productList"][n]["id"].as_i64().expect("line id");
     (id, line(0), line(1))
+}
+
+/// Captures `amount` of the room line `room` of `id`; answers the capture's id (CAP...).
+async fn capture_room(app: &TestApp, m: &Merchant, id: &str, room: i64, amount: i64) -> String {
+    app.post(
+        &format!("{BASE}/capture/{id}"),
+        &m.token,
+        json!({ "products": [{"id": room, "amount": amount}], "grandTotal": amount }),
+    )
+    .await
+    .expect(StatusCode::ACCEPTED)
+    .json["data"]["uuid"]
+        .as_str()
+        .expect("CAP")
+        .to_string()
 }
 
 /// Pays `id` with `code` alone, which is short of the total: nothing is held, and the page keeps
@@ -139,18 +133,7 @@ async fn two_vouchers_pay_capture_and_refund_in_the_stated_order(backend: Backen
     assert!(!page.contains("name=\"added-code\""), "{page}");
 
     // Capturing the room (40.00) draws the small voucher's 10.00 first, then 30.00 of the large.
-    let captured = app
-        .post(
-            &format!("{BASE}/capture/{id}"),
-            &m.token,
-            json!({ "products": [{"id": room, "amount": 40}], "grandTotal": 40 }),
-        )
-        .await
-        .expect(StatusCode::ACCEPTED);
-    let cap = captured.json["data"]["uuid"]
-        .as_str()
-        .expect("CAP")
-        .to_string();
+    let cap = capture_room(&app, &m, &id, room, 40).await;
     assert_eq!(figures(&app, &small).await, (0, 0));
     assert_eq!(figures(&app, &large).await, (7_000, 500));
     let after_capture = details(&app, &m, &id).await;
@@ -228,18 +211,7 @@ async fn charges_spread_in_entry_order_and_cancel_releases_every_hold(backend: B
     let (id, room, _) = reservation(&app, &m).await;
     let (status, page) = pay_with(&app, &id, &[&small_code], &large_code).await;
     assert_eq!(status, StatusCode::OK, "{page}");
-    let cap = app
-        .post(
-            &format!("{BASE}/capture/{id}"),
-            &m.token,
-            json!({ "products": [{"id": room, "amount": 40}], "grandTotal": 40 }),
-        )
-        .await
-        .expect(StatusCode::ACCEPTED)
-        .json["data"]["uuid"]
-        .as_str()
-        .expect("CAP")
-        .to_string();
+    let cap = capture_room(&app, &m, &id, room, 40).await;
     // 35.00 back: 30.00 to the large voucher (drawn last), 5.00 to the small one.
     app.post(
         &format!("{BASE}/refund/{id}"),
