@@ -152,15 +152,17 @@ pub async fn open(url: &str) -> Result<PgStore, StoreError> {
         listener,
     };
     migrate(&backend, MIGRATIONS, MIGRATION_LOCK).await?;
-    Ok(SqlStore::with_group_commit(
+    SqlStore::with_group_commit(
         backend,
         GroupCommit {
             lanes: WRITER_LANES,
             batch_commands_max: BATCH_COMMANDS_MAX,
             queue_commands_max: QUEUE_COMMANDS_MAX,
+            // The lanes wait on the network, not in place: the runtime's workers serve them.
+            lane_threads: false,
         },
         event_signal,
-    ))
+    )
 }
 
 /// Wakes `signal` whenever any node commits events: each commit with events notifies

@@ -103,7 +103,8 @@ pub struct SqliteTx {
 }
 
 /// Runs `work` where a long wait cannot stall the other tasks of the calling async worker
-/// (which hands them to another thread meanwhile).
+/// (which hands them to another thread meanwhile). On the writer lane's own thread, whose
+/// single-threaded runtime has no other tasks to stall, it runs in place.
 fn off_worker<T>(work: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
         Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),

@@ -93,11 +93,13 @@ pub struct SqliteBackend {
 /// The store on SQLite.
 pub type SqliteStore = SqlStore<SqliteBackend>;
 
-/// How the SQLite store group-commits: one lane (one writer), large batches.
+/// How the SQLite store group-commits: one lane (one writer) on a thread of its own, since
+/// its statements run in place; large batches.
 pub const GROUP_COMMIT: GroupCommit = GroupCommit {
     lanes: 1,
     batch_commands_max: BATCH_COMMANDS_MAX,
     queue_commands_max: QUEUE_COMMANDS_MAX,
+    lane_threads: true,
 };
 
 /// Opens (creating the file and its folder if needed) and migrates the database at `url`
@@ -182,11 +184,7 @@ pub async fn open_with(url: &str, group_commit: GroupCommit) -> Result<SqliteSto
     // One writer connection: group commit turns one fsync per command into one per batch.
     // One process writes this file: its own commits are the only ones to wake the feed for.
     let event_signal = std::sync::Arc::new(tokio::sync::Notify::new());
-    Ok(SqlStore::with_group_commit(
-        backend,
-        group_commit,
-        event_signal,
-    ))
+    SqlStore::with_group_commit(backend, group_commit, event_signal)
 }
 
 impl Backend for SqliteBackend {

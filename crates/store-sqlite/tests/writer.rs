@@ -32,6 +32,7 @@ async fn a_full_write_queue_refuses_at_once_and_loses_nothing() {
         lanes: 1,
         batch_commands_max: 1,
         queue_commands_max: 1,
+        ..voucherd_store_sqlite::GROUP_COMMIT
     };
     let store = Arc::new(
         voucherd_store_sqlite::open_with(&url, tiny)

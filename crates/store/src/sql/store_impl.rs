@@ -66,15 +66,24 @@ impl<B: Backend> SqlStore<B> {
     /// A store whose commands are group-committed by writer lanes, each committing what is
     /// waiting as one transaction (SQLite: one lane, its single writer; PostgreSQL: several
     /// lanes per node with small batches). Must be called inside a Tokio runtime.
-    /// `event_signal` is woken after every commit that wrote events.
-    pub fn with_group_commit(backend: B, config: GroupCommit, event_signal: Arc<Notify>) -> Self {
+    /// `event_signal` is woken after every commit that wrote events. Fails only if a lane's
+    /// thread cannot be started.
+    pub fn with_group_commit(
+        backend: B,
+        config: GroupCommit,
+        event_signal: Arc<Notify>,
+    ) -> Result<Self, StoreError> {
         let backend = Arc::new(backend);
-        let writer = Some(Writer::spawn(backend.clone(), config, event_signal.clone()));
-        SqlStore {
+        let writer = Some(Writer::spawn(
+            backend.clone(),
+            config,
+            event_signal.clone(),
+        )?);
+        Ok(SqlStore {
             backend,
             writer,
             event_signal,
-        }
+        })
     }
 }
 

@@ -16,6 +16,9 @@
 //! queue is bounded; when it is full a command is refused at once with
 //! [`StoreError::Overloaded`] instead of waiting.
 //!
+//! SQLite's lane runs on a thread of its own ([`GroupCommit::lane_threads`]): its statements
+//! block the thread they run on, which must not be one the request tasks are waiting for.
+//!
 //! Each batch is measured ([`BATCH_COMMANDS_METRIC`], [`COMMIT_SECONDS_METRIC`],
 //! [`QUEUE_WAIT_SECONDS_METRIC`]): how full the batches are, how long the durable commit takes
 //! and how long commands wait for a lane tell an operator whether the writer is the limit.
@@ -54,6 +57,11 @@ pub struct GroupCommit {
     pub batch_commands_max: usize,
     /// Commands waiting at most; beyond it, commands are refused.
     pub queue_commands_max: usize,
+    /// Whether each lane runs on a thread of its own instead of on the async runtime's workers.
+    /// For a store whose statements run in place and block the thread (SQLite): on a worker,
+    /// the lane held up every request task queued behind it while it ran a batch, and each
+    /// commit handed the worker over to a new thread to wait for the disk.
+    pub lane_threads: bool,
 }
 
 struct Job {
@@ -68,24 +76,30 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer lanes (at least one) on the current Tokio runtime; `signal` is woken
-    /// after every commit that wrote events.
+    /// Starts the writer lanes (at least one), on the current Tokio runtime or each on a thread
+    /// of its own ([`GroupCommit::lane_threads`]); `signal` is woken after every commit that
+    /// wrote events.
     pub(super) fn spawn<B: Backend>(
         backend: Arc<B>,
         config: GroupCommit,
         signal: Arc<Notify>,
-    ) -> Writer {
+    ) -> Result<Writer, StoreError> {
         let (queue, jobs) = mpsc::channel(config.queue_commands_max.max(1));
         let jobs = Arc::new(Mutex::new(jobs));
-        for _ in 0..config.lanes.max(1) {
-            tokio::spawn(run(
+        for lane_number in 0..config.lanes.max(1) {
+            let lane = run(
                 backend.clone(),
                 jobs.clone(),
                 config.batch_commands_max.max(1),
                 signal.clone(),
-            ));
+            );
+            if config.lane_threads {
+                spawn_lane_thread(lane_number, lane)?;
+            } else {
+                tokio::spawn(lane);
+            }
         }
-        Writer { queue }
+        Ok(Writer { queue })
     }
 
     /// Queues a command and waits for its committed answer.
@@ -107,6 +121,22 @@ impl Writer {
             .await
             .map_err(|_| StoreError::Other("the writer dropped a command".into()))?
     }
+}
+
+/// Runs `lane` on a new thread with a single-threaded runtime of its own, until it returns.
+fn spawn_lane_thread(
+    lane_number: usize,
+    lane: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StoreError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| StoreError::Other(format!("cannot start the writer's runtime: {e}")))?;
+    std::thread::Builder::new()
+        .name(format!("voucherd-writer-{lane_number}"))
+        .spawn(move || runtime.block_on(lane))
+        .map_err(|e| StoreError::Other(format!("cannot start the writer's thread: {e}")))?;
+    Ok(())
 }
 
 /// One lane: takes what is waiting, commits it, answers it, and again, until every
