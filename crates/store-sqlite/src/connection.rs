@@ -1,8 +1,9 @@
 //! The SQLite store's connections and transactions. Every statement is a call into SQLite in
 //! place, on the task that owns the transaction, with no hand-off to another thread per
 //! statement (an async driver's thread hop per statement cost more than the statement: half
-//! of a read request's CPU went to threads waking each other). Only the writer's commit, which
-//! waits for the disk, is moved off the async worker. A read runs in place too (reads are
+//! of a read request's CPU went to threads waking each other). The writer lane runs on a thread
+//! of its own; a write begun on an async worker (an outbox's claim, say) moves only its commit,
+//! which waits for the disk, off the worker. A read runs in place too (reads are
 //! lookups and pages), but for a scan through much of the ledger (the integrity check, the
 //! reports), whose statements run off the async worker.
 

@@ -2,9 +2,9 @@
 //!
 //! Durability and ordering: WAL journal, `synchronous=FULL` (a commit is on disk before it is
 //! acknowledged), and one writer connection whose transactions start with `BEGIN IMMEDIATE`, so
-//! commands on one voucher are strictly serialised. Commands are group-committed: one writer
-//! task runs every waiting command in one transaction (each behind its own savepoint) and
-//! answers them after the single commit. A pool of reader connections sees committed
+//! commands on one voucher are strictly serialised. Commands are group-committed: one writer,
+//! on a thread of its own, runs every waiting command in one transaction and answers them after
+//! the single commit. A pool of reader connections sees committed
 //! snapshots. This crate owns only the connection, the dialect's binding and error mapping,
 //! and the migrations; the ledger itself is the shared SQL of `voucherd-store`.
 
