@@ -197,6 +197,11 @@ pub(super) fn is_engine_command(command: &Command) -> bool {
     )
 }
 
+/// The PostgreSQL settings of an engine batch's transaction (see [`run`]), in one statement.
+const KEYED_PLANS: &str = "SELECT set_config('plan_cache_mode', 'force_generic_plan', true), \
+     set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true), \
+     set_config('enable_mergejoin', 'off', true)";
+
 /// Runs engine commands as one batch inside `tx`, in their order; answers each, and adds the
 /// batch's events to `events` (for the caller to append before it commits). On `Err` the
 /// transaction must not be committed: some of the batch may be written.
@@ -223,8 +228,15 @@ pub(super) async fn run<T: SqlExec>(
         // arrays), so one plan serves every batch. Left to choose, PostgreSQL plans each of them
         // anew every time (custom plans, measured at 1.5 ms for the voucher load alone against
         // 0.03 ms generic): this transaction uses the generic plans.
-        tx.execute("SET LOCAL plan_cache_mode = force_generic_plan", vec![])
-            .await?;
+        //
+        // A generic plan is made once per connection, from the statistics of that moment, and
+        // knows nothing of the arrays' lengths. Made while `holds` was new and small (a fresh
+        // database, the first minute of traffic, before autovacuum's next analysis), it
+        // scanned the whole table, in three statements of every batch, for as long as the
+        // connection lived, while the table grew by a row per reservation. Every statement
+        // here finds its rows by key: the planner is told to use the keys' indexes, with
+        // nested loops, whatever it believes of the tables' sizes.
+        tx.execute(KEYED_PLANS, vec![]).await?;
     }
     let mut keys = keys::Keys::load(tx, dialect, requests).await?;
     let mut loaded = load::ledger(tx, dialect, &batch).await?;
