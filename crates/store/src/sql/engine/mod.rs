@@ -231,9 +231,9 @@ pub(super) async fn run<T: SqlExec>(
         //
         // A generic plan is made once per connection, from the statistics of that moment, and
         // knows nothing of the arrays' lengths. Made while `holds` was new and small (a fresh
-        // database, the first minute of traffic, before autovacuum's next analysis), it
-        // scanned the whole table, in three statements of every batch, for as long as the
-        // connection lived, while the table grew by a row per reservation. Every statement
+        // database, the first minute of traffic), it scanned the whole table, in three
+        // statements of every batch, while the table grew by a row per reservation, until an
+        // analysis of the table (autovacuum's, a minute or more later) replaced it. Every statement
         // here finds its rows by key: the planner is told to use the keys' indexes, with
         // nested loops, whatever it believes of the tables' sizes.
         tx.execute(KEYED_PLANS, vec![]).await?;
