@@ -2,14 +2,16 @@
 //! commands as are waiting (up to [`GroupCommit::batch_commands_max`]), runs them in one
 //! transaction, commits once, and only then answers each of them. The money-moving commands go
 //! through the ledger engine together ([`super::engine`]: a fixed number of statements for the
-//! lot); the others run one by one, each behind its own savepoint. One fsync serves the whole batch. SQLite has one lane (one writer); PostgreSQL a few per node, whose batches
-//! lock their vouchers in primary-key order first ([`super::lock_order`]) so that batches of
-//! different lanes and nodes wait for each other but never deadlock over vouchers.
+//! lot); the others run one by one, each behind its own savepoint. One fsync serves the whole
+//! batch. SQLite has one lane (one writer); PostgreSQL a few per node, whose batches lock their
+//! vouchers in primary-key order first ([`super::lock_order`]) so that batches of different
+//! lanes and nodes wait for each other but never deadlock over vouchers.
 //!
 //! A refused or failing command is undone alone and answered alone; its batch-mates are not
 //! affected. (An engine batch that fails is undone as a whole, and each of its commands is
-//! then run alone, so only the command that caused the failure sees it.) A command that lost to a concurrent writer (a deadlock, a serialization failure,
-//! a unique value taken meanwhile) is run again after the batch, alone, with bounded retries.
+//! then run alone, so only the command that caused the failure sees it.) A command that lost
+//! to a concurrent writer (a deadlock, a serialization failure, a unique value taken
+//! meanwhile) is run again after the batch, alone, with bounded retries.
 //! If the commit itself fails, nothing of the batch is durable and every command in it is
 //! answered with that failure. A request whose caller goes away before the answer is still
 //! executed completely or not at all: the writer, not the request, owns the command. The
@@ -201,9 +203,9 @@ async fn commit_batch<B: Backend>(backend: &B, batch: &mut Vec<Job>, signal: &No
 type BatchAnswers = (Vec<Result<Execution, StoreError>>, bool);
 
 /// Runs the batch in one transaction, appends its events last, and commits it; answers each
-/// command's outcome, which holds only if the commit succeeded. Commands the ledger engine decides run together, after
-/// the others; as every command of a batch was waiting at once, any order among them is one
-/// they could have arrived in.
+/// command's outcome, which holds only if the commit succeeded. Commands the ledger engine
+/// decides run together, after the others; as every command of a batch was waiting at once, any
+/// order among them is one they could have arrived in.
 async fn run_batch<B: Backend>(backend: &B, batch: &[Job]) -> Result<BatchAnswers, StoreError> {
     let dialect = backend.dialect();
     let mut tx = backend.begin_write().await?;
