@@ -1,6 +1,8 @@
 //! The balance invariant, recomputed from the immutable entries:
 //! `remaining = initial + recharges + refunds - charges` and `0 <= held <= remaining`, plus
-//! `refunds of a charge <= the charge`. Stores feed it aggregates; it names every violation.
+//! `refunds of a charge <= the charge`, and every hold and entry naming a voucher (and an entry
+//! drawn from a hold, that hold) of its own tenant. Stores feed it aggregates; it names every
+//! violation.
 
 use serde::Serialize;
 
@@ -75,6 +77,38 @@ pub fn check_refunds(
     })
 }
 
+/// A hold or an entry whose references a store found broken.
+#[derive(Debug, Clone)]
+pub struct LedgerRow {
+    /// `hold` or `entry`.
+    pub kind: &'static str,
+    pub id: String,
+    /// The voucher it names, if that is one of its tenant's.
+    pub voucher_id: Option<String>,
+    /// Whether the hold an entry names (if it names one) is one of its tenant's.
+    pub hold_found: bool,
+}
+
+/// Checks that a hold or an entry names a voucher of its tenant and, if drawn from a hold, a
+/// hold of its tenant. A row that names no voucher of its tenant is reported with an empty
+/// `voucher_id`.
+pub fn check_references(row: &LedgerRow) -> Option<Violation> {
+    let missing = match (&row.voucher_id, row.hold_found) {
+        (Some(_), true) => return None,
+        (None, true) => "its voucher",
+        (Some(_), false) => "its hold",
+        (None, false) => "its voucher and its hold",
+    };
+    Some(Violation {
+        voucher_id: row.voucher_id.clone().unwrap_or_default(),
+        rule: "references_resolve",
+        detail: format!(
+            "{} {}: {missing} is not one of its tenant's",
+            row.kind, row.id
+        ),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,5 +143,31 @@ mod tests {
         );
         assert!(check_refunds("V1", "C1", 100, 101).is_some());
         assert!(check_refunds("V1", "C1", 100, 100).is_none());
+    }
+
+    #[test]
+    fn a_row_naming_what_is_not_its_tenants_is_a_violation() {
+        let row = |voucher_id: Option<&str>, hold_found| LedgerRow {
+            kind: "entry",
+            id: "E1".into(),
+            voucher_id: voucher_id.map(str::to_string),
+            hold_found,
+        };
+        assert!(check_references(&row(Some("V1"), true)).is_none());
+        let orphan = check_references(&row(None, true)).expect("no voucher");
+        assert_eq!(
+            (orphan.rule, orphan.voucher_id.as_str()),
+            ("references_resolve", "")
+        );
+        assert_eq!(
+            orphan.detail,
+            "entry E1: its voucher is not one of its tenant's"
+        );
+        let holdless = check_references(&row(Some("V1"), false)).expect("no hold");
+        assert_eq!(holdless.voucher_id, "V1");
+        assert_eq!(
+            holdless.detail,
+            "entry E1: its hold is not one of its tenant's"
+        );
     }
 }

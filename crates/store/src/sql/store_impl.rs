@@ -40,6 +40,19 @@ use crate::series::SeriesView;
 use crate::webhooks::{WebhookAttempt, WebhookEndpoint, WebhookProgress, WebhookTarget};
 use crate::{Actor, Command, CommandContext, Store, StoreError};
 
+/// The integrity check's holds and entries of a tenant (`$1`) that name a voucher, or a hold,
+/// that is not the tenant's: kind, id, the voucher's id if found, 1 if the hold is found (or
+/// none is named). PostgreSQL keeps no foreign keys on these rows (its migration 11).
+const UNRESOLVED_REFERENCES: &str = "SELECT 'hold', h.id, v.id, CAST(1 AS BIGINT) FROM holds h \
+     LEFT JOIN vouchers v ON v.pk = h.voucher_pk AND v.tenant_id = h.tenant_id \
+     WHERE h.tenant_id = $1 AND v.pk IS NULL \
+     UNION ALL \
+     SELECT 'entry', e.id, v.id, CAST(CASE WHEN e.hold_pk IS NULL OR h.pk IS NOT NULL THEN 1 ELSE 0 END AS BIGINT) \
+     FROM entries e \
+     LEFT JOIN vouchers v ON v.pk = e.voucher_pk AND v.tenant_id = e.tenant_id \
+     LEFT JOIN holds h ON h.pk = e.hold_pk AND h.tenant_id = e.tenant_id \
+     WHERE e.tenant_id = $1 AND (v.pk IS NULL OR (e.hold_pk IS NOT NULL AND h.pk IS NULL))";
+
 /// Vouchers read per query by the integrity check.
 const INTEGRITY_CHUNK_ROWS: i64 = 5_000;
 
@@ -65,7 +78,8 @@ impl<B: Backend> SqlStore<B> {
 
     /// A store whose commands are group-committed by writer lanes, each committing what is
     /// waiting as one transaction (SQLite: one lane, its single writer; PostgreSQL: several
-    /// lanes per node with small batches). Must be called inside a Tokio runtime.
+    /// lanes per node, one running its statements while the others commit). Must be called
+    /// inside a Tokio runtime.
     /// `event_signal` is woken after every commit that wrote events. Fails only if a lane's
     /// thread cannot be started.
     pub fn with_group_commit(
@@ -440,6 +454,19 @@ impl<B: Backend> Store for SqlStore<B> {
                     charge,
                     refunded,
                 ));
+            }
+            for row in &tx
+                .fetch(UNRESOLVED_REFERENCES, vec![tenant_id.into()])
+                .await?
+            {
+                let mut r = row.reader();
+                let row = integrity::LedgerRow {
+                    kind: if r.text()? == "hold" { "hold" } else { "entry" },
+                    id: r.text()?,
+                    voucher_id: r.opt_text()?,
+                    hold_found: r.int()? == 1,
+                };
+                report.violations.extend(integrity::check_references(&row));
             }
             Ok(report)
         })

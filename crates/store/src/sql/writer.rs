@@ -7,6 +7,14 @@
 //! vouchers in primary-key order first ([`super::lock_order`]) so that batches of different
 //! lanes and nodes wait for each other but never deadlock over vouchers.
 //!
+//! Lanes form a pipeline: a lane keeps the queue from the moment it waits for a batch's first
+//! command until that batch's statements have run, and lets it go only for its commit. So one
+//! lane at a time runs statements, with a batch as full as the commands that queued while the
+//! lane before it ran its own, and the others wait for their commits' flush meanwhile. (Lanes
+//! that took the queue as soon as they were free ran batches of a few commands side by side,
+//! each paying a transaction's fixed cost for less.) A batch that waits for a row another
+//! node holds holds up this node's queue with it.
+//!
 //! A refused or failing command is undone alone and answered alone; its batch-mates are not
 //! affected. (An engine batch that fails is undone as a whole, and each of its commands is
 //! then run alone, so only the command that caused the failure sees it.) A command that lost
@@ -28,7 +36,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::{Mutex, Notify, mpsc, oneshot};
+use tokio::sync::{Mutex, MutexGuard, Notify, mpsc, oneshot};
 
 use super::SqlExec;
 use super::command_tx::{execute_alone, run_command, worth_retrying};
@@ -52,10 +60,10 @@ pub const QUEUE_WAIT_SECONDS_METRIC: &str = "voucherd_writer_queue_wait_seconds"
 /// How a store group-commits.
 #[derive(Debug, Clone, Copy)]
 pub struct GroupCommit {
-    /// Writer tasks, each with its own transaction at a time.
+    /// Writer tasks, each with its own transaction at a time: one runs its batch's statements
+    /// while the others commit theirs.
     pub lanes: usize,
-    /// Commands one transaction takes at most. With several lanes a small batch spreads the
-    /// waiting commands over the lanes instead of queueing them behind one long batch.
+    /// Commands one transaction takes at most.
     pub batch_commands_max: usize,
     /// Commands waiting at most; beyond it, commands are refused.
     pub queue_commands_max: usize,
@@ -65,6 +73,10 @@ pub struct GroupCommit {
     /// commit handed the worker over to a new thread to wait for the disk.
     pub lane_threads: bool,
 }
+
+/// The queue, held by the lane that takes from it: from waiting for a batch's first command
+/// until that batch's statements have run.
+type Intake<'a> = MutexGuard<'a, mpsc::Receiver<Job>>;
 
 struct Job {
     request: CommandRequest,
@@ -151,18 +163,17 @@ async fn run<B: Backend>(
 ) {
     let mut batch = Vec::with_capacity(batch_max);
     loop {
-        {
-            // Lanes take turns at the queue; the one holding it waits for the next command.
-            let mut jobs = jobs.lock().await;
-            let Some(first) = jobs.recv().await else {
-                return;
-            };
-            batch.push(first);
-            while batch.len() < batch_max {
-                match jobs.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
-                }
+        // Lanes take turns at the queue; the one holding it waits for the next command, and
+        // keeps the queue until its batch's statements have run ([`run_batch`]).
+        let mut intake = jobs.lock().await;
+        let Some(first) = intake.recv().await else {
+            return;
+        };
+        batch.push(first);
+        while batch.len() < batch_max {
+            match intake.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
             }
         }
         let taken_at = Instant::now();
@@ -171,12 +182,17 @@ async fn run<B: Backend>(
             queue_wait.record(taken_at.duration_since(job.queued_at).as_secs_f64());
         }
         metrics::histogram!(BATCH_COMMANDS_METRIC).record(batch.len() as f64);
-        commit_batch(backend.as_ref(), &mut batch, &signal).await;
+        commit_batch(backend.as_ref(), &mut batch, intake, &signal).await;
     }
 }
 
-async fn commit_batch<B: Backend>(backend: &B, batch: &mut Vec<Job>, signal: &Notify) {
-    let answers = match run_batch(backend, batch).await {
+async fn commit_batch<B: Backend>(
+    backend: &B,
+    batch: &mut Vec<Job>,
+    intake: Intake<'_>,
+    signal: &Notify,
+) {
+    let answers = match run_batch(backend, batch, intake).await {
         Ok((answers, wrote_events)) => {
             if wrote_events {
                 signal.notify_waiters();
@@ -202,11 +218,16 @@ async fn commit_batch<B: Backend>(backend: &B, batch: &mut Vec<Job>, signal: &No
 /// The answers of a batch's commands, and whether its commit wrote events.
 type BatchAnswers = (Vec<Result<Execution, StoreError>>, bool);
 
-/// Runs the batch in one transaction, appends its events last, and commits it; answers each
-/// command's outcome, which holds only if the commit succeeded. Commands the ledger engine
+/// Runs the batch in one transaction, appends its events last, lets the next lane take the
+/// queue (`intake`), and commits; answers each command's outcome, which holds only if the
+/// commit succeeded. Commands the ledger engine
 /// decides run together, after the others; as every command of a batch was waiting at once, any
 /// order among them is one they could have arrived in.
-async fn run_batch<B: Backend>(backend: &B, batch: &[Job]) -> Result<BatchAnswers, StoreError> {
+async fn run_batch<B: Backend>(
+    backend: &B,
+    batch: &[Job],
+    intake: Intake<'_>,
+) -> Result<BatchAnswers, StoreError> {
     let dialect = backend.dialect();
     let mut tx = backend.begin_write().await?;
     let (decided, others): (Vec<usize>, Vec<usize>) =
@@ -250,6 +271,8 @@ async fn run_batch<B: Backend>(backend: &B, batch: &[Job]) -> Result<BatchAnswer
         }
     }
     events::append(&mut tx, dialect, &written).await?;
+    // The next lane takes what queued meanwhile and runs it while this one waits for the disk.
+    drop(intake);
     let committing = Instant::now();
     B::commit(tx).await?;
     metrics::histogram!(COMMIT_SECONDS_METRIC).record(committing.elapsed().as_secs_f64());
