@@ -220,9 +220,9 @@ type BatchAnswers = (Vec<Result<Execution, StoreError>>, bool);
 
 /// Runs the batch in one transaction, appends its events last, lets the next lane take the
 /// queue (`intake`), and commits; answers each command's outcome, which holds only if the
-/// commit succeeded. Commands the ledger engine
-/// decides run together, after the others; as every command of a batch was waiting at once, any
-/// order among them is one they could have arrived in.
+/// commit succeeded. Commands the ledger engine decides run together, after the others; as
+/// every command of a batch was waiting at once, any order among them is one they could have
+/// arrived in.
 async fn run_batch<B: Backend>(
     backend: &B,
     batch: &[Job],
