@@ -47,7 +47,8 @@ const UNRESOLVED_REFERENCES: &str = "SELECT 'hold', h.id, v.id, CAST(1 AS BIGINT
      LEFT JOIN vouchers v ON v.pk = h.voucher_pk AND v.tenant_id = h.tenant_id \
      WHERE h.tenant_id = $1 AND v.pk IS NULL \
      UNION ALL \
-     SELECT 'entry', e.id, v.id, CAST(CASE WHEN e.hold_pk IS NULL OR h.pk IS NOT NULL THEN 1 ELSE 0 END AS BIGINT) \
+     SELECT 'entry', e.id, v.id, \
+     CAST(CASE WHEN e.hold_pk IS NULL OR h.pk IS NOT NULL THEN 1 ELSE 0 END AS BIGINT) \
      FROM entries e \
      LEFT JOIN vouchers v ON v.pk = e.voucher_pk AND v.tenant_id = e.tenant_id \
      LEFT JOIN holds h ON h.pk = e.hold_pk AND h.tenant_id = e.tenant_id \
