@@ -185,7 +185,14 @@ async fn engine_batches_find_their_rows_by_key_on_a_fresh_database() {
         .await
         .expect("charge batch");
     for statements in [reserving, charging] {
-        for plan in generic_plans(&url, &statements).await {
+        let plans = generic_plans(&url, &statements).await;
+        assert!(
+            plans
+                .iter()
+                .any(|plan| plan.contains("Index Scan using holds")),
+            "the batch's statements never looked holds up: {plans:#?}"
+        );
+        for plan in plans {
             assert!(
                 !plan.contains("Seq Scan on") && !plan.contains("Hash Join"),
                 "a statement scans a table instead of finding its rows by key:\n{plan}"
