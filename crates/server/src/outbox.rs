@@ -3,7 +3,10 @@
 //! the store with a lease (so that with several nodes exactly one sends a parcel at a time, and a
 //! node that dies leaves its parcels to another after the lease), delivers, and records the
 //! outcome, retrying failures on one backoff schedule. [`run`] is the loop every node runs per
-//! kind: it wakes when a write commits (the store's event signal) or after a short pause.
+//! kind: it wakes when a write commits (the store's event signal) or after a short pause. Under
+//! steady writes it starts a round at most every [`ROUND_INTERVAL_MIN`]: one round serves the
+//! commits of that interval together, instead of a read of the store for each of hundreds of
+//! commits a second.
 //!
 //! What a parcel is and how it goes on the wire stays the courier's: a callback is one GET in
 //! Front Payment's format, a webhook endpoint is a cursor over the event feed, POSTed in order.
@@ -27,6 +30,9 @@ pub const BACKOFF_FIRST_SECONDS: i64 = 5;
 pub const BACKOFF_MAX_SECONDS: i64 = 3_600;
 /// How long the loop waits for a commit when nothing was due.
 const IDLE_PAUSE: StdDuration = StdDuration::from_millis(500);
+/// The least time from one round's start to the next one's, when a commit wakes the loop: what
+/// a message may wait at most for the commits around it to be served with it.
+pub const ROUND_INTERVAL_MIN: StdDuration = StdDuration::from_millis(25);
 
 /// When to try again after `attempts` failed attempts at the same parcel: 5 s, 10 s, 20 s, ...
 /// up to an hour.
@@ -63,6 +69,7 @@ pub async fn run<C: Courier>(courier: C, signal: Arc<Notify>, clock: Arc<dyn Clo
         let notified = signal.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
+        let round_started = tokio::time::Instant::now();
         let at = clock.now();
         let claimed = match courier
             .claim(at, at + Duration::seconds(LEASE_SECONDS))
@@ -79,7 +86,10 @@ pub async fn run<C: Courier>(courier: C, signal: Arc<Notify>, clock: Arc<dyn Clo
         }
         if claimed.is_empty() {
             tokio::select! {
-                () = &mut notified => {}
+                () = &mut notified => {
+                    // What commits meanwhile is seen by the next round's claim.
+                    tokio::time::sleep_until(round_started + ROUND_INTERVAL_MIN).await;
+                }
                 () = tokio::time::sleep(IDLE_PAUSE) => {}
             }
         }
@@ -88,8 +98,68 @@ pub async fn run<C: Courier>(courier: C, signal: Arc<Notify>, clock: Arc<dyn Clo
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use super::*;
+    use crate::clock::SystemClock;
     use time::macros::datetime;
+
+    /// A courier with nothing to send, counting its claims.
+    struct CountingCourier(Arc<AtomicUsize>);
+
+    impl Courier for CountingCourier {
+        type Parcel = ();
+        const NAME: &'static str = "counting";
+
+        async fn claim(
+            &self,
+            _now: OffsetDateTime,
+            _lease_until: OffsetDateTime,
+        ) -> Result<Vec<()>, StoreError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(Vec::new())
+        }
+
+        async fn deliver(&self, _parcel: &()) {}
+    }
+
+    /// Lets the loop run until it waits again, without moving the clock.
+    async fn settle() {
+        for _ in 0..16 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// On the runtime's paused clock: a commit every millisecond for 100 ms starts a round at
+    /// most every [`ROUND_INTERVAL_MIN`], while a commit after a quiet spell is served at once.
+    #[tokio::test(start_paused = true)]
+    async fn commits_in_quick_succession_share_a_round() {
+        let claims = Arc::new(AtomicUsize::new(0));
+        let signal = Arc::new(Notify::new());
+        let courier = CountingCourier(claims.clone());
+        let outbox = tokio::spawn(run(courier, signal.clone(), Arc::new(SystemClock)));
+        settle().await;
+        assert_eq!(claims.load(Ordering::SeqCst), 1, "the first round");
+
+        for _ in 0..100 {
+            signal.notify_waiters();
+            tokio::time::advance(StdDuration::from_millis(1)).await;
+            settle().await;
+        }
+        let busy = claims.load(Ordering::SeqCst) - 1;
+        let interval = ROUND_INTERVAL_MIN.as_millis();
+        let most = usize::try_from(100 / interval).unwrap_or(usize::MAX) + 1;
+        assert!((1..=most).contains(&busy), "{busy} rounds for 100 commits");
+
+        // Quiet for longer than the interval (but less than the idle pause), then one commit.
+        tokio::time::advance(ROUND_INTERVAL_MIN * 2).await;
+        settle().await;
+        let before = claims.load(Ordering::SeqCst);
+        signal.notify_waiters();
+        settle().await;
+        assert_eq!(claims.load(Ordering::SeqCst), before + 1, "served at once");
+        outbox.abort();
+    }
 
     #[test]
     fn retries_back_off_exponentially_up_to_an_hour() {

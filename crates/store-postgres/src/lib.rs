@@ -44,6 +44,20 @@ const WRITER_LANES: usize = 4;
 /// them, every snapshot in the cluster has to look them up in `pg_subtrans`).
 const BATCH_COMMANDS_MAX: usize = 48;
 const _: () = assert!(BATCH_COMMANDS_MAX < 64);
+/// How long a lane's transaction, begun before its batch arrives, may wait for it: past this
+/// (the node was idle), a fresh one replaces it.
+const EARLY_TRANSACTION_AGE_MAX: Duration = Duration::from_secs(1);
+
+/// How the PostgreSQL store group-commits: a few lanes per node on the runtime's workers (they
+/// wait on the network, not in place), each beginning its next transaction early (BEGIN and
+/// the batch's plan settings, two round trips off the queue's path).
+pub const GROUP_COMMIT: GroupCommit = GroupCommit {
+    lanes: WRITER_LANES,
+    batch_commands_max: BATCH_COMMANDS_MAX,
+    queue_commands_max: QUEUE_COMMANDS_MAX,
+    lane_threads: false,
+    begin_early: Some(EARLY_TRANSACTION_AGE_MAX),
+};
 /// How long a request waits for a pooled connection before the store reports it unavailable.
 const ACQUIRE_TIMEOUT_SECONDS: u64 = 5;
 /// A statement that runs longer than this is cancelled by the server.
@@ -132,6 +146,12 @@ pub type PgStore = SqlStore<PgBackend>;
 
 /// Connects to and migrates the database at `url` (`postgres://user@host/db`).
 pub async fn open(url: &str) -> Result<PgStore, StoreError> {
+    open_with(url, GROUP_COMMIT).await
+}
+
+/// Like [`open`], with another group-commit configuration (tests hold early transactions
+/// longer).
+pub async fn open_with(url: &str, group_commit: GroupCommit) -> Result<PgStore, StoreError> {
     let options: PgConnectOptions = url
         .parse()
         .map_err(|e| StoreError::Other(format!("invalid PostgreSQL URL: {e}")))?;
@@ -160,17 +180,7 @@ pub async fn open(url: &str) -> Result<PgStore, StoreError> {
         listener,
     };
     migrate(&backend, MIGRATIONS, MIGRATION_LOCK).await?;
-    SqlStore::with_group_commit(
-        backend,
-        GroupCommit {
-            lanes: WRITER_LANES,
-            batch_commands_max: BATCH_COMMANDS_MAX,
-            queue_commands_max: QUEUE_COMMANDS_MAX,
-            // The lanes wait on the network, not in place: the runtime's workers serve them.
-            lane_threads: false,
-        },
-        event_signal,
-    )
+    SqlStore::with_group_commit(backend, group_commit, event_signal)
 }
 
 /// Wakes `signal` whenever any node commits events: each commit with events notifies

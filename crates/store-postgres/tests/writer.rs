@@ -1,13 +1,19 @@
-//! The group-commit writer lanes on PostgreSQL under a fault: commands that share a batch with
+//! The group-commit writer lanes on PostgreSQL under faults: commands that share a batch with
 //! one failing in the database keep their answers and their effects, whatever their place in
-//! the batch, and the lanes keep going.
+//! the batch, and the lanes keep going; and batches whose transactions, begun before they
+//! arrived, the server ended meanwhile still run.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::{Connection, PgConnection};
 use time::OffsetDateTime;
-use voucherd_store::conformance::{create_group, group_names};
-use voucherd_store::{Store, StoreError};
+use voucherd_domain::{Currency, VoucherStatus};
+use voucherd_store::command::NewVoucher;
+use voucherd_store::conformance::{T0, create_group, group_names};
+use voucherd_store::{
+    Actor, Command, CommandContext, CommandRequest, Execution, Outcome, Store, StoreError,
+};
 use voucherd_store_postgres::testing::fresh_database_url;
 
 /// More commands than the lanes take at once (4 lanes × 16), so most share a batch.
@@ -80,4 +86,98 @@ async fn commands_sharing_a_batch_with_a_failing_one_keep_their_answers_and_effe
         .collect();
     expected.sort();
     assert_eq!(group_names(store.as_ref()).await, expected);
+}
+
+fn till_request(command: Command) -> CommandRequest {
+    CommandRequest {
+        context: CommandContext {
+            tenant_id: "default".into(),
+            actor: Actor::Client("till-1".into()),
+            request_id: "early-transactions".into(),
+            now: T0,
+        },
+        command,
+        idempotency: None,
+    }
+}
+
+/// The sessions of this database that are idle in a transaction: the lanes' early ones.
+const IDLE_IN_TRANSACTION: &str = "FROM pg_stat_activity WHERE datname = current_database() \
+     AND state = 'idle in transaction'";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_run_when_the_server_ended_the_transactions_begun_for_them() {
+    let Some(url) = fresh_database_url().await else {
+        return;
+    };
+    // Early transactions that stay usable for an hour: each batch below runs on one begun
+    // before the server ended it, whatever the pace of this test.
+    let group_commit = voucherd_store::sql::GroupCommit {
+        begin_early: Some(Duration::from_secs(3_600)),
+        ..voucherd_store_postgres::GROUP_COMMIT
+    };
+    let lanes = group_commit.lanes;
+    let store = voucherd_store_postgres::open_with(&url, group_commit)
+        .await
+        .expect("open");
+    store.bootstrap(T0).await.expect("bootstrap");
+    let eur = Currency::parse("EUR").expect("EUR");
+    let new = NewVoucher {
+        code: Some("EARLY-1".into()),
+        ..NewVoucher::digital(100_000, eur, VoucherStatus::Active)
+    };
+    let created = store
+        .execute(till_request(Command::CreateVoucher(new)))
+        .await;
+    assert!(
+        matches!(created, Ok(Execution::Done(Ok(Outcome::Voucher(_))))),
+        "{created:?}"
+    );
+
+    // Every lane waits for its next batch in a transaction of its own; the server ends them
+    // all, as a restart would.
+    let mut side = PgConnection::connect(&url).await.expect("side connection");
+    let count = format!("SELECT count(*) {IDLE_IN_TRANSACTION}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(&count)
+            .fetch_one(&mut side)
+            .await
+            .expect("count the lanes' transactions");
+        if usize::try_from(waiting).is_ok_and(|n| n == lanes) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{waiting} of {lanes} lanes began their next transaction"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let ended: Vec<bool> = sqlx::query_scalar(&format!(
+        "SELECT pg_terminate_backend(pid) {IDLE_IN_TRANSACTION}"
+    ))
+    .fetch_all(&mut side)
+    .await
+    .expect("end the lanes' transactions");
+    assert_eq!(ended, vec![true; lanes]);
+
+    // One command after another, so that each lane gets one: an engine command and one that
+    // runs alone behind its savepoint, in turn.
+    for n in 0..2 * lanes {
+        let answer = if n % 2 == 0 {
+            let reserve = Command::Reserve {
+                code: "EARLY-1".into(),
+                pin: None,
+                amount_minor: 100,
+                currency: eur,
+            };
+            store.execute(till_request(reserve)).await
+        } else {
+            store.execute(create_group(n)).await
+        };
+        assert!(
+            matches!(answer, Ok(Execution::Done(Ok(_)))),
+            "command {n}: {answer:?}"
+        );
+    }
 }

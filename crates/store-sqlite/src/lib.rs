@@ -100,6 +100,8 @@ pub const GROUP_COMMIT: GroupCommit = GroupCommit {
     batch_commands_max: BATCH_COMMANDS_MAX,
     queue_commands_max: QUEUE_COMMANDS_MAX,
     lane_threads: true,
+    // Its write transaction holds the write lock from the start.
+    begin_early: None,
 };
 
 /// Opens (creating the file and its folder if needed) and migrates the database at `url`

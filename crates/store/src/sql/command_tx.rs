@@ -83,7 +83,7 @@ pub(super) async fn run_command<T: SqlExec>(
         Ok(execution) => {
             // PostgreSQL keeps the savepoint: the next command's savepoint of the same name
             // nests inside it (a rollback to `command` goes to the newest), and the commit
-            // ends them all, which saves a round trip per command. Its batches hold at most 16
+            // ends them all, which saves a round trip per command. Its batches hold at most 48
             // commands, well under the 64 subtransactions a backend tracks before it
             // overflows. SQLite releases it, as its batches run to hundreds of commands and a
             // release costs no round trip there.

@@ -8,12 +8,22 @@
 //! lanes and nodes wait for each other but never deadlock over vouchers.
 //!
 //! Lanes form a pipeline: a lane keeps the queue from the moment it waits for a batch's first
-//! command until that batch's statements have run, and lets it go only for its commit. So one
-//! lane at a time runs statements, with a batch as full as the commands that queued while the
-//! lane before it ran its own, and the others wait for their commits' flush meanwhile. (Lanes
-//! that took the queue as soon as they were free ran batches of a few commands side by side,
-//! each paying a transaction's fixed cost for less.) A batch that waits for a row another
-//! node holds holds up this node's queue with it.
+//! command until that batch's commands have run, and lets it go for the rest: the append of
+//! the batch's events and the commit. So one lane at a time runs commands, with a batch as full
+//! as the commands that queued while the lane before it ran its own, and the others append and
+//! wait for their commits' flush meanwhile. (Lanes that took the queue as soon as they were
+//! free ran batches of a few commands side by side, each paying a transaction's fixed cost for
+//! less.) A batch that waits for a row another node holds holds up this node's queue with it.
+//! Appending takes the tenant's event counter row ([`events::append`]) until the commit, so
+//! lanes that appended for one tenant commit in the order of their events' numbers.
+//!
+//! Where a transaction's start costs round trips ([`GroupCommit::begin_early`], PostgreSQL:
+//! its BEGIN and the batch's plan settings), a lane starts its next transaction before it
+//! takes the queue, while another lane runs its commands. One begun longer ago than that
+//! setting allows when its batch's first command arrives (the service was idle) is rolled back
+//! and a fresh one begun. A batch whose early transaction fails before its
+//! commit (the server ended it while it waited, say) has written nothing, and runs once more on
+//! a fresh transaction.
 //!
 //! A refused or failing command is undone alone and answered alone; its batch-mates are not
 //! affected. (An engine batch that fails is undone as a whole, and each of its commands is
@@ -34,7 +44,7 @@
 //! and how long commands wait for a lane tell an operator whether the writer is the limit.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Mutex, MutexGuard, Notify, mpsc, oneshot};
 
@@ -72,6 +82,19 @@ pub struct GroupCommit {
     /// the lane held up every request task queued behind it while it ran a batch, and each
     /// commit handed the worker over to a new thread to wait for the disk.
     pub lane_threads: bool,
+    /// Whether a lane begins its next transaction before it takes the queue, so that the
+    /// round trips of a transaction's start run while another lane runs its commands: if so,
+    /// how long such a transaction may wait for its batch before a fresh one replaces it. Not
+    /// for a store whose write transaction takes its write lock at the start (SQLite): an idle
+    /// lane would keep that lock.
+    pub begin_early: Option<Duration>,
+}
+
+/// What each lane works with, from [`GroupCommit`].
+#[derive(Clone, Copy)]
+struct LaneSettings {
+    batch_max: usize,
+    begin_early: Option<Duration>,
 }
 
 /// The queue, held by the lane that takes from it: from waiting for a batch's first command
@@ -101,12 +124,11 @@ impl Writer {
         let (queue, jobs) = mpsc::channel(config.queue_commands_max.max(1));
         let jobs = Arc::new(Mutex::new(jobs));
         for lane_number in 0..config.lanes.max(1) {
-            let lane = run(
-                backend.clone(),
-                jobs.clone(),
-                config.batch_commands_max.max(1),
-                signal.clone(),
-            );
+            let settings = LaneSettings {
+                batch_max: config.batch_commands_max.max(1),
+                begin_early: config.begin_early,
+            };
+            let lane = run(backend.clone(), jobs.clone(), settings, signal.clone());
             if config.lane_threads {
                 spawn_lane_thread(lane_number, lane)?;
             } else {
@@ -158,41 +180,82 @@ fn spawn_lane_thread(
 async fn run<B: Backend>(
     backend: Arc<B>,
     jobs: Arc<Mutex<mpsc::Receiver<Job>>>,
-    batch_max: usize,
+    settings: LaneSettings,
     signal: Arc<Notify>,
 ) {
-    let mut batch = Vec::with_capacity(batch_max);
+    let mut batch = Vec::with_capacity(settings.batch_max);
+    let mut early: Option<(B::Tx, Instant)> = None;
     loop {
+        if settings.begin_early.is_some() && early.is_none() {
+            // A transaction that cannot begin now is begun, and its failure answered, once a
+            // batch is waiting.
+            early = begin_batch(backend.as_ref())
+                .await
+                .ok()
+                .map(|tx| (tx, Instant::now()));
+        }
         // Lanes take turns at the queue; the one holding it waits for the next command, and
-        // keeps the queue until its batch's statements have run ([`run_batch`]).
+        // keeps the queue until its batch's commands have run ([`run_batch`]).
         let mut intake = jobs.lock().await;
         let Some(first) = intake.recv().await else {
             return;
         };
+        let taken_at = Instant::now();
         batch.push(first);
-        while batch.len() < batch_max {
+        while batch.len() < settings.batch_max {
             match intake.try_recv() {
                 Ok(job) => batch.push(job),
                 Err(_) => break,
             }
         }
-        let taken_at = Instant::now();
         let queue_wait = metrics::histogram!(QUEUE_WAIT_SECONDS_METRIC);
         for job in &batch {
             queue_wait.record(taken_at.duration_since(job.queued_at).as_secs_f64());
         }
         metrics::histogram!(BATCH_COMMANDS_METRIC).record(batch.len() as f64);
-        commit_batch(backend.as_ref(), &mut batch, intake, &signal).await;
+        // Dropped, a transaction rolls back.
+        let begun = early
+            .take()
+            .filter(|(_, at)| {
+                settings
+                    .begin_early
+                    .is_some_and(|age_max| taken_at.duration_since(*at) <= age_max)
+            })
+            .map(|(tx, _)| tx);
+        commit_batch(backend.as_ref(), &mut batch, begun, intake, &signal).await;
     }
+}
+
+/// Begins a batch's transaction, ready for the ledger engine's commands.
+async fn begin_batch<B: Backend>(backend: &B) -> Result<B::Tx, StoreError> {
+    let mut tx = backend.begin_write().await?;
+    engine::ready(&mut tx, backend.dialect()).await?;
+    Ok(tx)
 }
 
 async fn commit_batch<B: Backend>(
     backend: &B,
     batch: &mut Vec<Job>,
+    begun: Option<B::Tx>,
     intake: Intake<'_>,
     signal: &Notify,
 ) {
-    let answers = match run_batch(backend, batch, intake).await {
+    let early = begun.is_some();
+    let first = run_batch(backend, batch, begun, Some(intake)).await;
+    // A transaction begun early may have been ended while it waited (the server restarted,
+    // say). Nothing of the batch is committed: it runs once more, on a fresh transaction.
+    let ended = early && first.as_ref().map_or(true, RanBatch::lost_its_connection);
+    let ran = if ended {
+        drop(first);
+        run_batch(backend, batch, None, None).await
+    } else {
+        first
+    };
+    let committed = match ran {
+        Ok(ran) => commit::<B>(ran).await,
+        Err(error) => Err(error),
+    };
+    let answers = match committed {
         Ok((answers, wrote_events)) => {
             if wrote_events {
                 signal.notify_waiters();
@@ -218,18 +281,51 @@ async fn commit_batch<B: Backend>(
 /// The answers of a batch's commands, and whether its commit wrote events.
 type BatchAnswers = (Vec<Result<Execution, StoreError>>, bool);
 
-/// Runs the batch in one transaction, appends its events last, lets the next lane take the
-/// queue (`intake`), and commits; answers each command's outcome, which holds only if the
-/// commit succeeded. Commands the ledger engine decides run together, after the others; as
+/// A batch whose statements have run: its transaction, to commit, and its answers.
+struct RanBatch<Tx> {
+    tx: Tx,
+    answers: Vec<Option<Result<Execution, StoreError>>>,
+    wrote_events: bool,
+}
+
+impl<Tx> RanBatch<Tx> {
+    /// Whether a command found the database unreachable (its connection ended, say).
+    fn lost_its_connection(&self) -> bool {
+        self.answers
+            .iter()
+            .any(|answer| matches!(answer, Some(Err(StoreError::Unavailable(_)))))
+    }
+}
+
+/// Commits a batch; its answers hold only if the commit succeeded.
+async fn commit<B: Backend>(ran: RanBatch<B::Tx>) -> Result<BatchAnswers, StoreError> {
+    let committing = Instant::now();
+    B::commit(ran.tx).await?;
+    metrics::histogram!(COMMIT_SECONDS_METRIC).record(committing.elapsed().as_secs_f64());
+    let answers = ran
+        .answers
+        .into_iter()
+        .map(|answer| answer.unwrap_or_else(|| Err(StoreError::Other("unanswered".into()))))
+        .collect();
+    Ok((answers, ran.wrote_events))
+}
+
+/// Runs the batch's statements in one transaction (`begun`, or one begun now), lets the next
+/// lane take the queue (`intake`, if this lane holds it), and appends the batch's events; the
+/// caller commits. Commands the ledger engine decides run together, after the others; as
 /// every command of a batch was waiting at once, any order among them is one they could have
 /// arrived in.
 async fn run_batch<B: Backend>(
     backend: &B,
     batch: &[Job],
-    intake: Intake<'_>,
-) -> Result<BatchAnswers, StoreError> {
+    begun: Option<B::Tx>,
+    intake: Option<Intake<'_>>,
+) -> Result<RanBatch<B::Tx>, StoreError> {
     let dialect = backend.dialect();
-    let mut tx = backend.begin_write().await?;
+    let mut tx = match begun {
+        Some(tx) => tx,
+        None => begin_batch(backend).await?,
+    };
     let (decided, others): (Vec<usize>, Vec<usize>) =
         (0..batch.len()).partition(|&i| engine::is_engine_command(&batch[i].request.command));
     let mut answers: Vec<Option<Result<Execution, StoreError>>> =
@@ -253,7 +349,7 @@ async fn run_batch<B: Backend>(
             tx.execute("SAVEPOINT engine", vec![]).await?;
         }
         let mut decided_events = Vec::new();
-        match engine::run(&mut tx, dialect, &requests, &mut decided_events).await {
+        match engine::run_ready(&mut tx, dialect, &requests, &mut decided_events).await {
             Ok(executions) => {
                 for (&i, execution) in decided.iter().zip(executions) {
                     answers[i] = Some(Ok(execution));
@@ -270,17 +366,15 @@ async fn run_batch<B: Backend>(
             Err(error) => return Err(alone(error, decided.len())),
         }
     }
-    events::append(&mut tx, dialect, &written).await?;
-    // The next lane takes what queued meanwhile and runs it while this one waits for the disk.
+    // The next lane takes what queued meanwhile and runs it while this one appends and waits
+    // for the disk.
     drop(intake);
-    let committing = Instant::now();
-    B::commit(tx).await?;
-    metrics::histogram!(COMMIT_SECONDS_METRIC).record(committing.elapsed().as_secs_f64());
-    let answers = answers
-        .into_iter()
-        .map(|answer| answer.unwrap_or_else(|| Err(StoreError::Other("unanswered".into()))))
-        .collect();
-    Ok((answers, !written.is_empty()))
+    events::append(&mut tx, dialect, &written).await?;
+    Ok(RanBatch {
+        tx,
+        answers,
+        wrote_events: !written.is_empty(),
+    })
 }
 
 /// A failure of a batch of engine commands, answered so that each command is tried again in a

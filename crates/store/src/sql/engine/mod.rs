@@ -197,15 +197,47 @@ pub(super) fn is_engine_command(command: &Command) -> bool {
     )
 }
 
-/// The PostgreSQL settings of an engine batch's transaction (see [`run`]), in one statement.
+/// The PostgreSQL settings of an engine batch's transaction (see [`ready`]), in one statement.
 const KEYED_PLANS: &str = "SELECT set_config('plan_cache_mode', 'force_generic_plan', true), \
      set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true), \
      set_config('enable_mergejoin', 'off', true)";
+
+/// Readies a transaction for engine batches: on PostgreSQL, the settings the batch's
+/// statements are planned under (below); nothing on SQLite.
+pub(super) async fn ready<T: SqlExec>(tx: &mut T, dialect: Dialect) -> Result<(), StoreError> {
+    if dialect == Dialect::Postgres {
+        // The batch's statements have one text whatever the batch holds (whole columns are
+        // arrays), so one plan serves every batch. Left to choose, PostgreSQL plans each of them
+        // anew every time (custom plans, measured at 1.5 ms for the voucher load alone against
+        // 0.03 ms generic): this transaction uses the generic plans.
+        //
+        // A generic plan is made once per connection, from the statistics of that moment, and
+        // knows nothing of the arrays' lengths. Made while `holds` was new and small (a fresh
+        // database, the first minute of traffic), it scanned the whole table, in three
+        // statements of every batch, while the table grew by a row per reservation, until an
+        // analysis of the table (autovacuum's, a minute or more later) replaced it. Every statement
+        // here finds its rows by key: the planner is told to use the keys' indexes, with
+        // nested loops, whatever it believes of the tables' sizes.
+        tx.execute(KEYED_PLANS, vec![]).await?;
+    }
+    Ok(())
+}
 
 /// Runs engine commands as one batch inside `tx`, in their order; answers each, and adds the
 /// batch's events to `events` (for the caller to append before it commits). On `Err` the
 /// transaction must not be committed: some of the batch may be written.
 pub(super) async fn run<T: SqlExec>(
+    tx: &mut T,
+    dialect: Dialect,
+    requests: &[&CommandRequest],
+    events: &mut Vec<LedgerEvent>,
+) -> Result<Vec<Execution>, StoreError> {
+    ready(tx, dialect).await?;
+    run_ready(tx, dialect, requests, events).await
+}
+
+/// Like [`run`], in a transaction already [`ready`].
+pub(super) async fn run_ready<T: SqlExec>(
     tx: &mut T,
     dialect: Dialect,
     requests: &[&CommandRequest],
@@ -222,21 +254,6 @@ pub(super) async fn run<T: SqlExec>(
         // Times as the database keeps them (microseconds), so answers equal what is read back.
         let now = from_micros(to_micros(request.context.now))?;
         batch.push((*request, command, now));
-    }
-    if dialect == Dialect::Postgres {
-        // The batch's statements have one text whatever the batch holds (whole columns are
-        // arrays), so one plan serves every batch. Left to choose, PostgreSQL plans each of them
-        // anew every time (custom plans, measured at 1.5 ms for the voucher load alone against
-        // 0.03 ms generic): this transaction uses the generic plans.
-        //
-        // A generic plan is made once per connection, from the statistics of that moment, and
-        // knows nothing of the arrays' lengths. Made while `holds` was new and small (a fresh
-        // database, the first minute of traffic), it scanned the whole table, in three
-        // statements of every batch, while the table grew by a row per reservation, until an
-        // analysis of the table (autovacuum's, a minute or more later) replaced it. Every statement
-        // here finds its rows by key: the planner is told to use the keys' indexes, with
-        // nested loops, whatever it believes of the tables' sizes.
-        tx.execute(KEYED_PLANS, vec![]).await?;
     }
     let mut keys = keys::Keys::load(tx, dialect, requests).await?;
     let mut loaded = load::ledger(tx, dialect, &batch).await?;
