@@ -58,6 +58,8 @@ pub const GROUP_COMMIT: GroupCommit = GroupCommit {
     lane_threads: false,
     begin_early: Some(EARLY_TRANSACTION_AGE_MAX),
 };
+/// How long a pooled connection may sit idle before it is tested (pinged) when lent again.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 /// How long a request waits for a pooled connection before the store reports it unavailable.
 const ACQUIRE_TIMEOUT_SECONDS: u64 = 5;
 /// A statement that runs longer than this is cancelled by the server.
@@ -235,6 +237,18 @@ async fn connect(options: PgConnectOptions) -> Result<PgPool, StoreError> {
     PgPoolOptions::new()
         .max_connections(CONNECTIONS_MAX)
         .acquire_timeout(Duration::from_secs(ACQUIRE_TIMEOUT_SECONDS))
+        // A connection is tested before it is lent only after it sat idle (when a restart of
+        // the server may have ended it unnoticed); one in steady use is lent as it is. A test
+        // on every loan cost each read and each writer batch a round trip of its own.
+        .test_before_acquire(false)
+        .before_acquire(|connection, metadata| {
+            Box::pin(async move {
+                if metadata.idle_for >= PING_AFTER_IDLE {
+                    sqlx::Connection::ping(connection).await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_with(options)
         .await
         .map_err(map_error)
