@@ -1,7 +1,8 @@
 //! The ledger's rows on PostgreSQL. Holds and entries carry no foreign keys (migration 11): the
 //! integrity check is what finds one whose voucher or hold is not its tenant's (the broken rows
-//! are written here by hand, as nothing voucherd runs writes them). And an engine batch finds
-//! its rows by key even with plans made while its tables were empty.
+//! are written here by hand, as nothing voucherd runs writes them). An engine batch finds its
+//! rows by key even with plans made while its tables were empty. And new holds take keys drawn
+//! ahead a block at a time.
 
 use std::sync::Arc;
 
@@ -199,4 +200,30 @@ async fn engine_batches_find_their_rows_by_key_on_a_fresh_database() {
             );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_holds_take_keys_drawn_ahead_a_block_at_a_time() {
+    let Some(url) = fresh_database_url().await else {
+        return;
+    };
+    let (store, _) = store_with_voucher(&url, "BLOCKS").await;
+    for _ in 0..3 {
+        // Each a batch of its own, each superseding the one before.
+        reservation(&store, "BLOCKS").await;
+    }
+    let mut conn = PgConnection::connect(&url).await.expect("connect");
+    let keys: Vec<i64> = sqlx::query_scalar("SELECT pk FROM holds ORDER BY pk")
+        .fetch_all(&mut conn)
+        .await
+        .expect("read the holds");
+    assert_eq!(keys, [1, 2, 3]);
+    // One draw served all three: the first batch's key and a block beyond it.
+    let drawn: i64 = sqlx::query_scalar("SELECT last_value FROM holds_pk_seq")
+        .fetch_one(&mut conn)
+        .await
+        .expect("read the sequence");
+    let block = i64::try_from(voucherd_store::sql::BLOCK_KEYS).expect("a small block");
+    assert_eq!(drawn, 1 + block);
+    conn.close().await.expect("close");
 }

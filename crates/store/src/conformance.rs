@@ -570,8 +570,8 @@ pub async fn engine_batches_run_the_same_statements_whatever_their_size<B>(
         }
         shapes.push(statement_shape(&store, &batch).await);
     }
-    // Generic plans, load vouchers, load holds, draw keys, write, append the events: six on
-    // PostgreSQL.
+    // Generic plans, load vouchers, load holds, draw keys (as a node with none left ahead
+    // does), write, append the events: six on PostgreSQL.
     assert_same_statements(&shapes, dialect, 6);
 }
 

@@ -7,7 +7,7 @@
 use tokio::sync::Notify;
 use voucherd_domain::events::LedgerEvent;
 
-use super::engine;
+use super::engine::{self, KeyBlocks};
 use super::events;
 use super::idempotency::{store_response, stored_response};
 use super::ledger::apply;
@@ -31,6 +31,7 @@ pub(super) async fn execute_alone<B: Backend>(
     backend: &B,
     request: &CommandRequest,
     signal: &Notify,
+    blocks: &KeyBlocks,
 ) -> Result<Execution, StoreError> {
     let mut attempt = 1;
     loop {
@@ -40,7 +41,7 @@ pub(super) async fn execute_alone<B: Backend>(
             let execution = if engine::is_engine_command(&request.command) {
                 let dialect = backend.dialect();
                 let mut executions =
-                    engine::run(&mut tx, dialect, &[request], &mut written).await?;
+                    engine::run(&mut tx, dialect, &[request], &mut written, blocks).await?;
                 executions
                     .pop()
                     .ok_or_else(|| StoreError::Other("the engine answered nothing".into()))?

@@ -229,7 +229,7 @@ async fn postings<T: SqlExec>(
         .fetch(
             "SELECT e.id, p.source, p.amount_minor, p.refunded_minor, e.created_at, p.refunded_at \
              FROM front_postings p JOIN entries e ON e.pk = p.entry_pk \
-             WHERE p.reservation_pk = $1 ORDER BY p.entry_pk",
+             WHERE p.reservation_pk = $1 ORDER BY e.created_at, p.entry_pk",
             vec![reservation_pk.into()],
         )
         .await?;

@@ -27,6 +27,7 @@ mod webhook_reads;
 mod writer;
 
 pub use backend::{Backend, Dialect, SqlExec};
+pub use engine::BLOCK_KEYS;
 pub use migrate::{Migration, migrate};
 pub use store_impl::SqlStore;
 pub use value::{Row, RowReader, Value, from_micros, to_micros};

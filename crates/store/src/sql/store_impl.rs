@@ -11,6 +11,7 @@ use std::sync::Arc;
 use super::bleepay_reads::{self, ContextKey};
 use super::command_tx::execute_alone;
 use super::console_reads;
+use super::engine::KeyBlocks;
 use super::front_reads;
 use super::reads::{self, VoucherKey};
 use super::report_reads;
@@ -64,6 +65,8 @@ pub struct SqlStore<B: Backend> {
     writer: Option<Writer>,
     /// Woken when a commit wrote events (the feed's long-polls wait on it).
     event_signal: Arc<Notify>,
+    /// Keys for new holds and entries drawn ahead (PostgreSQL), shared by every writer.
+    key_blocks: Arc<KeyBlocks>,
 }
 
 impl<B: Backend> SqlStore<B> {
@@ -74,6 +77,7 @@ impl<B: Backend> SqlStore<B> {
             backend: Arc::new(backend),
             writer: None,
             event_signal: Arc::new(Notify::new()),
+            key_blocks: Arc::default(),
         }
     }
 
@@ -89,15 +93,18 @@ impl<B: Backend> SqlStore<B> {
         event_signal: Arc<Notify>,
     ) -> Result<Self, StoreError> {
         let backend = Arc::new(backend);
+        let key_blocks = Arc::new(KeyBlocks::default());
         let writer = Some(Writer::spawn(
             backend.clone(),
             config,
             event_signal.clone(),
+            key_blocks.clone(),
         )?);
         Ok(SqlStore {
             backend,
             writer,
             event_signal,
+            key_blocks,
         })
     }
 }
@@ -119,7 +126,11 @@ impl<B: Backend> SqlStore<B> {
         let refs: Vec<&CommandRequest> = requests.iter().collect();
         let dialect = self.backend.dialect();
         let mut events = Vec::new();
-        let executions = super::engine::run(&mut recording, dialect, &refs, &mut events).await?;
+        // Keys of its own, drawn for this batch alone: the statements counted are those of a
+        // batch whose node has no keys left, the most a batch makes.
+        let blocks = KeyBlocks::default();
+        let executions =
+            super::engine::run(&mut recording, dialect, &refs, &mut events, &blocks).await?;
         super::events::append(&mut recording, dialect, &events).await?;
         Ok((recording.statements, executions))
     }
@@ -158,7 +169,15 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn execute(&self, request: CommandRequest) -> Result<Execution, StoreError> {
         match &self.writer {
             Some(writer) => writer.submit(request).await,
-            None => execute_alone(self.backend.as_ref(), &request, &self.event_signal).await,
+            None => {
+                execute_alone(
+                    self.backend.as_ref(),
+                    &request,
+                    &self.event_signal,
+                    &self.key_blocks,
+                )
+                .await
+            }
         }
     }
 

@@ -50,7 +50,7 @@ use tokio::sync::{Mutex, MutexGuard, Notify, mpsc, oneshot};
 
 use super::SqlExec;
 use super::command_tx::{execute_alone, run_command, worth_retrying};
-use super::engine;
+use super::engine::{self, KeyBlocks};
 use super::events;
 use super::lock_order::lock_vouchers_in_order;
 use super::{Backend, Dialect};
@@ -120,6 +120,7 @@ impl Writer {
         backend: Arc<B>,
         config: GroupCommit,
         signal: Arc<Notify>,
+        blocks: Arc<KeyBlocks>,
     ) -> Result<Writer, StoreError> {
         let (queue, jobs) = mpsc::channel(config.queue_commands_max.max(1));
         let jobs = Arc::new(Mutex::new(jobs));
@@ -128,7 +129,13 @@ impl Writer {
                 batch_max: config.batch_commands_max.max(1),
                 begin_early: config.begin_early,
             };
-            let lane = run(backend.clone(), jobs.clone(), settings, signal.clone());
+            let lane = run(
+                backend.clone(),
+                jobs.clone(),
+                settings,
+                signal.clone(),
+                blocks.clone(),
+            );
             if config.lane_threads {
                 spawn_lane_thread(lane_number, lane)?;
             } else {
@@ -182,6 +189,7 @@ async fn run<B: Backend>(
     jobs: Arc<Mutex<mpsc::Receiver<Job>>>,
     settings: LaneSettings,
     signal: Arc<Notify>,
+    blocks: Arc<KeyBlocks>,
 ) {
     let mut batch = Vec::with_capacity(settings.batch_max);
     let mut early: Option<(B::Tx, Instant)> = None;
@@ -222,7 +230,11 @@ async fn run<B: Backend>(
                     .is_some_and(|age_max| taken_at.duration_since(*at) <= age_max)
             })
             .map(|(tx, _)| tx);
-        commit_batch(backend.as_ref(), &mut batch, begun, intake, &signal).await;
+        let lane = Lane {
+            signal: &signal,
+            blocks: &blocks,
+        };
+        commit_batch(backend.as_ref(), &mut batch, begun, intake, lane).await;
     }
 }
 
@@ -233,21 +245,29 @@ async fn begin_batch<B: Backend>(backend: &B) -> Result<B::Tx, StoreError> {
     Ok(tx)
 }
 
+/// What a lane shares with the others: the signal it wakes after a commit with events, and
+/// the keys drawn ahead for new rows.
+#[derive(Clone, Copy)]
+struct Lane<'a> {
+    signal: &'a Notify,
+    blocks: &'a KeyBlocks,
+}
+
 async fn commit_batch<B: Backend>(
     backend: &B,
     batch: &mut Vec<Job>,
     begun: Option<B::Tx>,
     intake: Intake<'_>,
-    signal: &Notify,
+    lane: Lane<'_>,
 ) {
     let early = begun.is_some();
-    let first = run_batch(backend, batch, begun, Some(intake)).await;
+    let first = run_batch(backend, batch, begun, Some(intake), lane.blocks).await;
     // A transaction begun early may have been ended while it waited (the server restarted,
     // say). Nothing of the batch is committed: it runs once more, on a fresh transaction.
     let ended = early && first.as_ref().map_or(true, RanBatch::lost_its_connection);
     let ran = if ended {
         drop(first);
-        run_batch(backend, batch, None, None).await
+        run_batch(backend, batch, None, None, lane.blocks).await
     } else {
         first
     };
@@ -258,7 +278,7 @@ async fn commit_batch<B: Backend>(
     let answers = match committed {
         Ok((answers, wrote_events)) => {
             if wrote_events {
-                signal.notify_waiters();
+                lane.signal.notify_waiters();
             }
             answers
         }
@@ -269,7 +289,7 @@ async fn commit_batch<B: Backend>(
     for (job, answer) in batch.drain(..).zip(answers) {
         let answer = match answer {
             Err(error) if worth_retrying(&error) => {
-                execute_alone(backend, &job.request, signal).await
+                execute_alone(backend, &job.request, lane.signal, lane.blocks).await
             }
             other => other,
         };
@@ -320,6 +340,7 @@ async fn run_batch<B: Backend>(
     batch: &[Job],
     begun: Option<B::Tx>,
     intake: Option<Intake<'_>>,
+    blocks: &KeyBlocks,
 ) -> Result<RanBatch<B::Tx>, StoreError> {
     let dialect = backend.dialect();
     let mut tx = match begun {
@@ -349,7 +370,7 @@ async fn run_batch<B: Backend>(
             tx.execute("SAVEPOINT engine", vec![]).await?;
         }
         let mut decided_events = Vec::new();
-        match engine::run_ready(&mut tx, dialect, &requests, &mut decided_events).await {
+        match engine::run_ready(&mut tx, dialect, &requests, &mut decided_events, blocks).await {
             Ok(executions) => {
                 for (&i, execution) in decided.iter().zip(executions) {
                     answers[i] = Some(Ok(execution));

@@ -186,7 +186,7 @@ pub(super) async fn postings<T: SqlExec>(
          p.refunded_at, p.note, pl.line_pk, pl.amount_minor, pl.refunded_minor \
          FROM front_postings p JOIN entries e ON e.pk = p.entry_pk \
          LEFT JOIN front_posting_lines pl ON pl.entry_pk = p.entry_pk \
-         WHERE {} ORDER BY p.entry_pk, pl.line_pk",
+         WHERE {} ORDER BY e.created_at, p.entry_pk, pl.line_pk",
         in_ints(dialect, "p.reservation_pk", 1)
     );
     let mut postings: Vec<FrontPosting> = Vec::new();

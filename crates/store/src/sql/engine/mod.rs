@@ -14,12 +14,15 @@ mod bleepay_load;
 mod bleepay_persist;
 mod front_load;
 mod front_persist;
+mod key_blocks;
 mod keys;
 mod load;
 mod outcome;
 mod persist;
 mod sweep;
 
+pub use key_blocks::BLOCK_KEYS;
+pub(super) use key_blocks::KeyBlocks;
 pub(super) use sweep::expire_holds;
 
 use voucherd_domain::engine::{self, Closing, OrderedIds, Origin, VoucherName};
@@ -231,9 +234,10 @@ pub(super) async fn run<T: SqlExec>(
     dialect: Dialect,
     requests: &[&CommandRequest],
     events: &mut Vec<LedgerEvent>,
+    blocks: &KeyBlocks,
 ) -> Result<Vec<Execution>, StoreError> {
     ready(tx, dialect).await?;
-    run_ready(tx, dialect, requests, events).await
+    run_ready(tx, dialect, requests, events, blocks).await
 }
 
 /// Like [`run`], in a transaction already [`ready`].
@@ -242,6 +246,7 @@ pub(super) async fn run_ready<T: SqlExec>(
     dialect: Dialect,
     requests: &[&CommandRequest],
     events: &mut Vec<LedgerEvent>,
+    blocks: &KeyBlocks,
 ) -> Result<Vec<Execution>, StoreError> {
     let mut batch: Vec<Planned<'_>> = Vec::with_capacity(requests.len());
     for request in requests {
@@ -285,7 +290,7 @@ pub(super) async fn run_ready<T: SqlExec>(
         }
         executions.push(Execution::Done(result));
     }
-    persist::write(tx, dialect, &loaded.ledger.write_set(), &keys).await?;
+    persist::write(tx, dialect, &loaded.ledger.write_set(), &keys, blocks).await?;
     events.extend(loaded.ledger.take_events());
     Ok(executions)
 }

@@ -1,13 +1,15 @@
-//! Writes an engine batch's write set. New holds and entries get their keys first, in one
-//! statement (PostgreSQL draws them from the tables' sequences; SQLite, which has one writer,
-//! continues after the largest key), so every row is complete before it is written. Then one
+//! Writes an engine batch's write set. New holds and entries get their keys first (PostgreSQL
+//! hands them out from blocks drawn from the tables' sequences, [`KeyBlocks`]; SQLite, which
+//! has one writer, continues after the largest key, in one statement), so every row is
+//! complete before it is written. Then one
 //! statement per table: new holds, stored holds changed, new entries, vouchers changed, the
 //! Front Payment and bleepay rows ([`front_persist`], [`bleepay_persist`]), audit records,
 //! idempotency answers. On PostgreSQL those go as one statement (data-modifying
 //! `WITH`s); on SQLite each table's rows run through one cached statement. Keys past their
 //! lifetime that the batch used again are removed first, in a statement of their own.
 //!
-//! So a PostgreSQL batch of any size writes in at most three statements; see
+//! So a PostgreSQL batch of any size writes in at most three statements (the keys' only when
+//! its node has none left); see
 //! docs/benchmarks.md for the count of a whole batch.
 
 use voucherd_domain::engine::{RowKey, WriteSet};
@@ -15,6 +17,7 @@ use voucherd_domain::engine::{RowKey, WriteSet};
 use super::super::ledger::writes::{self, Write};
 use super::super::sets::{self, Column};
 use super::super::{Dialect, SqlExec, Value};
+use super::key_blocks::KeyBlocks;
 use super::keys::{KEY_COLUMNS, Keys};
 use super::{bleepay_persist, front_persist};
 use crate::StoreError;
@@ -76,10 +79,11 @@ const AUDIT_COLUMNS: [Column; 9] = [
 
 /// The keys the batch's new holds, entries and Front Payment lines are written under, in
 /// their order.
+#[derive(Default)]
 pub(super) struct NewKeys {
-    holds: Vec<i64>,
-    entries: Vec<i64>,
-    lines: Vec<i64>,
+    pub(super) holds: Vec<i64>,
+    pub(super) entries: Vec<i64>,
+    pub(super) lines: Vec<i64>,
 }
 
 impl NewKeys {
@@ -107,86 +111,46 @@ fn resolve(key: RowKey, new: &[i64]) -> Result<i64, StoreError> {
 }
 
 /// How many new rows of each keyed table a batch writes.
-struct Counts {
-    holds: usize,
-    entries: usize,
-    lines: usize,
+pub(super) struct Counts {
+    pub(super) holds: usize,
+    pub(super) entries: usize,
+    pub(super) lines: usize,
 }
 
-/// Draws the keys of the batch's new rows. Front Payment lines are drawn only when there are
-/// some, so the statement of a batch of payments keeps its text.
-async fn draw_keys<T: SqlExec>(
+/// The keys of the batch's new rows: on PostgreSQL from this node's blocks ([`KeyBlocks`]); on
+/// SQLite, whose one writer holds the write lock, after the largest key of each table.
+async fn new_keys<T: SqlExec>(
     tx: &mut T,
     dialect: Dialect,
     counts: Counts,
+    blocks: &KeyBlocks,
 ) -> Result<NewKeys, StoreError> {
-    let mut keys = NewKeys {
-        holds: Vec::with_capacity(counts.holds),
-        entries: Vec::with_capacity(counts.entries),
-        lines: Vec::with_capacity(counts.lines),
-    };
     if counts.holds + counts.entries + counts.lines == 0 {
-        return Ok(keys);
+        return Ok(NewKeys::default());
+    }
+    if dialect == Dialect::Postgres {
+        return blocks.take(tx, &counts).await;
     }
     let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
-    match dialect {
-        Dialect::Postgres => {
-            let mut sql = String::from(
-                "SELECT 'h', nextval('holds_pk_seq') FROM generate_series(1, $1) \
-                 UNION ALL SELECT 'e', nextval('entries_pk_seq') FROM generate_series(1, $2)",
-            );
-            let mut params = vec![count(counts.holds).into(), count(counts.entries).into()];
-            if counts.lines > 0 {
-                sql.push_str(
-                    " UNION ALL SELECT 'l', nextval('front_lines_pk_seq') \
-                     FROM generate_series(1, $3)",
-                );
-                params.push(count(counts.lines).into());
-            }
-            for row in tx.fetch(&sql, params).await? {
-                let mut r = row.reader();
-                let table = r.text()?;
-                let pk = r.int()?;
-                match table.as_str() {
-                    "h" => keys.holds.push(pk),
-                    "e" => keys.entries.push(pk),
-                    _ => keys.lines.push(pk),
-                }
-            }
-            keys.holds.sort_unstable();
-            keys.entries.sort_unstable();
-            keys.lines.sort_unstable();
-        }
-        Dialect::Sqlite => {
-            let mut sql = String::from(
-                "SELECT (SELECT COALESCE(MAX(pk), 0) FROM holds), \
-                 (SELECT COALESCE(MAX(pk), 0) FROM entries)",
-            );
-            if counts.lines > 0 {
-                sql.push_str(", (SELECT COALESCE(MAX(pk), 0) FROM front_lines)");
-            }
-            let row = tx
-                .fetch_optional(&sql, vec![])
-                .await?
-                .ok_or_else(|| StoreError::Other("no largest keys".into()))?;
-            let mut r = row.reader();
-            let (hold_max, entry_max) = (r.int()?, r.int()?);
-            let line_max = if counts.lines > 0 { r.int()? } else { 0 };
-            keys.holds
-                .extend((1..=count(counts.holds)).map(|i| hold_max + i));
-            keys.entries
-                .extend((1..=count(counts.entries)).map(|i| entry_max + i));
-            keys.lines
-                .extend((1..=count(counts.lines)).map(|i| line_max + i));
-        }
+    let mut sql = String::from(
+        "SELECT (SELECT COALESCE(MAX(pk), 0) FROM holds), \
+         (SELECT COALESCE(MAX(pk), 0) FROM entries)",
+    );
+    if counts.lines > 0 {
+        sql.push_str(", (SELECT COALESCE(MAX(pk), 0) FROM front_lines)");
     }
-    if keys.holds.len() != counts.holds
-        || keys.entries.len() != counts.entries
-        || keys.lines.len() != counts.lines
-    {
-        return Err(StoreError::Other("drew the wrong number of keys".into()));
-    }
-    Ok(keys)
+    let row = tx
+        .fetch_optional(&sql, vec![])
+        .await?
+        .ok_or_else(|| StoreError::Other("no largest keys".into()))?;
+    let mut r = row.reader();
+    let (hold_max, entry_max) = (r.int()?, r.int()?);
+    let line_max = if counts.lines > 0 { r.int()? } else { 0 };
+    Ok(NewKeys {
+        holds: (1..=count(counts.holds)).map(|i| hold_max + i).collect(),
+        entries: (1..=count(counts.entries)).map(|i| entry_max + i).collect(),
+        lines: (1..=count(counts.lines)).map(|i| line_max + i).collect(),
+    })
 }
 
 /// Writes the write set and the batch's idempotency answers.
@@ -195,6 +159,7 @@ pub(super) async fn write<T: SqlExec>(
     dialect: Dialect,
     set: &WriteSet,
     keys: &Keys,
+    blocks: &KeyBlocks,
 ) -> Result<(), StoreError> {
     if !keys.expired.is_empty() {
         let sql = format!(
@@ -212,7 +177,7 @@ pub(super) async fn write<T: SqlExec>(
         entries: set.new_entries.len(),
         lines: set.front.new_lines.len(),
     };
-    let new = draw_keys(tx, dialect, counts).await?;
+    let new = new_keys(tx, dialect, counts, blocks).await?;
     let mut all: Vec<Write> = Vec::new();
     let hold_rows = set
         .new_holds

@@ -10,6 +10,7 @@ use voucherd_domain::events::LedgerEvent;
 
 use super::super::sets::key_in_locked;
 use super::super::{Dialect, SqlExec};
+use super::key_blocks::KeyBlocks;
 use super::keys::Keys;
 use super::{load, persist};
 use crate::StoreError;
@@ -63,7 +64,16 @@ pub(in crate::sql) async fn expire_holds<T: SqlExec>(
         load::vouchers_by_key(tx, dialect, &pks, &mut ledger).await?;
         let marked = lifecycle::expire(&mut ledger, now);
         ledger.seal_events(&sweeper(now), "system");
-        persist::write(tx, dialect, &ledger.write_set(), &Keys::default()).await?;
+        // Expiry writes no new rows, so it needs no keys drawn ahead.
+        let no_blocks = KeyBlocks::default();
+        persist::write(
+            tx,
+            dialect,
+            &ledger.write_set(),
+            &Keys::default(),
+            &no_blocks,
+        )
+        .await?;
         events.extend(ledger.take_events());
         expired += u64::try_from(marked).unwrap_or(u64::MAX);
         if round < VOUCHERS_PER_ROUND {
