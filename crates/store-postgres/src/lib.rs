@@ -1,7 +1,8 @@
 //! The scale-out store: PostgreSQL shared by several stateless voucherd nodes.
 //!
 //! Commands are group-committed by a few writer lanes per node, one running its batch's
-//! statements while the others wait for their commits. Each batch runs in one READ COMMITTED
+//! commands while the others append their events and wait for their commits; each lane begins
+//! its next transaction before its turn ([`GROUP_COMMIT`]). Each batch runs in one READ COMMITTED
 //! transaction that first locks every voucher the batch changes, in primary-key order: the
 //! ledger engine's commands in its set-based load, the others before they run, each behind a
 //! savepoint, locking the rows they change with `SELECT ... FOR UPDATE`. Commands on one
@@ -157,10 +158,15 @@ pub async fn open_with(url: &str, group_commit: GroupCommit) -> Result<PgStore, 
     let options: PgConnectOptions = url
         .parse()
         .map_err(|e| StoreError::Other(format!("invalid PostgreSQL URL: {e}")))?;
-    let options = options.options([(
-        "statement_timeout",
-        STATEMENT_TIMEOUT_MILLISECONDS.to_string(),
-    )]);
+    // The writer lanes wait for their next batch in a transaction begun early (see the
+    // writer): a server-wide idle-in-transaction timeout must not end them.
+    let options = options.options([
+        (
+            "statement_timeout",
+            STATEMENT_TIMEOUT_MILLISECONDS.to_string(),
+        ),
+        ("idle_in_transaction_session_timeout", "0".to_string()),
+    ]);
     let pool = connect(options.clone()).await?;
     let upkeep = if autovacuum_runs(&pool).await? {
         None
