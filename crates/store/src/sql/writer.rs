@@ -90,13 +90,6 @@ pub struct GroupCommit {
     pub begin_early: Option<Duration>,
 }
 
-/// What each lane works with, from [`GroupCommit`].
-#[derive(Clone, Copy)]
-struct LaneSettings {
-    batch_max: usize,
-    begin_early: Option<Duration>,
-}
-
 /// The queue, held by the lane that takes from it: from waiting for a batch's first command
 /// until that batch's statements have run.
 type Intake<'a> = MutexGuard<'a, mpsc::Receiver<Job>>;
@@ -125,14 +118,10 @@ impl Writer {
         let (queue, jobs) = mpsc::channel(config.queue_commands_max.max(1));
         let jobs = Arc::new(Mutex::new(jobs));
         for lane_number in 0..config.lanes.max(1) {
-            let settings = LaneSettings {
-                batch_max: config.batch_commands_max.max(1),
-                begin_early: config.begin_early,
-            };
             let lane = run(
                 backend.clone(),
                 jobs.clone(),
-                settings,
+                config,
                 signal.clone(),
                 blocks.clone(),
             );
@@ -187,14 +176,15 @@ fn spawn_lane_thread(
 async fn run<B: Backend>(
     backend: Arc<B>,
     jobs: Arc<Mutex<mpsc::Receiver<Job>>>,
-    settings: LaneSettings,
+    config: GroupCommit,
     signal: Arc<Notify>,
     blocks: Arc<KeyBlocks>,
 ) {
-    let mut batch = Vec::with_capacity(settings.batch_max);
+    let batch_max = config.batch_commands_max.max(1);
+    let mut batch = Vec::with_capacity(batch_max);
     let mut early: Option<(B::Tx, Instant)> = None;
     loop {
-        if settings.begin_early.is_some() && early.is_none() {
+        if config.begin_early.is_some() && early.is_none() {
             // A transaction that cannot begin now is begun, and its failure answered, once a
             // batch is waiting.
             early = begin_batch(backend.as_ref())
@@ -210,7 +200,7 @@ async fn run<B: Backend>(
         };
         let taken_at = Instant::now();
         batch.push(first);
-        while batch.len() < settings.batch_max {
+        while batch.len() < batch_max {
             match intake.try_recv() {
                 Ok(job) => batch.push(job),
                 Err(_) => break,
@@ -225,7 +215,7 @@ async fn run<B: Backend>(
         let begun = early
             .take()
             .filter(|(_, at)| {
-                settings
+                config
                     .begin_early
                     .is_some_and(|age_max| taken_at.duration_since(*at) <= age_max)
             })
