@@ -181,3 +181,85 @@ async fn batches_run_when_the_server_ended_the_transactions_begun_for_them() {
         );
     }
 }
+
+/// Whether another transaction holds the row lock of the voucher with this code.
+async fn voucher_locked(side: &mut PgConnection, code: &str) -> bool {
+    let mut probe = side.begin().await.expect("begin the probe");
+    let taken = sqlx::query("SELECT pk FROM vouchers WHERE code = $1 FOR UPDATE NOWAIT")
+        .bind(code)
+        .fetch_optional(&mut *probe)
+        .await;
+    probe.rollback().await.expect("end the probe");
+    match taken {
+        Ok(_) => false,
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55P03") => true,
+        Err(e) => panic!("probe the lock of {code}: {e}"),
+    }
+}
+
+/// Waits until a lane holds the row lock of the voucher with this code.
+async fn wait_until_locked(side: &mut PgConnection, code: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !voucher_locked(side, code).await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no lane locked {code}: the lane before it kept the queue"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lane_hands_on_the_queue_once_its_batch_holds_its_vouchers() {
+    let Some(url) = fresh_database_url().await else {
+        return;
+    };
+    let store = Arc::new(voucherd_store_postgres::open(&url).await.expect("open"));
+    store.bootstrap(T0).await.expect("bootstrap");
+    let eur = Currency::parse("EUR").expect("EUR");
+    for code in ["HANDS-ON-1", "HANDS-ON-2"] {
+        let new = NewVoucher {
+            code: Some(code.into()),
+            ..NewVoucher::digital(100_000, eur, VoucherStatus::Active)
+        };
+        let created = store
+            .execute(till_request(Command::CreateVoucher(new)))
+            .await;
+        assert!(matches!(created, Ok(Execution::Done(Ok(_)))), "{created:?}");
+    }
+    // Every batch's write stops at the audit records until this transaction ends; reading
+    // and locking vouchers does not.
+    let mut blocker = PgConnection::connect(&url)
+        .await
+        .expect("blocking connection");
+    sqlx::Executor::execute(&mut blocker, "BEGIN; LOCK TABLE audit_events IN SHARE MODE")
+        .await
+        .expect("hold the audit records");
+    let mut side = PgConnection::connect(&url).await.expect("side connection");
+    let mut reserves = Vec::new();
+    for code in ["HANDS-ON-1", "HANDS-ON-2"] {
+        let store = store.clone();
+        let reserve = Command::Reserve {
+            code: code.into(),
+            pin: None,
+            amount_minor: 100,
+            currency: eur,
+        };
+        reserves.push(tokio::spawn(async move {
+            store.execute(till_request(reserve)).await
+        }));
+        // The first reserve's lane waits at its write with its voucher locked; the second
+        // reserve is taken by the next lane all the same.
+        wait_until_locked(&mut side, code).await;
+    }
+    sqlx::Executor::execute(&mut blocker, "ROLLBACK")
+        .await
+        .expect("let the writes go");
+    for reserve in reserves {
+        let answer = reserve.await.expect("the task ran");
+        assert!(
+            matches!(answer, Ok(Execution::Done(Ok(Outcome::Reservation(_))))),
+            "{answer:?}"
+        );
+    }
+}

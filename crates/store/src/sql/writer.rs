@@ -8,10 +8,13 @@
 //! lanes and nodes wait for each other but never deadlock over vouchers.
 //!
 //! Lanes form a pipeline: a lane keeps the queue from the moment it waits for a batch's first
-//! command until that batch's commands have run, and lets it go for the rest: the append of
-//! the batch's events and the commit. So one lane at a time runs commands, with a batch as full
-//! as the commands that queued while the lane before it ran its own, and the others append and
-//! wait for their commits' flush meanwhile. (Lanes that took the queue as soon as they were
+//! command until that batch holds what it works on (the ledger engine's batch has read its
+//! state and, on PostgreSQL, locked its vouchers; commands that run alone have run), and lets
+//! it go for the rest: the engine's decisions and write, the append of the batch's events and
+//! the commit. So one lane at a time loads, with a batch as full as the commands that queued
+//! while the lane before it loaded its own, and the others write, append and wait for their
+//! commits' flush meanwhile. Batches that name the same voucher still run one after the
+//! other: the later one waits for the voucher's lock, and reads its state once it has it. (Lanes that took the queue as soon as they were
 //! free ran batches of a few commands side by side, each paying a transaction's fixed cost for
 //! less.) A batch that waits for a row another node holds holds up this node's queue with it.
 //! Appending takes the tenant's event counter row ([`events::append`]) until the commit, so
@@ -91,7 +94,7 @@ pub struct GroupCommit {
 }
 
 /// The queue, held by the lane that takes from it: from waiting for a batch's first command
-/// until that batch's statements have run.
+/// until that batch holds what it works on.
 type Intake<'a> = MutexGuard<'a, mpsc::Receiver<Job>>;
 
 struct Job {
@@ -193,7 +196,7 @@ async fn run<B: Backend>(
                 .map(|tx| (tx, Instant::now()));
         }
         // Lanes take turns at the queue; the one holding it waits for the next command, and
-        // keeps the queue until its batch's commands have run ([`run_batch`]).
+        // keeps the queue until its batch holds what it works on ([`run_batch`]).
         let mut intake = jobs.lock().await;
         let Some(first) = intake.recv().await else {
             return;
@@ -329,7 +332,7 @@ async fn run_batch<B: Backend>(
     backend: &B,
     batch: &[Job],
     begun: Option<B::Tx>,
-    intake: Option<Intake<'_>>,
+    mut intake: Option<Intake<'_>>,
     blocks: &KeyBlocks,
 ) -> Result<RanBatch<B::Tx>, StoreError> {
     let dialect = backend.dialect();
@@ -360,7 +363,19 @@ async fn run_batch<B: Backend>(
             tx.execute("SAVEPOINT engine", vec![]).await?;
         }
         let mut decided_events = Vec::new();
-        match engine::run_ready(&mut tx, dialect, &requests, &mut decided_events, blocks).await {
+        // Once the engine's batch holds its vouchers, the next lane may take what queued
+        // meanwhile and load its own batch while this one decides and writes.
+        let hand_on = || drop(intake.take());
+        let ran = engine::run_ready(
+            &mut tx,
+            dialect,
+            &requests,
+            &mut decided_events,
+            blocks,
+            hand_on,
+        )
+        .await;
+        match ran {
             Ok(executions) => {
                 for (&i, execution) in decided.iter().zip(executions) {
                     answers[i] = Some(Ok(execution));

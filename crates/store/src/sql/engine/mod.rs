@@ -237,16 +237,18 @@ pub(super) async fn run<T: SqlExec>(
     blocks: &KeyBlocks,
 ) -> Result<Vec<Execution>, StoreError> {
     ready(tx, dialect).await?;
-    run_ready(tx, dialect, requests, events, blocks).await
+    run_ready(tx, dialect, requests, events, blocks, || {}).await
 }
 
-/// Like [`run`], in a transaction already [`ready`].
+/// Like [`run`], in a transaction already [`ready`]; calls `loaded` once the batch's state is
+/// read (on PostgreSQL, its vouchers locked), before it is decided and written.
 pub(super) async fn run_ready<T: SqlExec>(
     tx: &mut T,
     dialect: Dialect,
     requests: &[&CommandRequest],
     events: &mut Vec<LedgerEvent>,
     blocks: &KeyBlocks,
+    loaded: impl FnOnce(),
 ) -> Result<Vec<Execution>, StoreError> {
     let mut batch: Vec<Planned<'_>> = Vec::with_capacity(requests.len());
     for request in requests {
@@ -261,7 +263,8 @@ pub(super) async fn run_ready<T: SqlExec>(
         batch.push((*request, command, now));
     }
     let mut keys = keys::Keys::load(tx, dialect, requests).await?;
-    let mut loaded = load::ledger(tx, dialect, &batch).await?;
+    let mut state = load::ledger(tx, dialect, &batch).await?;
+    loaded();
     let mut ids = OrderedIds;
     let mut executions = Vec::with_capacity(batch.len());
     for (request, command, now) in &batch {
@@ -280,9 +283,9 @@ pub(super) async fn run_ready<T: SqlExec>(
             request_id: ctx.request_id.clone(),
             now: *now,
         };
-        let answer = engine::apply(&mut loaded.ledger, &origin, command, &mut ids);
+        let answer = engine::apply(&mut state.ledger, &origin, command, &mut ids);
         let result = match answer {
-            Ok(answer) => Ok(outcome::of(answer, &loaded, *now)?),
+            Ok(answer) => Ok(outcome::of(answer, &state, *now)?),
             Err(refusal) => Err(refusal),
         };
         if let Some(idem) = &request.idempotency {
@@ -290,8 +293,8 @@ pub(super) async fn run_ready<T: SqlExec>(
         }
         executions.push(Execution::Done(result));
     }
-    persist::write(tx, dialect, &loaded.ledger.write_set(), &keys, blocks).await?;
-    events.extend(loaded.ledger.take_events());
+    persist::write(tx, dialect, &state.ledger.write_set(), &keys, blocks).await?;
+    events.extend(state.ledger.take_events());
     Ok(executions)
 }
 
