@@ -169,13 +169,15 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn execute(&self, request: CommandRequest) -> Result<Execution, StoreError> {
         match &self.writer {
             Some(writer) => writer.submit(request).await,
+            // Boxed: run in place, its state (a whole command's statements) would make every
+            // submission's future that large, to be allocated and copied on each call.
             None => {
-                execute_alone(
+                Box::pin(execute_alone(
                     self.backend.as_ref(),
                     &request,
                     &self.event_signal,
                     &self.key_blocks,
-                )
+                ))
                 .await
             }
         }
