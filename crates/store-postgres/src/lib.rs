@@ -1,8 +1,8 @@
 //! The scale-out store: PostgreSQL shared by several stateless voucherd nodes.
 //!
-//! Commands are group-committed by a few writer lanes per node, one running its batch's
-//! commands while the others append their events and wait for their commits; each lane begins
-//! its next transaction before its turn ([`GROUP_COMMIT`]). Each batch runs in one READ COMMITTED
+//! Commands are group-committed by a few writer lanes per node, one loading its batch (its
+//! vouchers locked) while the others decide and write theirs, append their events and wait for
+//! their commits; each lane begins its next transaction before its turn ([`GROUP_COMMIT`]). Each batch runs in one READ COMMITTED
 //! transaction that first locks every voucher the batch changes, in primary-key order: the
 //! ledger engine's commands in its set-based load, the others before they run, each behind a
 //! savepoint, locking the rows they change with `SELECT ... FOR UPDATE`. Commands on one
@@ -35,9 +35,10 @@ use voucherd_store::sql::{
 /// Connections per node.
 const CONNECTIONS_MAX: u32 = 24;
 /// Writer lanes per node: each holds one connection while its batch runs and commits. One
-/// lane at a time runs its batch's statements while the others wait for their commits, so a
-/// batch takes whatever queued meanwhile (see the writer). Measured with 64 tills on one node
-/// (2 cores), 2, 3 and 4 lanes of up to 48 commands were level.
+/// lane at a time loads its batch while the others decide, write and wait for their commits,
+/// so a batch takes whatever queued meanwhile (see the writer). Measured with 64 tills on one
+/// node (2 cores), 2, 3 and 4 lanes of up to 48 commands were level, and again 3, 4 and 6 once
+/// a lane handed the queue on after its loads.
 const WRITER_LANES: usize = 4;
 /// Commands per batch. With 64 tills the batches held about 31 commands; a cap of 16 cut `pos`
 /// by a quarter. A command the engine does not decide keeps its savepoint, a subtransaction,

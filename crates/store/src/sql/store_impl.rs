@@ -83,7 +83,7 @@ impl<B: Backend> SqlStore<B> {
 
     /// A store whose commands are group-committed by writer lanes, each committing what is
     /// waiting as one transaction (SQLite: one lane, its single writer; PostgreSQL: several
-    /// lanes per node, one running its statements while the others commit). Must be called
+    /// lanes per node, one loading its batch while the others write and commit). Must be called
     /// inside a Tokio runtime.
     /// `event_signal` is woken after every commit that wrote events. Fails only if a lane's
     /// thread cannot be started.

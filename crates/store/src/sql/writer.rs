@@ -22,7 +22,7 @@
 //!
 //! Where a transaction's start costs round trips ([`GroupCommit::begin_early`], PostgreSQL:
 //! its BEGIN and the batch's plan settings), a lane starts its next transaction before it
-//! takes the queue, while another lane runs its commands. One begun longer ago than that
+//! takes the queue, while another lane loads its batch. One begun longer ago than that
 //! setting allows when its batch's first command arrives (the service was idle) is rolled back
 //! and a fresh one begun. A batch whose early transaction fails before its
 //! commit (the server ended it while it waited, say) has written nothing, and runs once more on
@@ -86,7 +86,7 @@ pub struct GroupCommit {
     /// commit handed the worker over to a new thread to wait for the disk.
     pub lane_threads: bool,
     /// Whether a lane begins its next transaction before it takes the queue, so that the
-    /// round trips of a transaction's start run while another lane runs its commands: if so,
+    /// round trips of a transaction's start run while another lane loads its batch: if so,
     /// how long such a transaction may wait for its batch before a fresh one replaces it. Not
     /// for a store whose write transaction takes its write lock at the start (SQLite): an idle
     /// lane would keep that lock.
