@@ -2,7 +2,8 @@
 //!
 //! Commands are group-committed by a few writer lanes per node, one loading its batch (its
 //! vouchers locked) while the others decide and write theirs, append their events and wait for
-//! their commits; each lane begins its next transaction before its turn ([`GROUP_COMMIT`]). Each batch runs in one READ COMMITTED
+//! their commits; each lane begins its next transaction before its turn ([`GROUP_COMMIT`]).
+//! Each batch runs in one READ COMMITTED
 //! transaction that first locks every voucher the batch changes, in primary-key order: the
 //! ledger engine's commands in its set-based load, the others before they run, each behind a
 //! savepoint, locking the rows they change with `SELECT ... FOR UPDATE`. Commands on one

@@ -8,17 +8,18 @@
 //! lanes and nodes wait for each other but never deadlock over vouchers.
 //!
 //! Lanes form a pipeline: a lane keeps the queue from the moment it waits for a batch's first
-//! command until that batch holds what it works on (the ledger engine's batch has read its
-//! state and, on PostgreSQL, locked its vouchers; commands that run alone have run), and lets
-//! it go for the rest: the engine's decisions and write, the append of the batch's events and
-//! the commit. So one lane at a time loads, with a batch as full as the commands that queued
-//! while the lane before it loaded its own, and the others write, append and wait for their
-//! commits' flush meanwhile. Batches that name the same voucher still run one after the
-//! other: the later one waits for the voucher's lock, and reads its state once it has it. (Lanes that took the queue as soon as they were
-//! free ran batches of a few commands side by side, each paying a transaction's fixed cost for
-//! less.) A batch that waits for a row another node holds holds up this node's queue with it.
-//! Appending takes the tenant's event counter row ([`events::append`]) until the commit, so
-//! lanes that appended for one tenant commit in the order of their events' numbers.
+//! command until that batch holds what it works on (the commands outside the engine have run,
+//! and the ledger engine's batch has read its state and, on PostgreSQL, locked its vouchers),
+//! and lets it go for the rest: the engine's decisions and write, the append of the batch's
+//! events and the commit. So one lane at a time loads, with a batch as full as the commands
+//! that queued while the lane before it loaded its own, and the others write, append and wait
+//! for their commits' flush meanwhile. Batches that name the same voucher still run one after
+//! the other: the later one waits for the voucher's lock, and reads its state once it has it.
+//! (Lanes that took the queue as soon as they were free ran batches of a few commands side by
+//! side, each paying a transaction's fixed cost for less.) A batch that waits for a row
+//! another node holds holds up this node's queue with it. Appending takes the tenant's event
+//! counter row ([`events::append`]) until the commit, so lanes that appended for one tenant
+//! commit in the order of their events' numbers.
 //!
 //! Where a transaction's start costs round trips ([`GroupCommit::begin_early`], PostgreSQL:
 //! its BEGIN and the batch's plan settings), a lane starts its next transaction before it
@@ -324,8 +325,8 @@ async fn commit<B: Backend>(ran: RanBatch<B::Tx>) -> Result<BatchAnswers, StoreE
 }
 
 /// Runs the batch's statements in one transaction (`begun`, or one begun now), lets the next
-/// lane take the queue (`intake`, if this lane holds it), and appends the batch's events; the
-/// caller commits. Commands the ledger engine decides run together, after the others; as
+/// lane take the queue (`intake`, if this lane holds it) once the batch holds what it works on,
+/// and appends the batch's events; the caller commits. Commands the ledger engine decides run together, after the others; as
 /// every command of a batch was waiting at once, any order among them is one they could have
 /// arrived in.
 async fn run_batch<B: Backend>(
