@@ -326,9 +326,9 @@ async fn commit<B: Backend>(ran: RanBatch<B::Tx>) -> Result<BatchAnswers, StoreE
 
 /// Runs the batch's statements in one transaction (`begun`, or one begun now), lets the next
 /// lane take the queue (`intake`, if this lane holds it) once the batch holds what it works on,
-/// and appends the batch's events; the caller commits. Commands the ledger engine decides run together, after the others; as
-/// every command of a batch was waiting at once, any order among them is one they could have
-/// arrived in.
+/// and appends the batch's events; the caller commits. Commands the ledger engine decides run
+/// together, after the others; as every command of a batch was waiting at once, any order
+/// among them is one they could have arrived in.
 async fn run_batch<B: Backend>(
     backend: &B,
     batch: &[Job],
@@ -393,8 +393,8 @@ async fn run_batch<B: Backend>(
             Err(error) => return Err(alone(error, decided.len())),
         }
     }
-    // The next lane takes what queued meanwhile and runs it while this one appends and waits
-    // for the disk.
+    // A batch without engine commands lets the queue go here, once its commands have run; the
+    // next lane takes what queued meanwhile while this one appends and waits for the disk.
     drop(intake);
     events::append(&mut tx, dialect, &written).await?;
     Ok(RanBatch {
