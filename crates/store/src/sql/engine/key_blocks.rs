@@ -1,9 +1,9 @@
 //! The keys of new holds and ledger entries on PostgreSQL, drawn from the tables' sequences a
 //! block at a time and handed out by this node in the order drawn. A batch that finds keys
 //! left over from an earlier draw makes no statement for them: the draw was a round trip of
-//! its own in every batch, on the path every other lane's batch waits behind.
+//! its own in every batch.
 //!
-//! Keys of one node rise with the order its batches run in; two nodes hand out keys from
+//! Keys of one node rise with the order its batches write in; two nodes hand out keys from
 //! blocks drawn at different times, so across nodes a key says nothing of when its row was
 //! made (reads order by `created_at` first). Keys left over when a node stops are never used:
 //! gaps, as a rolled-back transaction's keys always were. Front Payment lines, which are
