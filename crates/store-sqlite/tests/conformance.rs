@@ -73,3 +73,13 @@ async fn single_voucher_reservations_survive_the_upgrade_to_several() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_voucher_costs_a_fixed_number_of_statements() {
+    voucherd_store::conformance::a_new_voucher_costs_a_fixed_number_of_statements(
+        open_sqlite().await,
+        voucherd_store::sql::Dialect::Sqlite,
+        0,
+    )
+    .await;
+}

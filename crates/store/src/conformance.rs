@@ -4,6 +4,7 @@
 //!
 //! The stories talk only to the [`Store`] trait, with time moved by hand, never by sleeping.
 
+mod creation;
 mod sequences;
 mod wallet;
 
@@ -22,6 +23,10 @@ use crate::{
     Outcome, Store, StoredResponse,
 };
 
+pub use creation::{
+    a_new_voucher_costs_a_fixed_number_of_statements,
+    taken_values_are_refused_and_drawn_ones_drawn_again,
+};
 pub use sequences::random_command_sequences_keep_the_balance_invariant;
 
 /// The time the stories start at.
@@ -83,6 +88,7 @@ macro_rules! conformance_tests {
             lists_filter_and_paginate,
             random_command_sequences_keep_the_balance_invariant,
             webhook_deliveries_keep_only_the_latest,
+            taken_values_are_refused_and_drawn_ones_drawn_again,
         );
     };
     (@each $open:expr; $($story:ident),+ $(,)?) => {

@@ -7,8 +7,8 @@
 //! [`series`]; [`writes`] sends a command's closing writes together.
 
 use time::OffsetDateTime;
+use voucherd_domain::DomainError;
 use voucherd_domain::events::{self, LedgerEvent, VoucherAfter};
-use voucherd_domain::{DomainError, EntryKind};
 
 use super::reads;
 use super::{Dialect, SqlExec, Value, from_micros, to_micros};
@@ -56,20 +56,6 @@ mod webhooks;
 pub(super) mod writes;
 
 use writes::Write;
-
-/// A ledger entry about to be written.
-struct NewEntry<'a> {
-    /// The entry id; `None`: an opaque one is made.
-    id: Option<String>,
-    kind: EntryKind,
-    amount_minor: i64,
-    currency: voucherd_domain::Currency,
-    order_number: Option<&'a str>,
-    /// For a refund: the refunded charge's key and id.
-    refund_of: Option<(i64, &'a str)>,
-    /// For a charge: the hold it charges.
-    hold_pk: Option<i64>,
-}
 
 /// The transaction and everything every command needs.
 struct Run<'a, T: SqlExec> {

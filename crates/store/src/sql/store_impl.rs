@@ -135,6 +135,28 @@ impl<B: Backend> SqlStore<B> {
         Ok((recording.statements, executions))
     }
 
+    /// Runs one command outside the engine as a batch runs it, in a transaction that is then
+    /// rolled back, and answers the statements it ran, in order, with its answer.
+    pub async fn command_statements(
+        &self,
+        request: &CommandRequest,
+    ) -> Result<(Vec<String>, Execution), StoreError> {
+        let mut tx = self.backend.begin_write().await?;
+        let mut recording = super::engine::Recording {
+            inner: &mut tx,
+            statements: Vec::new(),
+        };
+        let mut events = Vec::new();
+        let execution = super::command_tx::run_command(
+            &mut recording,
+            self.backend.dialect(),
+            request,
+            &mut events,
+        )
+        .await?;
+        Ok((recording.statements, execution))
+    }
+
     /// Runs `script` in a write transaction and commits it: for tests that put a database back
     /// the way an earlier version left it.
     pub async fn execute_script(&self, script: &str) -> Result<(), StoreError> {

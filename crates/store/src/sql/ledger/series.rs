@@ -7,6 +7,7 @@ use time::Duration;
 use voucherd_domain::{DomainError, secret};
 
 use super::super::series_reads;
+use super::vouchers::Issue;
 use super::{Run, Step, refuse};
 use crate::StoreError;
 use crate::command::Outcome;
@@ -92,7 +93,7 @@ impl<T: SqlExec> Run<'_, T> {
         let count = max.clamp(0, series.requested - series.issued);
         for _ in 0..count {
             if let Err(refusal) = self
-                .insert_voucher(&new, &settings, Some(series_pk))
+                .insert_voucher(&new, &settings, Issue::Series(series_pk))
                 .await?
             {
                 // The patterns ran out of fresh values: the series stops where it is.

@@ -2,6 +2,8 @@
 //! issue entry, the fields that move no money, and locking a voucher for the commands that
 //! name one (a bleepay payer adding it to an account).
 
+use std::sync::LazyLock;
+
 use serde_json::json;
 use voucherd_domain::events::{self, VoucherAfter};
 use voucherd_domain::pattern::Pattern;
@@ -9,34 +11,30 @@ use voucherd_domain::secret::{self};
 use voucherd_domain::{DomainError, EntryKind, VoucherStatus};
 
 use super::writes::Write;
-use super::{GENERATE_ATTEMPTS_MAX, NewEntry, Run, Step, refuse};
+use super::{GENERATE_ATTEMPTS_MAX, Run, Step, refuse};
 use crate::StoreError;
 use crate::command::{NewVoucher, Outcome};
-use crate::model::{EntryView, TenantSettings};
+use crate::model::TenantSettings;
 use crate::sql::reads::{self, VoucherKey, VoucherRecord};
 use crate::sql::{Row, SqlExec, Value};
 
-impl<T: SqlExec> Run<'_, T> {
-    /// A value from `pattern` that no voucher of the tenant has in `column` yet.
-    pub(super) async fn unique_value(&mut self, pattern: &str, column: &str) -> Step<String> {
-        let pattern = Pattern::parse(pattern)
-            .map_err(|e| StoreError::Other(format!("stored pattern invalid: {e}")))?;
-        let sql = format!("SELECT 1 FROM vouchers WHERE tenant_id = $1 AND {column} = $2");
-        for _ in 0..GENERATE_ATTEMPTS_MAX {
-            let candidate = pattern.generate();
-            if !self
-                .exists(
-                    &sql,
-                    vec![self.tenant_id().into(), candidate.as_str().into()],
-                )
-                .await?
-            {
-                return Ok(Ok(candidate));
-            }
-        }
-        refuse(DomainError::PatternExhausted)
-    }
+/// What a new voucher is written for: a command of its own, audited under `action`, or a
+/// series, which audits its start and end instead of each voucher.
+pub(super) enum Issue<'a> {
+    Audited(&'a str),
+    Series(i64),
+}
 
+/// The columns a voucher's insert answers: its own, unprefixed (SQLite's `RETURNING` names no
+/// table), then nothing held and no activity, in the order of [`reads::VOUCHER_COLUMNS`].
+static INSERTED_VOUCHER_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{}, CAST(0 AS BIGINT), FALSE",
+        reads::VOUCHER_ROW_COLUMNS.replace("v.", "")
+    )
+});
+
+impl<T: SqlExec> Run<'_, T> {
     pub(super) async fn taken(&mut self, column: &str, value: &str) -> Result<bool, StoreError> {
         let sql = format!("SELECT 1 FROM vouchers WHERE tenant_id = $1 AND {column} = $2");
         self.exists(&sql, vec![self.tenant_id().into(), value.into()])
@@ -45,10 +43,11 @@ impl<T: SqlExec> Run<'_, T> {
 
     pub(super) async fn create_voucher(&mut self, new: &NewVoucher) -> Step<Outcome> {
         let settings = decided!(self.settings().await);
-        let (voucher_pk, id) = decided!(self.insert_voucher(new, &settings, None).await);
-        let detail = json!({ "amount_minor": new.amount_minor, "currency": new.currency.code(), "status": new.status.as_str() });
-        self.audit_voucher("voucher.create", &id, detail).await?;
-        self.voucher_outcome(voucher_pk).await
+        let record = decided!(
+            self.insert_voucher(new, &settings, Issue::Audited("voucher.create"))
+                .await
+        );
+        Ok(Ok(Outcome::Voucher(record.view)))
     }
 
     pub(super) async fn import_vouchers(&mut self, rows: &[NewVoucher]) -> Step<Outcome> {
@@ -70,45 +69,34 @@ impl<T: SqlExec> Run<'_, T> {
             {
                 return taken("code");
             }
-            let (_, id) = decided!(self.insert_voucher(new, &settings, None).await);
-            let detail = json!({ "amount_minor": new.amount_minor, "currency": new.currency.code(), "status": new.status.as_str() });
-            self.audit_voucher("voucher.import", &id, detail).await?;
+            decided!(
+                self.insert_voucher(new, &settings, Issue::Audited("voucher.import"))
+                    .await
+            );
         }
         let count = i64::try_from(rows.len()).unwrap_or(i64::MAX);
         self.event(events::IMPORT_COMPLETED, None, json!({ "count": count }));
         Ok(Ok(Outcome::Imported { count }))
     }
 
-    /// Writes a new voucher and its issue entry (generating what `new` leaves out from the
-    /// tenant's patterns); answers its key and id.
+    /// Writes a new voucher, its issue entry and its audit record, generating what `new`
+    /// leaves out from the tenant's patterns; answers the voucher as written.
+    ///
+    /// The insert itself finds out whether an id or code is taken (the table's unique keys,
+    /// `ON CONFLICT DO NOTHING`) and answers the voucher as a read would, so a voucher costs
+    /// two statements on PostgreSQL (the insert; the issue entry and the audit record as one)
+    /// where it cost a lookup per id and code, the insert, the entry, the audit record and a
+    /// read back. Only an insert that conflicted asks which value was taken: one that was
+    /// sent is a refusal, a drawn one is drawn again. A voucher of another node's
+    /// transaction that holds the value is waited for, then found taken.
     pub(super) async fn insert_voucher(
         &mut self,
         new: &NewVoucher,
         settings: &TenantSettings,
-        series_pk: Option<i64>,
-    ) -> Step<(i64, String)> {
-        let id_taken = match &new.id {
-            Some(id) => self.taken("id", id).await?,
-            None => false,
-        };
-        let code_taken = match &new.code {
-            Some(code) => self.taken("code", code).await?,
-            None => false,
-        };
-        match (id_taken, code_taken) {
-            (true, true) => return refuse(DomainError::VoucherIdAndCodeTaken),
-            (true, false) => return refuse(DomainError::VoucherIdTaken),
-            (false, true) => return refuse(DomainError::VoucherCodeTaken),
-            (false, false) => {}
-        }
-        let id = match &new.id {
-            Some(id) => id.clone(),
-            None => decided!(self.unique_value(&settings.voucher_id_pattern, "id").await),
-        };
-        let code = match &new.code {
-            Some(code) => code.clone(),
-            None => decided!(self.unique_value(&settings.code_pattern, "code").await),
-        };
+        issue: Issue<'_>,
+    ) -> Step<VoucherRecord> {
+        let id_source = Source::of(new.id.as_deref(), &settings.voucher_id_pattern)?;
+        let code_source = Source::of(new.code.as_deref(), &settings.code_pattern)?;
         let pin = match (&new.pin, &settings.pin_pattern) {
             (Some(pin), _) => Some(pin.clone()),
             (None, Some(pattern)) => Some(
@@ -126,58 +114,74 @@ impl<T: SqlExec> Run<'_, T> {
             ),
             VoucherStatus::Inactive => None,
         };
-        let now = self.now();
-        let row = self
-            .tx
-            .fetch_optional(
-                "INSERT INTO vouchers (tenant_id, id, code, pin, client_id, sku, batch, \
-                 amount_minor, currency, valid_until, validity_value, validity_interval, status, \
-                 type, taxable, tax_rate, order_number, data, remaining_minor, created_at, \
-                 updated_at, series_pk) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-                 $13, $14, $15, $16, $17, $18, $8, $19, $19, $20) RETURNING pk",
-                vec![
-                    self.tenant_id().into(),
-                    id.as_str().into(),
-                    code.as_str().into(),
-                    pin.into(),
-                    self.ctx.actor.client_id().into(),
-                    new.sku.clone().into(),
-                    new.batch.clone().into(),
-                    new.amount_minor.into(),
-                    new.currency.code().into(),
-                    valid_until.into(),
-                    validity.value.into(),
-                    validity.interval.as_str().into(),
-                    new.status.as_str().into(),
-                    new.kind.as_str().into(),
-                    new.taxable.into(),
-                    new.tax_rate.clone().into(),
-                    new.order_number.clone().into(),
-                    new.data.clone().into(),
-                    now.into(),
-                    series_pk.into(),
-                ],
-            )
-            .await?
-            .ok_or_else(|| StoreError::Other("insert returned no key".into()))?;
-        let voucher_pk = row.reader().int()?;
-        self.insert_entry(
-            voucher_pk,
-            &id,
-            NewEntry {
-                id: None,
-                kind: EntryKind::Issue,
-                amount_minor: new.amount_minor,
-                currency: new.currency,
-                order_number: new.order_number.as_deref(),
-                refund_of: None,
-                hold_pk: None,
-            },
-        )
-        .await?;
+        let sql = format!(
+            "INSERT INTO vouchers (tenant_id, id, code, pin, client_id, sku, batch, \
+             amount_minor, currency, valid_until, validity_value, validity_interval, status, \
+             type, taxable, tax_rate, order_number, data, remaining_minor, created_at, \
+             updated_at, series_pk) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+             $13, $14, $15, $16, $17, $18, $8, $19, $19, $20) ON CONFLICT DO NOTHING \
+             RETURNING {}",
+            *INSERTED_VOUCHER_COLUMNS
+        );
+        let series_pk = match issue {
+            Issue::Series(pk) => Some(pk),
+            Issue::Audited(_) => None,
+        };
+        let mut record = None;
+        for _ in 0..GENERATE_ATTEMPTS_MAX {
+            let id = id_source.value();
+            let code = code_source.value();
+            let params: Vec<Value> = vec![
+                self.tenant_id().into(),
+                id.as_str().into(),
+                code.as_str().into(),
+                pin.clone().into(),
+                self.ctx.actor.client_id().into(),
+                new.sku.clone().into(),
+                new.batch.clone().into(),
+                new.amount_minor.into(),
+                new.currency.code().into(),
+                valid_until.into(),
+                validity.value.into(),
+                validity.interval.as_str().into(),
+                new.status.as_str().into(),
+                new.kind.as_str().into(),
+                new.taxable.into(),
+                new.tax_rate.clone().into(),
+                new.order_number.clone().into(),
+                new.data.clone().into(),
+                self.now().into(),
+                series_pk.into(),
+            ];
+            if let Some(row) = self.tx.fetch_optional(&sql, params).await? {
+                record = Some(reads::voucher_row(&row)?);
+                break;
+            }
+            // Which value the voucher before it holds: one sent is refused, a drawn one is
+            // drawn again.
+            let id_taken = id_source.is_sent() && self.taken("id", &id).await?;
+            let code_taken = code_source.is_sent() && self.taken("code", &code).await?;
+            match (id_taken, code_taken) {
+                (true, true) => return refuse(DomainError::VoucherIdAndCodeTaken),
+                (true, false) => return refuse(DomainError::VoucherIdTaken),
+                (false, true) => return refuse(DomainError::VoucherCodeTaken),
+                (false, false) => {}
+            }
+        }
+        let Some(record) = record else {
+            return refuse(DomainError::PatternExhausted);
+        };
+        let view = &record.view;
+        let mut writes = vec![self.issue_entry_write(record.pk, new)];
+        if let Issue::Audited(action) = issue {
+            let detail = json!({ "amount_minor": new.amount_minor, "currency": new.currency.code(), "status": new.status.as_str() });
+            let tenant_id = self.ctx.tenant_id.clone();
+            writes.push(self.audit_write(&tenant_id, action, "voucher", &view.id, detail));
+        }
+        self.write_all(writes).await?;
         let after = VoucherAfter {
-            id: &id,
-            code: &code,
+            id: &view.id,
+            code: &view.code,
             status: new.status,
             currency: new.currency,
             balance_minor: new.amount_minor,
@@ -189,7 +193,7 @@ impl<T: SqlExec> Run<'_, T> {
             "batch": new.batch,
         });
         self.event(events::VOUCHER_CREATED, Some(&after), created);
-        Ok(Ok((voucher_pk, id)))
+        Ok(Ok(record))
     }
 
     pub(super) async fn audit_voucher(
@@ -265,86 +269,24 @@ impl<T: SqlExec> Run<'_, T> {
 
     /// Writes a ledger entry and moves the voucher's balance by it; answers the entry's key
     /// and the entry as it was written.
-    pub(super) async fn insert_entry(
-        &mut self,
-        voucher_pk: i64,
-        voucher_id: &str,
-        new: NewEntry<'_>,
-    ) -> Result<(i64, EntryView), StoreError> {
-        let (entry_pk, entry) = self.insert_entry_row(voucher_pk, voucher_id, new).await?;
-        if let Some(write) = self.balance_write(voucher_pk, &entry) {
-            self.write_all(vec![write]).await?;
-        }
-        Ok((entry_pk, entry))
-    }
-
-    /// Moves a voucher's balance by an entry written on it; an issue entry records the
-    /// balance the voucher was created with, and moves nothing.
-    pub(super) fn balance_write(&self, voucher_pk: i64, entry: &EntryView) -> Option<Write> {
-        (entry.kind != EntryKind::Issue).then(|| {
-            Write::new(
-                "UPDATE vouchers SET remaining_minor = remaining_minor + $2, updated_at = $3 \
-                 WHERE pk = $1",
-                vec![
-                    voucher_pk.into(),
-                    (entry.kind.balance_sign() * entry.amount_minor).into(),
-                    self.now().into(),
-                ],
-            )
-        })
-    }
-
-    /// Writes a ledger entry's row, without moving the balance ([`Self::balance_write`]).
-    pub(super) async fn insert_entry_row(
-        &mut self,
-        voucher_pk: i64,
-        voucher_id: &str,
-        new: NewEntry<'_>,
-    ) -> Result<(i64, EntryView), StoreError> {
-        let NewEntry {
-            id,
-            kind,
-            amount_minor,
-            currency,
-            order_number,
-            refund_of,
-            hold_pk,
-        } = new;
-        let id = id.unwrap_or_else(|| secret::ordered_id(self.now()));
-        let row = self
-            .tx
-            .fetch_optional(
-                "INSERT INTO entries (tenant_id, id, voucher_pk, client_id, kind, amount_minor, \
-                 currency, order_number, refund_of_pk, hold_pk, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING pk",
-                vec![
-                    self.tenant_id().into(),
-                    id.as_str().into(),
-                    voucher_pk.into(),
-                    self.ctx.actor.client_id().into(),
-                    kind.as_str().into(),
-                    amount_minor.into(),
-                    currency.code().into(),
-                    order_number.into(),
-                    refund_of.map(|(pk, _)| pk).into(),
-                    hold_pk.into(),
-                    self.now().into(),
-                ],
-            )
-            .await?
-            .ok_or_else(|| StoreError::Other("insert returned no key".into()))?;
-        let entry = EntryView {
-            id,
-            voucher_id: voucher_id.to_string(),
-            client_id: self.ctx.actor.client_id(),
-            kind,
-            amount_minor,
-            currency,
-            order_number: order_number.map(str::to_string),
-            refund_of: refund_of.map(|(_, id)| id.to_string()),
-            created_at: self.stored_now()?,
-        };
-        Ok((row.reader().int()?, entry))
+    /// A new voucher's issue entry, which records the balance it was created with, as a
+    /// write to send with others. (Every other entry is the ledger engine's.)
+    fn issue_entry_write(&self, voucher_pk: i64, new: &NewVoucher) -> Write {
+        Write::new(
+            "INSERT INTO entries (tenant_id, id, voucher_pk, client_id, kind, amount_minor, \
+             currency, order_number, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            vec![
+                self.tenant_id().into(),
+                secret::ordered_id(self.now()).into(),
+                voucher_pk.into(),
+                self.ctx.actor.client_id().into(),
+                EntryKind::Issue.as_str().into(),
+                new.amount_minor.into(),
+                new.currency.code().into(),
+                new.order_number.clone().into(),
+                self.now().into(),
+            ],
+        )
     }
 
     pub(super) async fn update_voucher(
@@ -372,5 +314,35 @@ impl<T: SqlExec> Run<'_, T> {
         self.audit_voucher("voucher.update", id, json!({ "sku": sku, "batch": batch }))
             .await?;
         self.voucher_outcome(voucher.pk).await
+    }
+}
+
+/// A new voucher's id or code: the one sent, or a draw from the tenant's pattern.
+enum Source<'a> {
+    Sent(&'a str),
+    Drawn(Pattern),
+}
+
+impl<'a> Source<'a> {
+    fn of(sent: Option<&'a str>, pattern: &str) -> Result<Source<'a>, StoreError> {
+        Ok(match sent {
+            Some(value) => Source::Sent(value),
+            None => Source::Drawn(
+                Pattern::parse(pattern)
+                    .map_err(|e| StoreError::Other(format!("stored pattern invalid: {e}")))?,
+            ),
+        })
+    }
+
+    /// The value to try: the one sent, or a fresh draw.
+    fn value(&self) -> String {
+        match self {
+            Source::Sent(value) => value.to_string(),
+            Source::Drawn(pattern) => pattern.generate(),
+        }
+    }
+
+    fn is_sent(&self) -> bool {
+        matches!(self, Source::Sent(_))
     }
 }
