@@ -84,6 +84,39 @@ pub async fn taken_values_are_refused_and_drawn_ones_drawn_again(store: Arc<dyn 
         till.run(active(None, Some("THIRD"))).await,
         Err(DomainError::PatternExhausted)
     );
+    // An import names the first row whose own value is taken, by an earlier row or by a
+    // voucher before it, and writes none of its rows.
+    let import = |rows: Vec<(Option<&str>, &str)>| Command::ImportVouchers {
+        rows: rows
+            .into_iter()
+            .map(|(id, code)| match active(id, Some(code)) {
+                Command::CreateVoucher(new) => new,
+                _ => unreachable!("active() makes a creation"),
+            })
+            .collect(),
+    };
+    assert_eq!(
+        till.run(import(vec![
+            (Some("I-1"), "IMPORT-1"),
+            (Some("I-2"), "IMPORT-1")
+        ]))
+        .await,
+        Err(DomainError::ImportRowTaken {
+            row: 1,
+            column: "code".into()
+        })
+    );
+    assert_eq!(
+        till.run(import(vec![
+            (Some("I-3"), "IMPORT-2"),
+            (Some("V-B"), "IMPORT-3")
+        ]))
+        .await,
+        Err(DomainError::ImportRowTaken {
+            row: 1,
+            column: "custom_id".into()
+        })
+    );
     // Refusals wrote nothing: two vouchers, each with its issue entry only.
     let listed = store
         .vouchers(

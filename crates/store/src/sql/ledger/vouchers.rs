@@ -53,26 +53,23 @@ impl<T: SqlExec> Run<'_, T> {
     pub(super) async fn import_vouchers(&mut self, rows: &[NewVoucher]) -> Step<Outcome> {
         let settings = decided!(self.settings().await);
         for (row, new) in rows.iter().enumerate() {
-            let taken = |column: &str| {
-                refuse(DomainError::ImportRowTaken {
-                    row: i64::try_from(row).unwrap_or(i64::MAX),
-                    column: column.to_string(),
-                })
+            let inserted = self
+                .insert_voucher(new, &settings, Issue::Audited("voucher.import"))
+                .await?;
+            // The row's own id or code is taken (by an earlier row, or a voucher before the
+            // import): the import names the row and the column, the id first.
+            let column = match inserted {
+                Ok(_) => continue,
+                Err(DomainError::VoucherIdTaken | DomainError::VoucherIdAndCodeTaken) => {
+                    "custom_id"
+                }
+                Err(DomainError::VoucherCodeTaken) => "code",
+                Err(refusal) => return refuse(refusal),
             };
-            if let Some(id) = &new.id
-                && self.taken("id", id).await?
-            {
-                return taken("custom_id");
-            }
-            if let Some(code) = &new.code
-                && self.taken("code", code).await?
-            {
-                return taken("code");
-            }
-            decided!(
-                self.insert_voucher(new, &settings, Issue::Audited("voucher.import"))
-                    .await
-            );
+            return refuse(DomainError::ImportRowTaken {
+                row: i64::try_from(row).unwrap_or(i64::MAX),
+                column: column.to_string(),
+            });
         }
         let count = i64::try_from(rows.len()).unwrap_or(i64::MAX);
         self.event(events::IMPORT_COMPLETED, None, json!({ "count": count }));
