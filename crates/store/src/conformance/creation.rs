@@ -11,12 +11,17 @@ use crate::command::NewVoucher;
 use crate::model::TenantSettings;
 use crate::{Actor, Command, CommandContext, CommandRequest, Execution, Outcome, Store};
 
-fn active(id: Option<&str>, code: Option<&str>) -> Command {
-    Command::CreateVoucher(NewVoucher {
+/// An active voucher of 25.00 with this id and code, or drawn ones.
+fn new_voucher(id: Option<&str>, code: Option<&str>) -> NewVoucher {
+    NewVoucher {
         id: id.map(str::to_string),
         code: code.map(str::to_string),
         ..NewVoucher::digital(2_500, eur(), VoucherStatus::Active)
-    })
+    }
+}
+
+fn active(id: Option<&str>, code: Option<&str>) -> Command {
+    Command::CreateVoucher(new_voucher(id, code))
 }
 
 /// Sets the tenant's id and code patterns.
@@ -86,37 +91,22 @@ pub async fn taken_values_are_refused_and_drawn_ones_drawn_again(store: Arc<dyn 
     );
     // An import names the first row whose own value is taken, by an earlier row or by a
     // voucher before it, and writes none of its rows.
-    let import = |rows: Vec<(Option<&str>, &str)>| Command::ImportVouchers {
-        rows: rows
-            .into_iter()
-            .map(|(id, code)| match active(id, Some(code)) {
-                Command::CreateVoucher(new) => new,
-                _ => unreachable!("active() makes a creation"),
+    for (rows, column) in [
+        ([("I-1", "IMPORT-1"), ("I-2", "IMPORT-1")], "code"),
+        ([("I-3", "IMPORT-2"), ("V-B", "IMPORT-3")], "custom_id"),
+    ] {
+        let rows = rows
+            .iter()
+            .map(|(id, code)| new_voucher(Some(id), Some(code)))
+            .collect();
+        assert_eq!(
+            till.run(Command::ImportVouchers { rows }).await,
+            Err(DomainError::ImportRowTaken {
+                row: 1,
+                column: column.into()
             })
-            .collect(),
-    };
-    assert_eq!(
-        till.run(import(vec![
-            (Some("I-1"), "IMPORT-1"),
-            (Some("I-2"), "IMPORT-1")
-        ]))
-        .await,
-        Err(DomainError::ImportRowTaken {
-            row: 1,
-            column: "code".into()
-        })
-    );
-    assert_eq!(
-        till.run(import(vec![
-            (Some("I-3"), "IMPORT-2"),
-            (Some("V-B"), "IMPORT-3")
-        ]))
-        .await,
-        Err(DomainError::ImportRowTaken {
-            row: 1,
-            column: "custom_id".into()
-        })
-    );
+        );
+    }
     // Refusals wrote nothing: two vouchers, each with its issue entry only.
     let listed = store
         .vouchers(
