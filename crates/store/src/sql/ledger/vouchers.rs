@@ -264,8 +264,6 @@ impl<T: SqlExec> Run<'_, T> {
         self.tx.fetch_optional(&sql, all).await
     }
 
-    /// Writes a ledger entry and moves the voucher's balance by it; answers the entry's key
-    /// and the entry as it was written.
     /// A new voucher's issue entry, which records the balance it was created with, as a
     /// write to send with others. (Every other entry is the ledger engine's.)
     fn issue_entry_write(&self, voucher_pk: i64, new: &NewVoucher) -> Write {
