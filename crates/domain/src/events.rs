@@ -10,7 +10,7 @@
 //! helpers here, and numbers them per tenant when it writes them.
 
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use crate::bleepay::CodeStatus;
@@ -138,15 +138,15 @@ pub fn money(amount_minor: i64, currency: Currency) -> Value {
 }
 
 /// [`money`]'s fields, serialised straight to text where an event's data is written.
-#[derive(Serialize)]
-struct Amount {
+#[derive(Debug, Serialize)]
+pub struct Amount {
     minor: i64,
     amount: String,
     currency: &'static str,
 }
 
 impl Amount {
-    fn of(amount_minor: i64, currency: Currency) -> Amount {
+    pub fn of(amount_minor: i64, currency: Currency) -> Amount {
         let digits = currency.minor_unit_digits().unwrap_or(2);
         Amount {
             minor: amount_minor,
@@ -158,9 +158,11 @@ impl Amount {
 
 /// A voucher code as events show it: its last four characters, the rest starred.
 pub fn masked_code(code: &str) -> String {
-    let chars: Vec<char> = code.chars().collect();
-    let shown: String = chars[chars.len().saturating_sub(4)..].iter().collect();
-    format!("****{shown}")
+    let shown_from = code.char_indices().rev().nth(3).map_or(0, |(at, _)| at);
+    let mut masked = String::with_capacity(4 + code.len() - shown_from);
+    masked.push_str("****");
+    masked.push_str(&code[shown_from..]);
+    masked
 }
 
 /// A time as events show it (RFC 3339, UTC).
@@ -203,29 +205,41 @@ impl<'a> From<&VoucherAfter<'a>> for VoucherFields<'a> {
     }
 }
 
-/// An event's data: its fields, then the voucher's figures. Every event carries the figures,
-/// so they are serialised straight to text rather than built as a tree of values first.
-#[derive(Serialize)]
-struct EventData<'a> {
-    #[serde(flatten)]
-    fields: Map<String, Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    voucher: Option<VoucherFields<'a>>,
+/// An event's own fields as JSON text: the members of the object `fields` serialises to,
+/// without its braces (nothing for an empty object). The engine writes them as soon as a change
+/// is made, typed where the change is frequent, and [`data`] adds the voucher's figures once
+/// the command is done.
+pub fn members(fields: &impl Serialize) -> String {
+    // Text keys and plain values only: serde_json has nothing to refuse.
+    let mut text = serde_json::to_string(fields).unwrap_or_default();
+    if text.len() >= 2 && text.starts_with('{') && text.ends_with('}') {
+        text.pop();
+        text.remove(0);
+        text
+    } else {
+        String::new()
+    }
 }
 
-/// Builds an event's data as JSON text: `fields`, then the voucher's figures under `voucher`
-/// (which `fields` must not name).
-pub fn data(fields: Map<String, Value>, voucher: Option<&VoucherAfter<'_>>) -> String {
+/// Builds an event's data as JSON text: its fields ([`members`]), then the voucher's figures
+/// under `voucher` (which the fields must not name).
+pub fn data(members: &str, voucher: Option<&VoucherAfter<'_>>) -> String {
     debug_assert!(
-        !fields.contains_key("voucher"),
+        !members.starts_with("\"voucher\":") && !members.contains(",\"voucher\":{\"id\""),
         "an event's fields name `voucher`"
     );
-    let data = EventData {
-        fields,
-        voucher: voucher.map(VoucherFields::from),
-    };
-    // Text keys and plain values only: serde_json has nothing to refuse.
-    serde_json::to_string(&data).unwrap_or_default()
+    let mut data = String::with_capacity(members.len() + 256);
+    data.push('{');
+    data.push_str(members);
+    if let Some(voucher) = voucher {
+        if !members.is_empty() {
+            data.push(',');
+        }
+        data.push_str("\"voucher\":");
+        data.push_str(&serde_json::to_string(&VoucherFields::from(voucher)).unwrap_or_default());
+    }
+    data.push('}');
+    data
 }
 
 #[cfg(test)]
@@ -236,6 +250,8 @@ mod tests {
     fn codes_are_masked_to_their_last_four_characters() {
         assert_eq!(masked_code("ABCD2345EFGH"), "****EFGH");
         assert_eq!(masked_code("AB"), "****AB");
+        assert_eq!(masked_code("ÄÖÜßABC"), "****ßABC");
+        assert_eq!(masked_code(""), "****");
     }
 
     #[test]
@@ -260,11 +276,8 @@ mod tests {
             balance_minor: 99_999_999,
             held_minor: -5,
         };
-        let fields = json!({ "hold": { "id": "H1", "amount": money(250, eur) } });
-        let Value::Object(fields) = fields else {
-            unreachable!()
-        };
-        let text = data(fields, Some(&after));
+        let fields = members(&json!({ "hold": { "id": "H1", "amount": money(250, eur) } }));
+        let text = data(&fields, Some(&after));
         assert!(text.starts_with("{\"hold\":"), "{text}");
         let parsed: Value = serde_json::from_str(&text).expect("JSON");
         assert_eq!(
@@ -280,10 +293,14 @@ mod tests {
                 }
             })
         );
-        let alone = data(Map::new(), Some(&after));
+        let alone = data(&members(&json!({})), Some(&after));
         let parsed: Value = serde_json::from_str(&alone).expect("JSON");
         assert_eq!(parsed["voucher"]["code"], "****EFGH");
-        assert_eq!(data(Map::new(), None), "{}");
+        assert_eq!(data("", None), "{}");
+        assert_eq!(
+            data(&members(&json!({ "reason": "expired" })), None),
+            r#"{"reason":"expired"}"#
+        );
     }
 
     #[test]

@@ -120,18 +120,27 @@ pub fn parse_decimal(text: &str, digits: u16) -> Result<i64, AmountError> {
 /// Writes minor units of a currency with `digits` decimals (`10050`, 2 → `"100.50"`; `7`, 0 →
 /// `"7"`).
 pub fn format_decimal(amount_minor: i64, digits: u16) -> String {
-    let sign = if amount_minor < 0 { "-" } else { "" };
-    let abs = amount_minor.unsigned_abs();
-    if digits == 0 {
-        return format!("{sign}{abs}");
+    // Every answer and event formats amounts: the digits are written in place, without the
+    // formatting machinery.
+    let mut rest = amount_minor.unsigned_abs();
+    let digits = usize::from(digits);
+    // Digits from the last: at most 20 of an i64, the point, and zeros up to `digits`.
+    let mut reversed = Vec::with_capacity(digits + 22);
+    let mut written = 0;
+    while rest > 0 || written <= digits {
+        if written == digits && digits > 0 {
+            reversed.push(b'.');
+        }
+        reversed.push(b'0' + (rest % 10) as u8);
+        rest /= 10;
+        written += 1;
     }
-    let scale = 10_u64.pow(u32::from(digits));
-    format!(
-        "{sign}{}.{:0width$}",
-        abs / scale,
-        abs % scale,
-        width = usize::from(digits)
-    )
+    let mut text = String::with_capacity(reversed.len() + 1);
+    if amount_minor < 0 {
+        text.push('-');
+    }
+    text.extend(reversed.iter().rev().map(|&b| char::from(b)));
+    text
 }
 
 /// Formats minor units with exactly two decimals (`1053` → `"10.53"`), the format of the
@@ -200,6 +209,38 @@ mod tests {
         assert_eq!(format_decimal(-1_053, 2), "-10.53");
         for minor in [0, 1, 99, 100, 12_345, BALANCE_MINOR_MAX] {
             assert_eq!(parse_decimal(&format_decimal(minor, 2), 2), Ok(minor));
+        }
+        // Against the plain formatting it replaces, over every digit count a currency has.
+        let plain = |minor: i64, digits: u16| {
+            let (sign, abs) = (if minor < 0 { "-" } else { "" }, minor.unsigned_abs());
+            if digits == 0 {
+                return format!("{sign}{abs}");
+            }
+            let scale = 10_u64.pow(u32::from(digits));
+            let width = usize::from(digits);
+            format!("{sign}{}.{:0width$}", abs / scale, abs % scale)
+        };
+        for minor in [
+            0,
+            1,
+            -1,
+            9,
+            10,
+            99,
+            100,
+            101,
+            -1_000,
+            123_456_789,
+            i64::MAX,
+            i64::MIN,
+        ] {
+            for digits in 0..=4 {
+                assert_eq!(
+                    format_decimal(minor, digits),
+                    plain(minor, digits),
+                    "{minor} {digits}"
+                );
+            }
         }
     }
 

@@ -5,6 +5,7 @@
 //! the same commands. Each function decides everything before it changes anything, so a
 //! refused command leaves the ledger as it found it.
 
+use serde::Serialize;
 use serde_json::json;
 use time::Duration;
 
@@ -12,6 +13,22 @@ use super::lifecycle::{self, NewEntry, NewHold};
 use super::state::{Ledger, PURPOSE_RESERVATION};
 use super::{Answer, IdSource, Origin, VoucherFigures, VoucherName, audit};
 use crate::{Currency, DomainError, EntryKind, HoldState, VoucherStatus};
+
+/// The audit details of a reservation, the most frequent command with the charge: written
+/// straight to text, in the order of their keys.
+#[derive(Serialize)]
+struct Reserved<'a> {
+    voucher_id: &'a str,
+    amount_minor: i64,
+}
+
+/// The audit details of a charge.
+#[derive(Serialize)]
+struct Charged<'a> {
+    voucher_id: &'a str,
+    charge_id: &'a str,
+    amount_minor: i64,
+}
 
 type Decided = Result<Answer, DomainError>;
 
@@ -92,7 +109,10 @@ pub(super) fn reserve(
         origin,
         "hold.reserve",
         ("reservation", &hold.id),
-        json!({ "voucher_id": voucher_id, "amount_minor": amount_minor }),
+        Reserved {
+            voucher_id: &voucher_id,
+            amount_minor,
+        },
     );
     Ok(Answer::Reserved(hold))
 }
@@ -154,7 +174,11 @@ pub(super) fn charge(
         origin,
         "hold.charge",
         ("reservation", reservation_id),
-        json!({ "voucher_id": voucher_id, "charge_id": entry.id, "amount_minor": entry.amount_minor }),
+        Charged {
+            voucher_id: &voucher_id,
+            charge_id: &entry.id,
+            amount_minor: entry.amount_minor,
+        },
     );
     Ok(Answer::Charged {
         entry,
@@ -338,4 +362,31 @@ pub(super) fn delete(
         json!({ "comment": comment }),
     );
     Ok(Answer::Deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The typed details read as the objects the audit log has always shown.
+    #[test]
+    fn payment_audit_details_keep_their_keys_in_order() {
+        let reserved = Reserved {
+            voucher_id: "V\"1",
+            amount_minor: 250,
+        };
+        assert_eq!(
+            serde_json::to_string(&reserved).expect("JSON"),
+            json!({ "voucher_id": "V\"1", "amount_minor": 250 }).to_string()
+        );
+        let charged = Charged {
+            voucher_id: "V1",
+            charge_id: "C1",
+            amount_minor: -3,
+        };
+        assert_eq!(
+            serde_json::to_string(&charged).expect("JSON"),
+            json!({ "voucher_id": "V1", "charge_id": "C1", "amount_minor": -3 }).to_string()
+        );
+    }
 }

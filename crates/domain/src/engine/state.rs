@@ -7,12 +7,13 @@ use std::collections::{BTreeSet, HashMap};
 
 use time::OffsetDateTime;
 
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::json;
 
 use super::Origin;
 use super::bleepay_book::{BleepayBook, BleepayCode, BleepayWrites};
 use super::front_book::{FrontBook, FrontLine, FrontPosting, FrontReservation, FrontWrites};
-use crate::events::{self, LedgerEvent, VoucherAfter, money};
+use crate::events::{self, Amount, LedgerEvent, VoucherAfter, money};
 use crate::{Currency, EntryKind, HoldState, Validity, VoucherStatus};
 
 /// Where a row lives: in the store already, under its primary key, or made by this batch
@@ -140,23 +141,61 @@ type TenantScoped = (String, String);
 struct Draft {
     kind: &'static str,
     voucher_pk: Option<i64>,
-    fields: Map<String, Value>,
+    /// The event's own fields, as JSON text ([`events::members`]).
+    fields: String,
 }
 
-fn fields(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        _ => Map::new(),
+/// A hold as its events show it.
+#[derive(Serialize)]
+struct HoldFields<'a> {
+    id: &'a str,
+    purpose: &'a str,
+    amount: Amount,
+    expires_at: String,
+}
+
+impl<'a> HoldFields<'a> {
+    fn of(hold: &'a Hold) -> HoldFields<'a> {
+        HoldFields {
+            id: &hold.id,
+            purpose: &hold.purpose,
+            amount: Amount::of(hold.amount_minor, hold.currency),
+            expires_at: events::timestamp(hold.expires_at),
+        }
     }
 }
 
-fn hold_json(hold: &Hold) -> Value {
-    json!({
-        "id": hold.id,
-        "purpose": hold.purpose,
-        "amount": money(hold.amount_minor, hold.currency),
-        "expires_at": events::timestamp(hold.expires_at),
-    })
+/// The fields of `hold.placed`, and of `hold.released` and `hold.expired` with their reason.
+#[derive(Serialize)]
+struct HoldEvent<'a> {
+    hold: HoldFields<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+}
+
+/// The fields of `charge.created`, `refund.created` and `voucher.recharged`: the entry under
+/// its kind's name.
+#[derive(Serialize)]
+enum EntryEvent<'a> {
+    #[serde(rename = "charge")]
+    Charge {
+        id: &'a str,
+        amount: Amount,
+        order_number: Option<&'a str>,
+        hold_id: Option<&'a str>,
+    },
+    #[serde(rename = "refund")]
+    Refund {
+        id: &'a str,
+        amount: Amount,
+        charge_id: Option<&'a str>,
+    },
+    #[serde(rename = "recharge")]
+    Recharge {
+        id: &'a str,
+        amount: Amount,
+        order_number: Option<&'a str>,
+    },
 }
 
 /// The state of one batch: what was loaded plus what the batch changed.
@@ -351,11 +390,11 @@ impl Ledger {
         let (status, deleted) = (voucher.status, voucher.deleted_at.is_some());
         change(voucher);
         let draft = if !deleted && voucher.deleted_at.is_some() {
-            Some((events::VOUCHER_DELETED, json!({})))
+            Some((events::VOUCHER_DELETED, String::new()))
         } else if status != voucher.status {
             let to = voucher.status.as_str();
             let changed = json!({ "from": status.as_str(), "to": to });
-            Some((events::VOUCHER_STATUS_CHANGED, changed))
+            Some((events::VOUCHER_STATUS_CHANGED, events::members(&changed)))
         } else {
             None
         };
@@ -381,17 +420,20 @@ impl Ledger {
             _ => None,
         };
         if let Some((kind, reason)) = draft {
-            let data = json!({ "hold": hold_json(hold), "reason": reason });
+            let fields = events::members(&HoldEvent {
+                hold: HoldFields::of(hold),
+                reason: Some(reason),
+            });
             let pk = hold.voucher_pk;
-            self.draft(kind, Some(pk), data);
+            self.draft(kind, Some(pk), fields);
         }
     }
 
-    fn draft(&mut self, kind: &'static str, voucher_pk: Option<i64>, data: Value) {
+    fn draft(&mut self, kind: &'static str, voucher_pk: Option<i64>, fields: String) {
         self.drafts.push(Draft {
             kind,
             voucher_pk,
-            fields: fields(data),
+            fields,
         });
     }
 
@@ -410,7 +452,10 @@ impl Ledger {
         debug_assert_eq!(hold.key, self.next_hold_key());
         self.new_holds += 1;
         self.changes += 1;
-        let placed = json!({ "hold": hold_json(&hold) });
+        let placed = events::members(&HoldEvent {
+            hold: HoldFields::of(&hold),
+            reason: None,
+        });
         let pk = hold.voucher_pk;
         let index = self.insert_hold(hold);
         self.changed_holds.insert(index);
@@ -429,26 +474,38 @@ impl Ledger {
         {
             self.entries[charge].refunded_minor += entry.amount_minor;
         }
-        let amount = money(entry.amount_minor, entry.currency);
+        let amount = Amount::of(entry.amount_minor, entry.currency);
+        let (id, order_number) = (entry.id.as_str(), entry.order_number.as_deref());
         let draft = match entry.kind {
             EntryKind::Charge => {
                 let hold_id = entry
                     .hold
                     .and_then(|key| self.hold_by_key.get(&key))
-                    .map(|&i| self.holds[i].id.clone());
-                let charge = json!({ "id": entry.id, "amount": amount,
-                    "order_number": entry.order_number, "hold_id": hold_id });
-                Some((events::CHARGE_CREATED, json!({ "charge": charge })))
+                    .map(|&i| self.holds[i].id.as_str());
+                let charge = EntryEvent::Charge {
+                    id,
+                    amount,
+                    order_number,
+                    hold_id,
+                };
+                Some((events::CHARGE_CREATED, events::members(&charge)))
             }
             EntryKind::Refund => {
-                let charge_id = entry.refund_of.as_ref().map(|(_, id)| id.clone());
-                let refund = json!({ "id": entry.id, "amount": amount, "charge_id": charge_id });
-                Some((events::REFUND_CREATED, json!({ "refund": refund })))
+                let charge_id = entry.refund_of.as_ref().map(|(_, id)| id.as_str());
+                let refund = EntryEvent::Refund {
+                    id,
+                    amount,
+                    charge_id,
+                };
+                Some((events::REFUND_CREATED, events::members(&refund)))
             }
             EntryKind::Recharge => {
-                let recharge =
-                    json!({ "id": entry.id, "amount": amount, "order_number": entry.order_number });
-                Some((events::VOUCHER_RECHARGED, json!({ "recharge": recharge })))
+                let recharge = EntryEvent::Recharge {
+                    id,
+                    amount,
+                    order_number,
+                };
+                Some((events::VOUCHER_RECHARGED, events::members(&recharge)))
             }
             EntryKind::Issue => None,
         };
@@ -492,7 +549,11 @@ impl Ledger {
                 reservation["refunded"] = money(refunded, currency);
             }
             let pk = r.first_voucher_pk();
-            self.draft(kind, pk, json!({ "reservation": reservation }));
+            self.draft(
+                kind,
+                pk,
+                events::members(&json!({ "reservation": reservation })),
+            );
         }
         for index in self.bleepay.take_status_changes() {
             let c = self.bleepay.code(index);
@@ -502,7 +563,7 @@ impl Ledger {
                 code["amount"] = money(amount, currency);
             }
             let (kind, pk) = (events::bleepay_code_type(c.status), c.voucher_pk);
-            self.draft(kind, pk, json!({ "code": code }));
+            self.draft(kind, pk, events::members(&json!({ "code": code })));
         }
         for draft in std::mem::take(&mut self.drafts) {
             let voucher = draft.voucher_pk.and_then(|pk| self.vouchers.get(&pk));
@@ -525,7 +586,7 @@ impl Ledger {
                 actor_id: origin.actor_id.clone(),
                 request_id: origin.request_id.clone(),
                 voucher_id: voucher.map(|v| v.id.clone()),
-                data: events::data(draft.fields, figures.as_ref()),
+                data: events::data(&draft.fields, figures.as_ref()),
             };
             self.events.push(event);
         }
@@ -648,4 +709,88 @@ pub struct WriteSet {
     pub audit: Vec<AuditRecord>,
     pub front: FrontWrites,
     pub bleepay: BleepayWrites,
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    /// The typed fields write exactly the text the events documented in docs/events.md have:
+    /// the same keys in the same order, `null` for what is missing.
+    #[test]
+    fn typed_event_fields_write_the_documented_objects() {
+        let eur = Currency::parse("EUR").expect("EUR");
+        let hold = Hold {
+            key: RowKey::New(0),
+            tenant_id: "default".into(),
+            id: "H-\"1\"".into(),
+            voucher_pk: 7,
+            client_id: None,
+            purpose: PURPOSE_RESERVATION.into(),
+            amount_minor: 1_250,
+            currency: eur,
+            state: HoldState::Live,
+            expires_at: datetime!(2026-12-07 10:15:00.123456 UTC),
+            charge: None,
+            created_at: datetime!(2026-12-07 10:00 UTC),
+            updated_at: datetime!(2026-12-07 10:00 UTC),
+        };
+        let hold_json = json!({
+            "id": "H-\"1\"",
+            "purpose": "reservation",
+            "amount": money(1_250, eur),
+            "expires_at": events::timestamp(hold.expires_at),
+        });
+        let placed = HoldEvent {
+            hold: HoldFields::of(&hold),
+            reason: None,
+        };
+        assert_eq!(
+            events::members(&placed),
+            events::members(&json!({ "hold": hold_json }))
+        );
+        let released = HoldEvent {
+            hold: HoldFields::of(&hold),
+            reason: Some("superseded"),
+        };
+        assert_eq!(
+            events::members(&released),
+            events::members(&json!({ "hold": hold_json, "reason": "superseded" }))
+        );
+        let amount = || Amount::of(500, eur);
+        let cases = [
+            (
+                EntryEvent::Charge {
+                    id: "C1",
+                    amount: amount(),
+                    order_number: Some("O-1"),
+                    hold_id: Some("H1"),
+                },
+                json!({ "charge": { "id": "C1", "amount": money(500, eur),
+                    "order_number": "O-1", "hold_id": "H1" } }),
+            ),
+            (
+                EntryEvent::Refund {
+                    id: "R1",
+                    amount: amount(),
+                    charge_id: None,
+                },
+                json!({ "refund": { "id": "R1", "amount": money(500, eur), "charge_id": null } }),
+            ),
+            (
+                EntryEvent::Recharge {
+                    id: "RC1",
+                    amount: amount(),
+                    order_number: None,
+                },
+                json!({ "recharge": { "id": "RC1", "amount": money(500, eur),
+                    "order_number": null } }),
+            ),
+        ];
+        for (typed, documented) in cases {
+            assert_eq!(events::members(&typed), events::members(&documented));
+        }
+    }
 }

@@ -216,10 +216,7 @@ impl<T: SqlExec> Run<'_, T> {
         voucher: Option<&VoucherAfter<'_>>,
         data: serde_json::Value,
     ) {
-        let fields = match data {
-            serde_json::Value::Object(map) => map,
-            _ => serde_json::Map::new(),
-        };
+        let fields = events::members(&data);
         let actor_id = self.ctx.actor.id().to_string();
         self.events.push(LedgerEvent {
             tenant_id: self.ctx.tenant_id.clone(),
@@ -230,7 +227,7 @@ impl<T: SqlExec> Run<'_, T> {
             actor_id,
             request_id: self.ctx.request_id.clone(),
             voucher_id: voucher.map(|v| v.id.to_string()),
-            data: events::data(fields, voucher),
+            data: events::data(&fields, voucher),
         });
     }
 
