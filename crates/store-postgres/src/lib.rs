@@ -3,16 +3,15 @@
 //! Commands are group-committed by a few writer lanes per node, one loading its batch (its
 //! vouchers locked) while the others decide and write theirs, append their events and wait for
 //! their commits; each lane begins its next transaction before its turn ([`GROUP_COMMIT`]).
-//! Each batch runs in one READ COMMITTED
-//! transaction that first locks every voucher the batch changes, in primary-key order: the
-//! ledger engine's commands in its set-based load, the others before they run, each behind a
-//! savepoint, locking the rows they change with `SELECT ... FOR UPDATE`. Commands on one
-//! voucher are serialised across all nodes, and batches never deadlock over vouchers.
-//! Serialization failures, deadlocks and lost uniqueness races surface as retryable errors; the
-//! shared store runs such a command again, alone, a bounded number of times. This crate owns
-//! only the connection, binding, error mapping, migrations and, when the server's autovacuum is
-//! off, the upkeep of voucherd's tables (`upkeep`); the ledger is the shared SQL of
-//! `voucherd-store`.
+//! Each batch runs in one READ COMMITTED transaction that first locks every voucher the batch
+//! changes, in primary-key order: the ledger engine's commands in its set-based load, the
+//! others before they run, each behind a savepoint, locking the rows they change with `SELECT
+//! ... FOR UPDATE`. Commands on one voucher are serialised across all nodes, and batches never
+//! deadlock over vouchers. Serialization failures, deadlocks and lost uniqueness races surface
+//! as retryable errors; the shared store runs such a command again, alone, a bounded number of
+//! times. This crate owns only the connection, binding, error mapping, migrations and, when the
+//! server's autovacuum is off, the upkeep of voucherd's tables (`upkeep`); the ledger is the
+//! shared SQL of `voucherd-store`.
 
 mod upkeep;
 

@@ -89,12 +89,9 @@ async fn a_new_voucher_costs_a_fixed_number_of_statements() {
     let store = voucherd_store_postgres::open(&url)
         .await
         .expect("open PostgreSQL");
-    // Its savepoint, the tenant's settings, the insert, the issue entry with the audit
-    // record (the events are appended with the batch's).
     voucherd_store::conformance::a_new_voucher_costs_a_fixed_number_of_statements(
         Arc::new(store),
         voucherd_store::sql::Dialect::Postgres,
-        4,
     )
     .await;
 }

@@ -79,7 +79,6 @@ async fn a_new_voucher_costs_a_fixed_number_of_statements() {
     voucherd_store::conformance::a_new_voucher_costs_a_fixed_number_of_statements(
         open_sqlite().await,
         voucherd_store::sql::Dialect::Sqlite,
-        0,
     )
     .await;
 }

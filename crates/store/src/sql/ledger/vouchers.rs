@@ -25,11 +25,18 @@ pub(super) enum Issue<'a> {
     Series(i64),
 }
 
-/// The columns a voucher's insert answers: its own, unprefixed (SQLite's `RETURNING` names no
-/// table), then nothing held and no activity, in the order of [`reads::VOUCHER_COLUMNS`].
-static INSERTED_VOUCHER_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+/// A voucher's insert: nothing if its id or code is taken (the table's unique keys), else the
+/// voucher as [`reads::voucher_row`] reads it: its own columns, unprefixed (SQLite's
+/// `RETURNING` names no table), then nothing held and no activity. Made once, from the columns
+/// the reads use.
+static INSERT_VOUCHER: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "{}, CAST(0 AS BIGINT), FALSE",
+        "INSERT INTO vouchers (tenant_id, id, code, pin, client_id, sku, batch, amount_minor, \
+         currency, valid_until, validity_value, validity_interval, status, type, taxable, \
+         tax_rate, order_number, data, remaining_minor, created_at, updated_at, series_pk) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+         $18, $8, $19, $19, $20) ON CONFLICT DO NOTHING \
+         RETURNING {}, CAST(0 AS BIGINT), FALSE",
         reads::VOUCHER_ROW_COLUMNS.replace("v.", "")
     )
 });
@@ -111,15 +118,6 @@ impl<T: SqlExec> Run<'_, T> {
             ),
             VoucherStatus::Inactive => None,
         };
-        let sql = format!(
-            "INSERT INTO vouchers (tenant_id, id, code, pin, client_id, sku, batch, \
-             amount_minor, currency, valid_until, validity_value, validity_interval, status, \
-             type, taxable, tax_rate, order_number, data, remaining_minor, created_at, \
-             updated_at, series_pk) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-             $13, $14, $15, $16, $17, $18, $8, $19, $19, $20) ON CONFLICT DO NOTHING \
-             RETURNING {}",
-            *INSERTED_VOUCHER_COLUMNS
-        );
         let series_pk = match issue {
             Issue::Series(pk) => Some(pk),
             Issue::Audited(_) => None,
@@ -150,7 +148,7 @@ impl<T: SqlExec> Run<'_, T> {
                 self.now().into(),
                 series_pk.into(),
             ];
-            if let Some(row) = self.tx.fetch_optional(&sql, params).await? {
+            if let Some(row) = self.tx.fetch_optional(&INSERT_VOUCHER, params).await? {
                 record = Some(reads::voucher_row(&row)?);
                 break;
             }
