@@ -17,6 +17,20 @@ async fn open_fresh() -> Option<Arc<dyn Store>> {
 voucherd_store::conformance_tests!(open_fresh());
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_naming_one_voucher_many_ways_decides_on_one_copy() {
+    let Some(url) = fresh_database_url().await else {
+        return;
+    };
+    let store = voucherd_store_postgres::open(&url)
+        .await
+        .expect("open PostgreSQL");
+    voucherd_store::conformance::a_batch_naming_one_voucher_many_ways_decides_on_one_copy(
+        Arc::new(store),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn engine_batches_run_the_same_statements_whatever_their_size() {
     let Some(url) = fresh_database_url().await else {
         return;

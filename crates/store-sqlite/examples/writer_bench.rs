@@ -19,6 +19,11 @@ use voucherd_store::{
     Actor, Command, CommandContext, CommandRequest, Execution, Outcome, Store, StoreError,
 };
 
+/// The server's allocator (`crates/server/src/main.rs`), so that the figures are the writer's
+/// as it runs there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Vouchers issued per concurrent batch while the pool is set up.
 const ISSUE_CONCURRENCY: usize = 64;
 

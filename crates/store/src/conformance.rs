@@ -552,28 +552,7 @@ pub async fn engine_batches_run_the_same_statements_whatever_their_size<B>(
     let till = tenant(&dyn_store, "default").await;
     let mut shapes = Vec::new();
     for (round, size) in [1_usize, 4, 16].into_iter().enumerate() {
-        let mut batch = Vec::new();
-        for n in 0..size {
-            let charged = format!("S{round}-{n}-A");
-            let reserved = format!("S{round}-{n}-B");
-            till.voucher(1_000, &charged).await;
-            till.voucher(1_000, &reserved).await;
-            let reservation = till.reservation(&charged, 100).await;
-            for command in [
-                Command::ChargeReservation {
-                    reservation_id: reservation,
-                    order_number: "O".into(),
-                },
-                Command::Reserve {
-                    code: reserved,
-                    pin: None,
-                    amount_minor: 100,
-                    currency: eur(),
-                },
-            ] {
-                batch.push(batch_request(Actor::Client("till-1".into()), command));
-            }
-        }
+        let batch = payment_batch(&till, &format!("S{round}"), size).await;
         shapes.push(statement_shape(&store, &batch).await);
     }
     // Generic plans, load vouchers, load holds, draw keys (as a node with none left ahead
@@ -820,6 +799,113 @@ pub async fn bleepay_batches_run_the_same_statements_whatever_their_size<B>(
     // Generic plans, vouchers, codes, bindings, holds, draw keys, write, events: eight on
     // PostgreSQL.
     assert_same_statements(&shapes, dialect, 8);
+}
+
+/// One batch names a voucher four ways: through a live reservation (a charge), through a
+/// charge (a refund), by id (a recharge) and by code (two reservations). The store finds it
+/// through each and must decide every command on one copy of it: the reservation of all that
+/// the earlier commands left fits (a reservation does not count the one it supersedes), and
+/// one cent more is refused.
+pub async fn a_batch_naming_one_voucher_many_ways_decides_on_one_copy<B>(
+    store: Arc<crate::sql::SqlStore<B>>,
+) where
+    B: crate::sql::Backend,
+{
+    let dyn_store: Arc<dyn Store> = store.clone();
+    let till = tenant(&dyn_store, "default").await;
+    let voucher_id = till.voucher(1_000, "MANY").await;
+    let charged = till.reservation("MANY", 200).await;
+    let charge = match till.charge_at(T0, &charged, "O-1").await {
+        Ok(Outcome::Charge { entry, .. }) => entry,
+        other => panic!("charge refused: {other:?}"),
+    };
+    let live = till.reservation("MANY", 100).await;
+    let reserve = |amount_minor| Command::Reserve {
+        code: "MANY".into(),
+        pin: None,
+        amount_minor,
+        currency: eur(),
+    };
+    let batch: Vec<CommandRequest> = [
+        // Remaining 800 - 100.
+        Command::ChargeReservation {
+            reservation_id: live,
+            order_number: "O-2".into(),
+        },
+        // + 50.
+        Command::Refund {
+            charge_id: charge.id,
+            amount_minor: 50,
+            currency: eur(),
+        },
+        // + 10: 760.
+        Command::Recharge {
+            voucher: VoucherRef::Id(voucher_id),
+            amount_minor: 10,
+            currency: eur(),
+            order_number: "TOPUP".into(),
+        },
+        reserve(760),
+        reserve(761),
+    ]
+    .into_iter()
+    .map(|command| batch_request(Actor::Client("till-1".into()), command))
+    .collect();
+    let (_, answers) = store
+        .engine_batch_statements(&batch)
+        .await
+        .expect("the batch runs");
+    let (last, decided) = answers.split_last().expect("answers");
+    assert!(
+        decided
+            .iter()
+            .all(|answer| matches!(answer, Execution::Done(Ok(_)))),
+        "{decided:?}"
+    );
+    assert!(
+        matches!(last, Execution::Done(Err(DomainError::InsufficientBalance))),
+        "{last:?}"
+    );
+}
+
+/// A batch of `size` payments, as tills send them: each a charge of a live reservation and a
+/// new reservation on another voucher (vouchers coded `{prefix}-{n}-A` and `-B`).
+async fn payment_batch(till: &Caller, prefix: &str, size: usize) -> Vec<CommandRequest> {
+    let mut batch = Vec::new();
+    for n in 0..size {
+        let charged = format!("{prefix}-{n}-A");
+        let reserved = format!("{prefix}-{n}-B");
+        till.voucher(1_000, &charged).await;
+        till.voucher(1_000, &reserved).await;
+        let reservation = till.reservation(&charged, 100).await;
+        for command in [
+            Command::ChargeReservation {
+                reservation_id: reservation,
+                order_number: "O".into(),
+            },
+            Command::Reserve {
+                code: reserved,
+                pin: None,
+                amount_minor: 100,
+                currency: eur(),
+            },
+        ] {
+            batch.push(batch_request(Actor::Client("till-1".into()), command));
+        }
+    }
+    batch
+}
+
+/// The statements a batch of four payments runs (each once, sorted), its events' included,
+/// for a store's own checks of how its database runs them.
+pub async fn payment_batch_statements<B>(store: Arc<crate::sql::SqlStore<B>>) -> Vec<String>
+where
+    B: crate::sql::Backend,
+{
+    let dyn_store: Arc<dyn Store> = store.clone();
+    let till = tenant(&dyn_store, "default").await;
+    let batch = payment_batch(&till, "P", 4).await;
+    statement_shape(&store, &batch).await.1
 }
 
 /// A command of a statement-budget batch, in the default tenant at [`T0`].

@@ -4,6 +4,7 @@
 //! change is recorded for the write set.
 
 use std::collections::{BTreeSet, HashMap};
+use std::hash::Hash;
 
 use time::OffsetDateTime;
 
@@ -135,6 +136,16 @@ pub struct AuditRecord {
 
 type TenantScoped = (String, String);
 
+/// The ledger's maps. A batch's keys are few and short, and a map lives for one batch, so a
+/// fast hash (seeded per map) serves better than the default one, which is built to resist
+/// crafted keys at scale.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// A map with room for `n` entries.
+fn map_for<K: Eq + Hash, V>(n: usize) -> Map<K, V> {
+    Map::with_capacity_and_hasher(n, foldhash::fast::RandomState::default())
+}
+
 /// An event recorded where a change was made, completed with the voucher's figures once the
 /// command that made it is done ([`Ledger::seal_events`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -201,24 +212,24 @@ enum EntryEvent<'a> {
 /// The state of one batch: what was loaded plus what the batch changed.
 #[derive(Debug, Default)]
 pub struct Ledger {
-    tenants: HashMap<String, TenantRules>,
-    vouchers: HashMap<i64, Voucher>,
-    voucher_by_id: HashMap<TenantScoped, i64>,
-    voucher_by_code: HashMap<TenantScoped, i64>,
+    tenants: Map<String, TenantRules>,
+    vouchers: Map<i64, Voucher>,
+    voucher_by_id: Map<TenantScoped, i64>,
+    voucher_by_code: Map<TenantScoped, i64>,
     holds: Vec<Hold>,
-    hold_by_key: HashMap<RowKey, usize>,
-    hold_by_id: HashMap<TenantScoped, usize>,
-    holds_of_voucher: HashMap<i64, Vec<usize>>,
+    hold_by_key: Map<RowKey, usize>,
+    hold_by_id: Map<TenantScoped, usize>,
+    holds_of_voucher: Map<i64, Vec<usize>>,
     entries: Vec<Entry>,
-    entry_by_key: HashMap<RowKey, usize>,
-    entry_by_id: HashMap<TenantScoped, usize>,
+    entry_by_key: Map<RowKey, usize>,
+    entry_by_id: Map<TenantScoped, usize>,
     changed_vouchers: BTreeSet<i64>,
     changed_holds: BTreeSet<usize>,
     new_holds: usize,
     new_entries: usize,
     audit: Vec<AuditRecord>,
     /// Each voucher's remaining balance as loaded, to check the batch's entries against.
-    loaded_remaining: HashMap<i64, i64>,
+    loaded_remaining: Map<i64, i64>,
     /// How many changes the batch made, so a refusal can be shown to have made none.
     changes: u64,
     /// The Front Payment reservations the batch names, with their lines and postings.
@@ -239,6 +250,27 @@ impl Ledger {
     /// An empty ledger, to be filled by the `load_*` methods.
     pub fn new() -> Ledger {
         Ledger::default()
+    }
+
+    /// An empty ledger with room for what a batch of `commands` commands usually loads and
+    /// makes (a voucher, its live holds and an entry or two each), so that filling it does not
+    /// grow its maps step by step.
+    pub fn for_batch(commands: usize) -> Ledger {
+        Ledger {
+            tenants: map_for(1),
+            vouchers: map_for(commands),
+            voucher_by_id: map_for(commands),
+            voucher_by_code: map_for(commands),
+            holds: Vec::with_capacity(commands * 2),
+            hold_by_key: map_for(commands * 2),
+            hold_by_id: map_for(commands * 2),
+            holds_of_voucher: map_for(commands),
+            entries: Vec::with_capacity(commands),
+            entry_by_key: map_for(commands),
+            entry_by_id: map_for(commands),
+            loaded_remaining: map_for(commands),
+            ..Ledger::default()
+        }
     }
 
     // ------------------------------------------------------------ loading

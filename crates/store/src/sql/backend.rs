@@ -7,7 +7,7 @@ use super::{Row, Value};
 use crate::StoreError;
 
 /// The SQL dialect differences the shared code must know about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Dialect {
     /// One writer at a time (`BEGIN IMMEDIATE`), so reads inside a write transaction are
     /// already serialised and need no row locks.

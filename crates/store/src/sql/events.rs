@@ -79,12 +79,19 @@ pub(super) async fn append<T: SqlExec>(
         Dialect::Sqlite => {
             let mut next: BTreeMap<&str, i64> = BTreeMap::new();
             for (tenant_id, count) in &counts {
+                // The upsert, then a read of its row: SQLite answers `RETURNING` through a
+                // temporary b-tree built for every execution, which costs more than the read.
+                tx.execute(
+                    "INSERT INTO event_sequences (tenant_id, last_seq) VALUES ($1, $2) \
+                     ON CONFLICT (tenant_id) DO UPDATE \
+                     SET last_seq = last_seq + excluded.last_seq",
+                    vec![(*tenant_id).into(), (*count).into()],
+                )
+                .await?;
                 let row = tx
                     .fetch_optional(
-                        "INSERT INTO event_sequences (tenant_id, last_seq) VALUES ($1, $2) \
-                         ON CONFLICT (tenant_id) DO UPDATE \
-                         SET last_seq = last_seq + excluded.last_seq RETURNING last_seq",
-                        vec![(*tenant_id).into(), (*count).into()],
+                        "SELECT last_seq FROM event_sequences WHERE tenant_id = $1",
+                        vec![(*tenant_id).into()],
                     )
                     .await?
                     .ok_or_else(|| StoreError::Other("no event number answered".into()))?;

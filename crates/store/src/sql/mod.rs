@@ -22,6 +22,7 @@ mod report_reads;
 mod series_reads;
 mod sets;
 mod store_impl;
+mod texts;
 mod value;
 mod webhook_reads;
 mod writer;

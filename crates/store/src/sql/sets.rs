@@ -1,14 +1,14 @@
 //! Set-based statements: a whole column of values bound as one parameter, so that a batch
 //! reads and writes any number of rows of a table with one statement of fixed text (planned
 //! once, cached). On PostgreSQL a column is an array read with `unnest`; on SQLite it is a JSON
-//! array read with `json_each` in reads, and writes run a cached one-row statement per row,
-//! which costs no round trip there.
-
-use std::borrow::Cow;
+//! array read with `json_each` in reads (as the driving side of a join where a statement runs
+//! in every batch), and writes run a cached one-row statement per row, which costs no round trip
+//! there. The texts are made once per process ([`texts`]).
 
 use super::Dialect;
 use super::Value;
 use super::ledger::writes::Write;
+use super::texts::{self, TextKey};
 
 /// A column of a set-based write, by its SQL type.
 #[derive(Debug, Clone, Copy)]
@@ -86,6 +86,36 @@ pub(super) fn in_text_tuples(dialect: Dialect, columns: &[&str], first: usize) -
     format!("({}) IN ({rows})", columns.join(", "))
 }
 
+/// SQLite: the rows of `table` whose `columns` match a row of the text arrays bound at
+/// `$first`, `$first + 1`, ..., as a join driven by the first array:
+/// `json_each($first) j CROSS JOIN {table} ON ...`. Unlike `IN (subquery)`, which SQLite
+/// answers from a temporary b-tree built for every execution, the join only seeks `table`'s
+/// index once per element. It yields a row once per matching element, so a name sent twice
+/// matches twice.
+pub(super) fn sqlite_join_text_tuples(table: &str, columns: &[&str], first: usize) -> String {
+    let matches: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, column)| {
+            if i == 0 {
+                format!("{column} = j.value")
+            } else {
+                format!("{column} = (${} ->> j.key)", first + i)
+            }
+        })
+        .collect();
+    format!(
+        "json_each(${first}) j CROSS JOIN {table} ON {}",
+        matches.join(" AND ")
+    )
+}
+
+/// SQLite: the rows of `table` whose `column` is one of the integers of the array bound at
+/// `$param`, as a join driven by the array (see [`sqlite_join_text_tuples`]).
+pub(super) fn sqlite_join_ints(table: &str, column: &str, param: usize) -> String {
+    format!("json_each(${param}) j CROSS JOIN {table} ON {column} = j.value")
+}
+
 /// `key` is one of the keys `subquery` selects, for a statement that locks the rows it reads.
 /// On PostgreSQL the keys are gathered into an array first (an init plan, run once), so the
 /// condition is a plain one on the locked row: a row that another transaction changed while
@@ -110,39 +140,49 @@ pub(super) fn in_ints(dialect: Dialect, column: &str, param: usize) -> String {
 /// Inserts `rows` (each with a value per column, in order) into `table`.
 pub(super) fn insert(
     dialect: Dialect,
-    table: &str,
+    table: &'static str,
     columns: &[Column],
     rows: Vec<Vec<Value>>,
 ) -> Vec<Write> {
     if rows.is_empty() {
         return Vec::new();
     }
-    let names: Vec<&str> = columns.iter().map(Column::name).collect();
-    let names = names.join(", ");
+    let mut parts = vec![table];
+    parts.extend(columns.iter().map(Column::name));
+    let key = TextKey {
+        site: "sets::insert",
+        dialect,
+        flags: 0,
+        parts,
+    };
+    let sql = texts::once(key, || {
+        let names: Vec<&str> = columns.iter().map(Column::name).collect();
+        let names = names.join(", ");
+        match dialect {
+            Dialect::Postgres => {
+                let arrays: Vec<String> = columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| format!("${}::{}", i + 1, c.array_type()))
+                    .collect();
+                format!(
+                    "INSERT INTO {table} ({names}) SELECT * FROM unnest({})",
+                    arrays.join(", ")
+                )
+            }
+            Dialect::Sqlite => {
+                let placeholders: Vec<String> =
+                    (1..=columns.len()).map(|n| format!("${n}")).collect();
+                format!(
+                    "INSERT INTO {table} ({names}) VALUES ({})",
+                    placeholders.join(", ")
+                )
+            }
+        }
+    });
     match dialect {
-        Dialect::Postgres => {
-            let arrays: Vec<String> = columns
-                .iter()
-                .enumerate()
-                .map(|(i, c)| format!("${}::{}", i + 1, c.array_type()))
-                .collect();
-            let sql = format!(
-                "INSERT INTO {table} ({names}) SELECT * FROM unnest({})",
-                arrays.join(", ")
-            );
-            vec![Write::new(sql, gather_all(columns, &rows))]
-        }
-        Dialect::Sqlite => {
-            let placeholders: Vec<String> = (1..=columns.len()).map(|n| format!("${n}")).collect();
-            let sql: Cow<'static, str> = format!(
-                "INSERT INTO {table} ({names}) VALUES ({})",
-                placeholders.join(", ")
-            )
-            .into();
-            rows.into_iter()
-                .map(|row| Write::new(sql.clone(), row))
-                .collect()
-        }
+        Dialect::Postgres => vec![Write::new(sql, gather_all(columns, &rows))],
+        Dialect::Sqlite => rows.into_iter().map(|row| Write::new(sql, row)).collect(),
     }
 }
 
@@ -150,7 +190,7 @@ pub(super) fn insert(
 /// a value per column of `set`.
 pub(super) fn update(
     dialect: Dialect,
-    table: &str,
+    table: &'static str,
     keys: &[Column],
     set: &[Column],
     rows: Vec<Vec<Value>>,
@@ -158,7 +198,17 @@ pub(super) fn update(
     if rows.is_empty() {
         return Vec::new();
     }
-    match dialect {
+    let mut parts = vec![table];
+    parts.extend(keys.iter().map(Column::name));
+    parts.push("SET");
+    parts.extend(set.iter().map(Column::name));
+    let key = TextKey {
+        site: "sets::update",
+        dialect,
+        flags: 0,
+        parts,
+    };
+    let sql = texts::once(key, || match dialect {
         Dialect::Postgres => {
             let mut columns = keys.to_vec();
             columns.extend_from_slice(set);
@@ -176,14 +226,13 @@ pub(super) fn update(
                 .iter()
                 .map(|k| format!("t.{0} = u.{0}", k.name()))
                 .collect();
-            let sql = format!(
+            format!(
                 "UPDATE {table} AS t SET {} FROM unnest({}) AS u({}) WHERE {}",
                 assignments.join(", "),
                 arrays.join(", "),
                 names.join(", "),
                 matches.join(" AND "),
-            );
-            vec![Write::new(sql, gather_all(&columns, &rows))]
+            )
         }
         Dialect::Sqlite => {
             let assignments: Vec<String> = set
@@ -196,16 +245,20 @@ pub(super) fn update(
                 .enumerate()
                 .map(|(i, k)| format!("{} = ${}", k.name(), i + 1))
                 .collect();
-            let sql: Cow<'static, str> = format!(
+            format!(
                 "UPDATE {table} SET {} WHERE {}",
                 assignments.join(", "),
                 matches.join(" AND ")
             )
-            .into();
-            rows.into_iter()
-                .map(|row| Write::new(sql.clone(), row))
-                .collect()
         }
+    });
+    match dialect {
+        Dialect::Postgres => {
+            let mut columns = keys.to_vec();
+            columns.extend_from_slice(set);
+            vec![Write::new(sql, gather_all(&columns, &rows))]
+        }
+        Dialect::Sqlite => rows.into_iter().map(|row| Write::new(sql, row)).collect(),
     }
 }
 
@@ -281,6 +334,14 @@ mod tests {
         assert_eq!(
             in_ints(Dialect::Postgres, "pk", 1),
             "pk = ANY($1::bigint[])"
+        );
+        assert_eq!(
+            sqlite_join_text_tuples("holds h", &["h.tenant_id", "h.id"], 2),
+            "json_each($2) j CROSS JOIN holds h ON h.tenant_id = j.value AND h.id = ($3 ->> j.key)"
+        );
+        assert_eq!(
+            sqlite_join_ints("vouchers v", "v.pk", 4),
+            "json_each($4) j CROSS JOIN vouchers v ON v.pk = j.value"
         );
     }
 }

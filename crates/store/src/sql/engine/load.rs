@@ -27,7 +27,10 @@ use voucherd_domain::engine::{self, Entry, Hold, Ledger, RowKey, TenantRules, Vo
 use voucherd_domain::{EntryKind, HoldState};
 
 use super::super::reads::{self, VOUCHER_ROW_COLUMNS};
-use super::super::sets::{in_ints, in_text_tuples, key_in_locked};
+use super::super::sets::{
+    in_ints, in_text_tuples, key_in_locked, sqlite_join_ints, sqlite_join_text_tuples,
+};
+use super::super::texts::{self, TextKey};
 use super::super::{Dialect, SqlExec, Value};
 use super::{Planned, bleepay_load, front_load};
 use crate::StoreError;
@@ -143,7 +146,7 @@ pub(super) async fn ledger<T: SqlExec>(
     let named = named(batch);
     let now = batch.first().map_or(OffsetDateTime::UNIX_EPOCH, |b| b.2);
     let mut loaded = Loaded {
-        ledger: Ledger::new(),
+        ledger: Ledger::for_batch(batch.len()),
         views: HashMap::new(),
         front_views: HashMap::new(),
         code_views: HashMap::new(),
@@ -279,77 +282,173 @@ async fn lock_unseen<T: SqlExec>(
 /// A voucher as found, its view, and its tenant's rules.
 type Found = (Voucher, VoucherView, TenantRules);
 
+/// A way statement 1 finds vouchers: the rows of `table` named by tenant and name (the two
+/// `columns`), through `via` (a further table and its join condition) to the voucher key
+/// `voucher_pk`.
+struct Finder {
+    table: &'static str,
+    columns: [&'static str; 2],
+    via: Option<(&'static str, &'static str)>,
+    voucher_pk: &'static str,
+}
+
+const BY_ID: Finder = Finder {
+    table: "vouchers x",
+    columns: ["x.tenant_id", "x.id"],
+    via: None,
+    voucher_pk: "x.pk",
+};
+const BY_CODE: Finder = Finder {
+    columns: ["x.tenant_id", "x.code"],
+    ..BY_ID
+};
+const BY_HOLD: Finder = Finder {
+    table: "holds x",
+    columns: ["x.tenant_id", "x.id"],
+    via: None,
+    voucher_pk: "x.voucher_pk",
+};
+const BY_ENTRY: Finder = Finder {
+    table: "entries x",
+    ..BY_HOLD
+};
+const BY_FRONT_RESERVATION: Finder = Finder {
+    table: "front_reservations x",
+    columns: ["x.tenant_id", "x.id"],
+    via: Some(("front_payers p", "p.reservation_pk = x.pk")),
+    voucher_pk: "p.voucher_pk",
+};
+const BY_BLEEPAY_CODE: Finder = Finder {
+    table: "bleepay_vouchers x",
+    columns: ["x.tenant_id", "x.id"],
+    via: None,
+    voucher_pk: "x.voucher_pk",
+};
+/// The vouchers a redeem may choose from: those bound to the code's context.
+const BY_BLEEPAY_CONTEXT: Finder = Finder {
+    via: Some(("bleepay_bindings bb", "bb.context_pk = x.context_pk")),
+    voucher_pk: "bb.voucher_pk",
+    ..BY_BLEEPAY_CODE
+};
+
+/// The columns statement 1 reads of each voucher.
+const FOUND_COLUMNS: &str = "v.tenant_id, t.reservation_ttl_seconds";
+
+impl Finder {
+    /// PostgreSQL: the voucher keys found, the names bound at `$at` and `$at + 1`.
+    fn keys(&self, dialect: Dialect, at: usize) -> String {
+        let via = self
+            .via
+            .map(|(table, on)| format!(" JOIN {table} ON {on}"))
+            .unwrap_or_default();
+        format!(
+            "SELECT {} FROM {}{via} WHERE {}",
+            self.voucher_pk,
+            self.table,
+            in_text_tuples(dialect, &self.columns, at)
+        )
+    }
+
+    /// SQLite: the vouchers found, whole, as a join driven by the names bound at `$at` and
+    /// `$at + 1` (no temporary b-tree per execution).
+    fn sqlite_rows(&self, at: usize) -> String {
+        let via = self
+            .via
+            .map(|(table, on)| format!(" CROSS JOIN {table} ON {on}"))
+            .unwrap_or_default();
+        sqlite_voucher_rows(&format!(
+            "{}{via} CROSS JOIN vouchers v ON v.pk = {}",
+            sqlite_join_text_tuples(self.table, &self.columns, at),
+            self.voucher_pk,
+        ))
+    }
+}
+
+/// SQLite: the columns of statement 1 for the vouchers `joined` binds as `v`.
+fn sqlite_voucher_rows(joined: &str) -> String {
+    format!(
+        "SELECT {VOUCHER_ROW_COLUMNS}, {FOUND_COLUMNS} FROM {joined} \
+         CROSS JOIN tenants t ON t.id = v.tenant_id WHERE v.deleted_at IS NULL"
+    )
+}
+
 /// Statement 1: the vouchers, locked in key order on PostgreSQL: named by id or code, through
 /// the holds, entries and Front Payment reservations named, or by key (`pks`). Only their own
 /// columns: statement 2 reads their live holds, and statement 4 whether they have activity.
+/// Answered in key order, each voucher once.
 async fn vouchers<T: SqlExec>(
     tx: &mut T,
     dialect: Dialect,
     named: &Named,
     pks: &[i64],
 ) -> Result<Vec<Found>, StoreError> {
-    let mut branches = vec![
-        format!(
-            "SELECT pk FROM vouchers WHERE {}",
-            in_text_tuples(dialect, &["tenant_id", "id"], 1)
-        ),
-        format!(
-            "SELECT pk FROM vouchers WHERE {}",
-            in_text_tuples(dialect, &["tenant_id", "code"], 3)
-        ),
-        format!(
-            "SELECT voucher_pk FROM holds WHERE {}",
-            in_text_tuples(dialect, &["tenant_id", "id"], 5)
-        ),
-        format!(
-            "SELECT voucher_pk FROM entries WHERE {}",
-            in_text_tuples(dialect, &["tenant_id", "id"], 7)
-        ),
+    let mut finders = vec![
+        (&BY_ID, &named.voucher_ids),
+        (&BY_CODE, &named.voucher_codes),
+        (&BY_HOLD, &named.holds),
+        (&BY_ENTRY, &named.entries),
     ];
-    let mut params: Vec<Value> = named.voucher_ids.params().into();
-    params.extend(named.voucher_codes.params());
-    params.extend(named.holds.params());
-    params.extend(named.entries.params());
-    // Only batches that need them carry the further branches, so the payment commands' text
+    // Only batches that need them carry the further finders, so the payment commands' text
     // (and its cached plan) stays as it is.
     if !named.reservations.is_empty() {
-        branches.push(format!(
-            "SELECT p.voucher_pk FROM front_payers p JOIN front_reservations r \
-             ON r.pk = p.reservation_pk WHERE {}",
-            in_text_tuples(dialect, &["r.tenant_id", "r.id"], params.len() + 1)
-        ));
-        params.extend(named.reservations.params());
+        finders.push((&BY_FRONT_RESERVATION, &named.reservations));
     }
     if !named.codes.is_empty() {
-        let at = params.len() + 1;
-        branches.push(format!(
-            "SELECT voucher_pk FROM bleepay_vouchers WHERE {}",
-            in_text_tuples(dialect, &["tenant_id", "id"], at)
-        ));
-        // The vouchers a redeem may choose from: those bound to the code's context.
-        branches.push(format!(
-            "SELECT bb.voucher_pk FROM bleepay_bindings bb JOIN bleepay_vouchers b \
-             ON b.context_pk = bb.context_pk WHERE {}",
-            in_text_tuples(dialect, &["b.tenant_id", "b.id"], at)
-        ));
-        params.extend(named.codes.params());
+        finders.push((&BY_BLEEPAY_CODE, &named.codes));
+        finders.push((&BY_BLEEPAY_CONTEXT, &named.codes));
+    }
+    let mut params: Vec<Value> = Vec::new();
+    for (_, names) in &finders {
+        params.extend(names.params());
     }
     if !pks.is_empty() {
-        branches.push(format!(
-            "SELECT pk FROM vouchers WHERE {}",
-            in_ints(dialect, "pk", params.len() + 1)
-        ));
         params.push(Value::Ints(pks.iter().map(|pk| Some(*pk)).collect()));
     }
-    let sql = format!(
-        "SELECT {VOUCHER_ROW_COLUMNS}, v.tenant_id, t.reservation_ttl_seconds \
-         FROM vouchers v JOIN tenants t ON t.id = v.tenant_id \
-         WHERE v.deleted_at IS NULL AND {} ORDER BY v.pk{}",
-        key_in_locked(dialect, "v.pk", &branches.join(" UNION ALL ")),
-        dialect.voucher_lock_clause(),
-    );
+    let shape = u32::from(!named.reservations.is_empty())
+        | u32::from(!named.codes.is_empty()) << 1
+        | u32::from(!pks.is_empty()) << 2;
+    let key = TextKey {
+        site: "load::vouchers",
+        dialect,
+        flags: shape,
+        parts: Vec::new(),
+    };
+    let sql = texts::once(key, || {
+        let mut branches = Vec::new();
+        for (index, (finder, _)) in finders.iter().enumerate() {
+            let at = 2 * index + 1;
+            branches.push(match dialect {
+                Dialect::Postgres => finder.keys(dialect, at),
+                Dialect::Sqlite => finder.sqlite_rows(at),
+            });
+        }
+        if !pks.is_empty() {
+            let at = 2 * finders.len() + 1;
+            branches.push(match dialect {
+                Dialect::Postgres => {
+                    format!(
+                        "SELECT pk FROM vouchers WHERE {}",
+                        in_ints(dialect, "pk", at)
+                    )
+                }
+                Dialect::Sqlite => sqlite_voucher_rows(&sqlite_join_ints("vouchers v", "v.pk", at)),
+            });
+        }
+        match dialect {
+            Dialect::Postgres => format!(
+                "SELECT {VOUCHER_ROW_COLUMNS}, {FOUND_COLUMNS} \
+                 FROM vouchers v JOIN tenants t ON t.id = v.tenant_id \
+                 WHERE v.deleted_at IS NULL AND {} ORDER BY v.pk{}",
+                key_in_locked(dialect, "v.pk", &branches.join(" UNION ALL ")),
+                dialect.voucher_lock_clause(),
+            ),
+            // No locks to order: the branches' rows as they come, sorted and made unique
+            // below.
+            Dialect::Sqlite => branches.join(" UNION ALL "),
+        }
+    });
     let mut found = Vec::new();
-    for row in tx.fetch(&sql, params).await? {
+    for row in tx.fetch(sql, params).await? {
         let mut r = row.reader();
         let (pk, view) = reads::read_voucher_row(&mut r)?;
         let tenant_id = r.text()?;
@@ -375,6 +474,8 @@ async fn vouchers<T: SqlExec>(
         };
         found.push((voucher, view, rules));
     }
+    found.sort_by_key(|(voucher, _, _)| voucher.pk);
+    found.dedup_by_key(|(voucher, _, _)| voucher.pk);
     Ok(found)
 }
 
@@ -395,16 +496,30 @@ async fn holds<T: SqlExec>(
     if pks.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "SELECT {HOLD_COLUMNS} FROM holds h WHERE {} AND h.state = 'live' \
-         UNION ALL SELECT {HOLD_COLUMNS} FROM holds h WHERE {}",
-        in_ints(dialect, "h.voucher_pk", 1),
-        in_text_tuples(dialect, &["h.tenant_id", "h.id"], 2),
-    );
+    let key = TextKey {
+        site: "load::holds",
+        dialect,
+        flags: 0,
+        parts: Vec::new(),
+    };
+    let sql = texts::once(key, || match dialect {
+        Dialect::Postgres => format!(
+            "SELECT {HOLD_COLUMNS} FROM holds h WHERE {} AND h.state = 'live' \
+             UNION ALL SELECT {HOLD_COLUMNS} FROM holds h WHERE {}",
+            in_ints(dialect, "h.voucher_pk", 1),
+            in_text_tuples(dialect, &["h.tenant_id", "h.id"], 2),
+        ),
+        Dialect::Sqlite => format!(
+            "SELECT {HOLD_COLUMNS} FROM {} WHERE h.state = 'live' \
+             UNION ALL SELECT {HOLD_COLUMNS} FROM {}",
+            sqlite_join_ints("holds h", "h.voucher_pk", 1),
+            sqlite_join_text_tuples("holds h", &["h.tenant_id", "h.id"], 2),
+        ),
+    });
     let mut params = vec![Value::Ints(pks.iter().map(|pk| Some(*pk)).collect())];
     params.extend(named.holds.params());
     let mut charged = Vec::new();
-    for row in tx.fetch(&sql, params).await? {
+    for row in tx.fetch(sql, params).await? {
         let hold = read_hold(&row)?;
         if let Some((RowKey::Stored(entry_pk), _)) = &hold.charge {
             charged.push(*entry_pk);
@@ -462,16 +577,30 @@ async fn entries<T: SqlExec>(
     charged: &[i64],
     ledger: &mut Ledger,
 ) -> Result<(), StoreError> {
-    let sql = format!(
-        "SELECT {ENTRY_COLUMNS} FROM entries e JOIN vouchers v ON v.pk = e.voucher_pk WHERE {} \
-         UNION ALL SELECT {ENTRY_COLUMNS} FROM entries e JOIN vouchers v ON v.pk = e.voucher_pk \
-         WHERE {}",
-        in_text_tuples(dialect, &["e.tenant_id", "e.id"], 1),
-        in_ints(dialect, "e.pk", 3),
-    );
+    let key = TextKey {
+        site: "load::entries",
+        dialect,
+        flags: 0,
+        parts: Vec::new(),
+    };
+    let sql = texts::once(key, || match dialect {
+        Dialect::Postgres => format!(
+            "SELECT {ENTRY_COLUMNS} FROM entries e JOIN vouchers v ON v.pk = e.voucher_pk \
+             WHERE {} UNION ALL SELECT {ENTRY_COLUMNS} FROM entries e \
+             JOIN vouchers v ON v.pk = e.voucher_pk WHERE {}",
+            in_text_tuples(dialect, &["e.tenant_id", "e.id"], 1),
+            in_ints(dialect, "e.pk", 3),
+        ),
+        Dialect::Sqlite => format!(
+            "SELECT {ENTRY_COLUMNS} FROM {} CROSS JOIN vouchers v ON v.pk = e.voucher_pk \
+             UNION ALL SELECT {ENTRY_COLUMNS} FROM {} CROSS JOIN vouchers v ON v.pk = e.voucher_pk",
+            sqlite_join_text_tuples("entries e", &["e.tenant_id", "e.id"], 1),
+            sqlite_join_ints("entries e", "e.pk", 3),
+        ),
+    });
     let mut params = named.entries.params().to_vec();
     params.push(Value::Ints(charged.iter().map(|pk| Some(*pk)).collect()));
-    for row in tx.fetch(&sql, params).await? {
+    for row in tx.fetch(sql, params).await? {
         let mut r = row.reader();
         let key = RowKey::Stored(r.int()?);
         let tenant_id = r.text()?;
