@@ -1,9 +1,10 @@
 //! The ledger's events in SQL. Every write transaction collects the events of the commands it
 //! ran and appends them last, just before it commits ([`append`]): it takes their numbers from
-//! the tenant's row in `event_sequences` (an upsert that adds the count and answers the new
-//! last number), so numbers are dense, and as that row stays locked until the commit, a tenant's
-//! transactions commit in the order of their numbers on every node. A reader that has seen
-//! number N never sees a number below N appear later. On PostgreSQL the same statement notifies
+//! the tenant's row in `event_sequences` (an upsert that adds the count; the new last number is
+//! its answer on PostgreSQL and read right after it on SQLite), so numbers are dense, and as
+//! that row stays locked until the commit, a tenant's transactions commit in the order of their
+//! numbers on every node. A reader that has seen number N never sees a number below N appear
+//! later. On PostgreSQL the same statement notifies
 //! `voucherd_events` with the tenant id, which reaches every node's listener at the commit.
 //!
 //! [`page`] reads the feed: events after a number, in order, optionally of some types or of
