@@ -152,7 +152,6 @@ pub(super) fn insert(
     let key = TextKey {
         site: "sets::insert",
         dialect,
-        flags: 0,
         parts,
     };
     let sql = texts::once(key, || {
@@ -205,7 +204,6 @@ pub(super) fn update(
     let key = TextKey {
         site: "sets::update",
         dialect,
-        flags: 0,
         parts,
     };
     let sql = texts::once(key, || match dialect {

@@ -9,12 +9,11 @@ use std::sync::{Mutex, OnceLock};
 use super::Dialect;
 
 /// What a text is made of: where it is built, for which dialect, and the parts that vary there
-/// (the names of its tables and columns, and flags).
+/// (the names of its tables, columns or branches).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) struct TextKey {
     pub(super) site: &'static str,
     pub(super) dialect: Dialect,
-    pub(super) flags: u32,
     pub(super) parts: Vec<&'static str>,
 }
 
@@ -35,20 +34,22 @@ pub(super) fn once(key: TextKey, make: impl FnOnce() -> String) -> &'static str 
 mod tests {
     use super::*;
 
-    fn key(flags: u32) -> TextKey {
+    fn key(column: &'static str) -> TextKey {
         TextKey {
             site: "texts::tests",
             dialect: Dialect::Sqlite,
-            flags,
-            parts: vec!["holds", "pk"],
+            parts: vec!["holds", column],
         }
     }
 
     #[test]
     fn a_text_is_made_once_per_key() {
-        let first = once(key(1), || "SELECT 1".to_string());
-        let again = once(key(1), || unreachable!("made again"));
+        let first = once(key("pk"), || "SELECT pk FROM holds".to_string());
+        let again = once(key("pk"), || unreachable!("made again"));
         assert!(std::ptr::eq(first, again));
-        assert_eq!(once(key(2), || "SELECT 2".to_string()), "SELECT 2");
+        assert_eq!(
+            once(key("id"), || "SELECT id FROM holds".to_string()),
+            "SELECT id FROM holds"
+        );
     }
 }

@@ -282,10 +282,11 @@ async fn lock_unseen<T: SqlExec>(
 /// A voucher as found, its view, and its tenant's rules.
 type Found = (Voucher, VoucherView, TenantRules);
 
-/// A way statement 1 finds vouchers: the rows of `table` named by tenant and name (the two
-/// `columns`), through `via` (a further table and its join condition) to the voucher key
+/// A way statement 1 finds vouchers (`name`): the rows of `table` named by tenant and name (the
+/// two `columns`), through `via` (a further table and its join condition) to the voucher key
 /// `voucher_pk`.
 struct Finder {
+    name: &'static str,
     table: &'static str,
     columns: [&'static str; 2],
     via: Option<(&'static str, &'static str)>,
@@ -293,32 +294,38 @@ struct Finder {
 }
 
 const BY_ID: Finder = Finder {
+    name: "by id",
     table: "vouchers x",
     columns: ["x.tenant_id", "x.id"],
     via: None,
     voucher_pk: "x.pk",
 };
 const BY_CODE: Finder = Finder {
+    name: "by code",
     columns: ["x.tenant_id", "x.code"],
     ..BY_ID
 };
 const BY_HOLD: Finder = Finder {
+    name: "by hold",
     table: "holds x",
     columns: ["x.tenant_id", "x.id"],
     via: None,
     voucher_pk: "x.voucher_pk",
 };
 const BY_ENTRY: Finder = Finder {
+    name: "by entry",
     table: "entries x",
     ..BY_HOLD
 };
 const BY_FRONT_RESERVATION: Finder = Finder {
+    name: "by Front Payment reservation",
     table: "front_reservations x",
     columns: ["x.tenant_id", "x.id"],
     via: Some(("front_payers p", "p.reservation_pk = x.pk")),
     voucher_pk: "p.voucher_pk",
 };
 const BY_BLEEPAY_CODE: Finder = Finder {
+    name: "by bleepay code",
     table: "bleepay_vouchers x",
     columns: ["x.tenant_id", "x.id"],
     via: None,
@@ -326,6 +333,7 @@ const BY_BLEEPAY_CODE: Finder = Finder {
 };
 /// The vouchers a redeem may choose from: those bound to the code's context.
 const BY_BLEEPAY_CONTEXT: Finder = Finder {
+    name: "by bleepay context",
     via: Some(("bleepay_bindings bb", "bb.context_pk = x.context_pk")),
     voucher_pk: "bb.voucher_pk",
     ..BY_BLEEPAY_CODE
@@ -372,6 +380,54 @@ fn sqlite_voucher_rows(joined: &str) -> String {
     )
 }
 
+/// The text of statement 1 with these finders, and one by key if `by_key` (made once per
+/// process for each combination).
+fn vouchers_statement(dialect: Dialect, finders: &[&Finder], by_key: bool) -> &'static str {
+    let mut parts: Vec<&'static str> = finders.iter().map(|finder| finder.name).collect();
+    if by_key {
+        parts.push("by key");
+    }
+    let key = TextKey {
+        site: "load::vouchers",
+        dialect,
+        parts,
+    };
+    texts::once(key, || {
+        let mut branches = Vec::new();
+        for (index, finder) in finders.iter().enumerate() {
+            let at = 2 * index + 1;
+            branches.push(match dialect {
+                Dialect::Postgres => finder.keys(dialect, at),
+                Dialect::Sqlite => finder.sqlite_rows(at),
+            });
+        }
+        if by_key {
+            let at = 2 * finders.len() + 1;
+            branches.push(match dialect {
+                Dialect::Postgres => {
+                    format!(
+                        "SELECT pk FROM vouchers WHERE {}",
+                        in_ints(dialect, "pk", at)
+                    )
+                }
+                Dialect::Sqlite => sqlite_voucher_rows(&sqlite_join_ints("vouchers v", "v.pk", at)),
+            });
+        }
+        match dialect {
+            Dialect::Postgres => format!(
+                "SELECT {VOUCHER_ROW_COLUMNS}, {FOUND_COLUMNS} \
+                 FROM vouchers v JOIN tenants t ON t.id = v.tenant_id \
+                 WHERE v.deleted_at IS NULL AND {} ORDER BY v.pk{}",
+                key_in_locked(dialect, "v.pk", &branches.join(" UNION ALL ")),
+                dialect.voucher_lock_clause(),
+            ),
+            // No locks to order: the branches' rows as they come, sorted and made unique by
+            // the caller.
+            Dialect::Sqlite => branches.join(" UNION ALL "),
+        }
+    })
+}
+
 /// Statement 1: the vouchers, locked in key order on PostgreSQL: named by id or code, through
 /// the holds, entries and Front Payment reservations named, or by key (`pks`). Only their own
 /// columns: statement 2 reads their live holds, and statement 4 whether they have activity.
@@ -404,49 +460,8 @@ async fn vouchers<T: SqlExec>(
     if !pks.is_empty() {
         params.push(Value::Ints(pks.iter().map(|pk| Some(*pk)).collect()));
     }
-    let shape = u32::from(!named.reservations.is_empty())
-        | u32::from(!named.codes.is_empty()) << 1
-        | u32::from(!pks.is_empty()) << 2;
-    let key = TextKey {
-        site: "load::vouchers",
-        dialect,
-        flags: shape,
-        parts: Vec::new(),
-    };
-    let sql = texts::once(key, || {
-        let mut branches = Vec::new();
-        for (index, (finder, _)) in finders.iter().enumerate() {
-            let at = 2 * index + 1;
-            branches.push(match dialect {
-                Dialect::Postgres => finder.keys(dialect, at),
-                Dialect::Sqlite => finder.sqlite_rows(at),
-            });
-        }
-        if !pks.is_empty() {
-            let at = 2 * finders.len() + 1;
-            branches.push(match dialect {
-                Dialect::Postgres => {
-                    format!(
-                        "SELECT pk FROM vouchers WHERE {}",
-                        in_ints(dialect, "pk", at)
-                    )
-                }
-                Dialect::Sqlite => sqlite_voucher_rows(&sqlite_join_ints("vouchers v", "v.pk", at)),
-            });
-        }
-        match dialect {
-            Dialect::Postgres => format!(
-                "SELECT {VOUCHER_ROW_COLUMNS}, {FOUND_COLUMNS} \
-                 FROM vouchers v JOIN tenants t ON t.id = v.tenant_id \
-                 WHERE v.deleted_at IS NULL AND {} ORDER BY v.pk{}",
-                key_in_locked(dialect, "v.pk", &branches.join(" UNION ALL ")),
-                dialect.voucher_lock_clause(),
-            ),
-            // No locks to order: the branches' rows as they come, sorted and made unique
-            // below.
-            Dialect::Sqlite => branches.join(" UNION ALL "),
-        }
-    });
+    let finders: Vec<&Finder> = finders.into_iter().map(|(finder, _)| finder).collect();
+    let sql = vouchers_statement(dialect, &finders, !pks.is_empty());
     let mut found = Vec::new();
     for row in tx.fetch(sql, params).await? {
         let mut r = row.reader();
@@ -499,7 +514,6 @@ async fn holds<T: SqlExec>(
     let key = TextKey {
         site: "load::holds",
         dialect,
-        flags: 0,
         parts: Vec::new(),
     };
     let sql = texts::once(key, || match dialect {
@@ -580,7 +594,6 @@ async fn entries<T: SqlExec>(
     let key = TextKey {
         site: "load::entries",
         dialect,
-        flags: 0,
         parts: Vec::new(),
     };
     let sql = texts::once(key, || match dialect {
