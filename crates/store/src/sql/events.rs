@@ -4,8 +4,8 @@
 //! its answer on PostgreSQL and read right after it on SQLite), so numbers are dense, and as
 //! that row stays locked until the commit, a tenant's transactions commit in the order of their
 //! numbers on every node. A reader that has seen number N never sees a number below N appear
-//! later. On PostgreSQL the same statement notifies
-//! `voucherd_events` with the tenant id, which reaches every node's listener at the commit.
+//! later. On PostgreSQL the same statement notifies `voucherd_events` with the tenant id, which
+//! reaches every node's listener at the commit.
 //!
 //! [`page`] reads the feed: events after a number, in order, optionally of some types or of
 //! one voucher.

@@ -24,6 +24,11 @@ impl Column {
         }
     }
 
+    /// The column as part of a statement text's key: its name and its type.
+    fn key_parts(&self) -> [&'static str; 2] {
+        [self.name(), self.array_type()]
+    }
+
     fn array_type(&self) -> &'static str {
         match self {
             Column::Int(_) => "bigint[]",
@@ -148,7 +153,7 @@ pub(super) fn insert(
         return Vec::new();
     }
     let mut parts = vec![table];
-    parts.extend(columns.iter().map(Column::name));
+    parts.extend(columns.iter().flat_map(Column::key_parts));
     let key = TextKey {
         site: "sets::insert",
         dialect,
@@ -198,9 +203,9 @@ pub(super) fn update(
         return Vec::new();
     }
     let mut parts = vec![table];
-    parts.extend(keys.iter().map(Column::name));
+    parts.extend(keys.iter().flat_map(Column::key_parts));
     parts.push("SET");
-    parts.extend(set.iter().map(Column::name));
+    parts.extend(set.iter().flat_map(Column::key_parts));
     let key = TextKey {
         site: "sets::update",
         dialect,
