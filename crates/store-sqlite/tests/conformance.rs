@@ -104,17 +104,10 @@ async fn bleepay_batches_run_the_same_statements_whatever_their_size() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn single_voucher_reservations_survive_the_upgrade_to_several() {
-    let dir = std::env::temp_dir().join(format!(
-        "voucherd-upgrade-{}-{}",
-        std::process::id(),
-        voucherd_domain::secret::opaque_id()
-    ));
-    let url = format!("sqlite://{}/ledger.db", dir.display());
-    let store = voucherd_store_sqlite::open(&url)
-        .await
-        .expect("open SQLite");
+    let (store, path) = open_sqlite_file().await;
+    let url = format!("sqlite://{}", path.display());
     voucherd_store::conformance::single_voucher_reservations_survive_the_upgrade_to_several(
-        Arc::new(store),
+        store,
         || async move {
             let reopened = voucherd_store_sqlite::open(&url)
                 .await
