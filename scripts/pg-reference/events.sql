@@ -1,0 +1,4 @@
+-- The batch's 16 ledger events, numbered from the tenant's counter, as voucherd appends them
+-- last before its commit (the counter's row stays locked until then). scripts/pg-reference/run
+-- runs batch.sql with this statement before its END.
+WITH bumped AS (INSERT INTO event_sequences (tenant_id, last_seq) VALUES ('default', 16) ON CONFLICT (tenant_id) DO UPDATE SET last_seq = event_sequences.last_seq + 16 RETURNING last_seq) INSERT INTO ledger_events (tenant_id, seq, type, at, face, actor_kind, actor_id, request_id, voucher_id, data) SELECT 'default', bumped.last_seq - 16 + n, 'charge.created', 2, 'jtl', 'client', 'reference', md5(random()::text), 'V' || v, repeat('x', 400) FROM bumped, unnest(ARRAY[:v1,:v2,:v3,:v4,:v5,:v6,:v7,:v8,:v9,:v10,:v11,:v12,:v13,:v14,:v15,:v16]::bigint[]) WITH ORDINALITY AS u(v, n);
