@@ -177,39 +177,33 @@ impl SqliteTx {
         result
     }
 
+    /// The statement, prepared (or taken from the cache), with `params` bound.
     fn prepare(
         &self,
         sql: &str,
         params: Vec<Value>,
     ) -> Result<rusqlite::CachedStatement<'_>, StoreError> {
         let mut statement = self.conn().prepare_cached(sql).map_err(map_error)?;
-        for index in 1..=statement.parameter_count() {
-            // Parameters are written `$N`: bind the N-th value wherever `$N` stands.
-            let number = statement
-                .parameter_name(index)
-                .and_then(|name| name.strip_prefix('$'))
-                .and_then(|n| n.parse::<usize>().ok())
-                .ok_or_else(|| StoreError::Other(format!("parameter {index} is not $N: {sql}")))?;
-            let value = params
-                .get(number - 1)
-                .ok_or_else(|| StoreError::Other(format!("no value for ${number}: {sql}")))?;
-            let bound = match value {
-                Value::Null | Value::NullInt => statement.raw_bind_parameter(index, Null),
-                Value::Int(v) => statement.raw_bind_parameter(index, v),
-                Value::Text(v) => statement.raw_bind_parameter(index, v.as_str()),
-                Value::Bool(v) => statement.raw_bind_parameter(index, i64::from(*v)),
-                array @ (Value::Ints(_) | Value::Texts(_)) => {
-                    statement.raw_bind_parameter(index, array.json_array().unwrap_or_default())
-                }
-            };
-            bound.map_err(map_error)?;
-        }
+        let numbers = parameter_numbers(&statement, sql)?;
+        bind(&mut statement, &numbers, &params, sql)?;
         Ok(statement)
     }
 
     fn execute_now(&self, sql: &str, params: Vec<Value>) -> Result<u64, StoreError> {
         let mut statement = self.prepare(sql, params)?;
         let changed = statement.raw_execute().map_err(map_error)?;
+        Ok(u64::try_from(changed).unwrap_or(0))
+    }
+
+    /// The statement prepared and its parameters read once, then bound and stepped per row.
+    fn execute_each_now(&self, sql: &str, rows: Vec<Vec<Value>>) -> Result<u64, StoreError> {
+        let mut statement = self.conn().prepare_cached(sql).map_err(map_error)?;
+        let numbers = parameter_numbers(&statement, sql)?;
+        let mut changed = 0;
+        for params in &rows {
+            bind(&mut statement, &numbers, params, sql)?;
+            changed += statement.raw_execute().map_err(map_error)?;
+        }
         Ok(u64::try_from(changed).unwrap_or(0))
     }
 
@@ -227,6 +221,50 @@ impl SqliteTx {
         }
         Ok(out)
     }
+}
+
+/// For each of the statement's parameters, in SQLite's order, the N of its name `$N`: the
+/// position of its value among those given.
+fn parameter_numbers(
+    statement: &rusqlite::CachedStatement<'_>,
+    sql: &str,
+) -> Result<Vec<usize>, StoreError> {
+    (1..=statement.parameter_count())
+        .map(|index| {
+            statement
+                .parameter_name(index)
+                .and_then(|name| name.strip_prefix('$'))
+                .and_then(|n| n.parse::<usize>().ok())
+                .filter(|&number| number > 0)
+                .ok_or_else(|| StoreError::Other(format!("parameter {index} is not $N: {sql}")))
+        })
+        .collect()
+}
+
+/// Binds the N-th of `params` wherever `$N` stands (`numbers` from [`parameter_numbers`]).
+fn bind(
+    statement: &mut rusqlite::CachedStatement<'_>,
+    numbers: &[usize],
+    params: &[Value],
+    sql: &str,
+) -> Result<(), StoreError> {
+    for (offset, &number) in numbers.iter().enumerate() {
+        let index = offset + 1;
+        let value = params
+            .get(number - 1)
+            .ok_or_else(|| StoreError::Other(format!("no value for ${number}: {sql}")))?;
+        let bound = match value {
+            Value::Null | Value::NullInt => statement.raw_bind_parameter(index, Null),
+            Value::Int(v) => statement.raw_bind_parameter(index, v),
+            Value::Text(v) => statement.raw_bind_parameter(index, v.as_str()),
+            Value::Bool(v) => statement.raw_bind_parameter(index, i64::from(*v)),
+            array @ (Value::Ints(_) | Value::Texts(_)) => {
+                statement.raw_bind_parameter(index, array.json_array().unwrap_or_default())
+            }
+        };
+        bound.map_err(map_error)?;
+    }
+    Ok(())
 }
 
 impl Drop for SqliteTx {
@@ -257,6 +295,15 @@ impl SqlExec for SqliteTx {
             off_worker(|| self.execute_now(sql, params))
         } else {
             self.execute_now(sql, params)
+        }
+    }
+
+    async fn execute_each(&mut self, sql: &str, rows: Vec<Vec<Value>>) -> Result<u64, StoreError> {
+        self.count_statement()?;
+        if self.runs_off_worker() {
+            off_worker(|| self.execute_each_now(sql, rows))
+        } else {
+            self.execute_each_now(sql, rows)
         }
     }
 
@@ -351,6 +398,53 @@ mod tests {
             .await
             .expect("read again");
         snapshot.commit().expect("commit");
+    }
+
+    #[tokio::test]
+    async fn one_statement_for_many_rows_binds_each_row_by_its_parameter_numbers() {
+        let path = fresh_path();
+        let writer = open_writer(&path).expect("open the writer");
+        writer
+            .lock()
+            .await
+            .execute_batch("CREATE TABLE t (a INTEGER, b TEXT, c TEXT)")
+            .expect("create the table");
+        let mut tx = SqliteTx::begin_write(&writer).await.expect("begin");
+        // `$2` stands first, and `$1` twice: each row's values go where their numbers stand.
+        let changed = tx
+            .execute_each(
+                "INSERT INTO t (b, a, c) VALUES ($2, $1, $1 || '-' || $2)",
+                vec![
+                    vec![Value::Int(1), Value::Text("one".into())],
+                    vec![Value::Int(2), Value::Null],
+                    vec![Value::Int(3), Value::Text("three".into())],
+                ],
+            )
+            .await
+            .expect("insert three rows");
+        assert_eq!(changed, 3);
+        let rows = tx
+            .fetch("SELECT a, b, c FROM t ORDER BY a", Vec::new())
+            .await
+            .expect("read them");
+        let text = |t: &str| Value::Text(t.into());
+        assert_eq!(
+            rows.into_iter().map(|row| row.0).collect::<Vec<_>>(),
+            vec![
+                vec![Value::Int(1), text("one"), text("1-one")],
+                vec![Value::Int(2), Value::Null, Value::Null],
+                vec![Value::Int(3), text("three"), text("3-three")],
+            ]
+        );
+        let short = tx
+            .execute_each(
+                "INSERT INTO t (a, b) VALUES ($1, $2)",
+                vec![vec![Value::Int(4)]],
+            )
+            .await
+            .expect_err("a row without its $2 must be refused");
+        assert!(short.to_string().contains("no value for $2"), "{short}");
+        tx.commit().expect("commit");
     }
 
     #[test]

@@ -54,6 +54,23 @@ pub trait SqlExec: Send {
         params: Vec<Value>,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
+    /// Runs one statement once for each row of parameters, in order, and returns the number of
+    /// rows they changed together. A backend whose statements run in place (SQLite) prepares
+    /// and reads the statement's parameters once for all the rows.
+    fn execute_each(
+        &mut self,
+        sql: &str,
+        rows: Vec<Vec<Value>>,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        async move {
+            let mut changed = 0;
+            for params in rows {
+                changed += self.execute(sql, params).await?;
+            }
+            Ok(changed)
+        }
+    }
+
     /// Runs a query and returns all of its rows.
     fn fetch(
         &mut self,

@@ -99,14 +99,16 @@ pub(super) async fn append<T: SqlExec>(
                 let last = row.reader().int()?;
                 next.insert(tenant_id, last - count + 1);
             }
+            let mut numbered = Vec::with_capacity(rows.len());
             for (event, mut row) in events.iter().zip(rows) {
                 let seq = next
                     .get_mut(event.tenant_id.as_str())
                     .ok_or_else(|| StoreError::Other("an event's tenant got no numbers".into()))?;
                 row.insert(1, (*seq).into());
                 *seq += 1;
-                tx.execute(SQLITE_INSERT, row).await?;
+                numbered.push(row);
             }
+            tx.execute_each(SQLITE_INSERT, numbered).await?;
         }
     }
     Ok(())

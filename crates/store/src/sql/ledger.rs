@@ -284,11 +284,7 @@ impl<T: SqlExec> Run<'_, T> {
                 let one = writes::combined(writes);
                 self.tx.execute(&one.sql, one.params).await?;
             }
-            Dialect::Sqlite => {
-                for write in writes {
-                    self.tx.execute(&write.sql, write.params).await?;
-                }
-            }
+            Dialect::Sqlite => writes::one_by_one(self.tx, writes).await?,
         }
         Ok(())
     }

@@ -313,6 +313,17 @@ impl<T: SqlExec> SqlExec for Recording<'_, T> {
         self.inner.execute(sql, params).await
     }
 
+    /// Recorded once per row, as it is stepped; run as the backend runs it.
+    async fn execute_each(
+        &mut self,
+        sql: &str,
+        rows: Vec<Vec<super::Value>>,
+    ) -> Result<u64, StoreError> {
+        self.statements
+            .extend(std::iter::repeat_n(sql.to_string(), rows.len()));
+        self.inner.execute_each(sql, rows).await
+    }
+
     async fn fetch(
         &mut self,
         sql: &str,

@@ -315,11 +315,7 @@ pub(super) async fn write<T: SqlExec>(
             let one = writes::combined(all);
             tx.execute(&one.sql, one.params).await?;
         }
-        Dialect::Sqlite => {
-            for write in all {
-                tx.execute(&write.sql, write.params).await?;
-            }
-        }
+        Dialect::Sqlite => writes::one_by_one(tx, all).await?,
     }
     Ok(())
 }

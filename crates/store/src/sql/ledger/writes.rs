@@ -3,11 +3,13 @@
 //! command go as one statement: each but the last a data-modifying `WITH` of the last. They
 //! all see the database as it was before that statement, so they must not depend on each
 //! other's effects, nor change the same row twice. On SQLite, where a statement costs no round
-//! trip, they run one after the other.
+//! trip, they run one after the other, a run of writes of the same statement as one prepared
+//! statement stepped once per row ([`one_by_one`]).
 
 use std::borrow::Cow;
 
-use crate::sql::Value;
+use crate::StoreError;
+use crate::sql::{SqlExec, Value};
 
 /// One write statement with its parameters, written `$1`, `$2`, ... as everywhere.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +25,23 @@ impl Write {
             params,
         }
     }
+}
+
+/// Runs the writes one after the other, in order; consecutive writes of the same statement
+/// (the rows of one table, say) go to [`SqlExec::execute_each`] together.
+pub(in crate::sql) async fn one_by_one<T: SqlExec>(
+    tx: &mut T,
+    writes: Vec<Write>,
+) -> Result<(), StoreError> {
+    let mut writes = writes.into_iter().peekable();
+    while let Some(first) = writes.next() {
+        let mut rows = vec![first.params];
+        while let Some(next) = writes.next_if(|next| next.sql == first.sql) {
+            rows.push(next.params);
+        }
+        tx.execute_each(&first.sql, rows).await?;
+    }
+    Ok(())
 }
 
 /// The writes as one PostgreSQL statement: `WITH w1 AS (first), w2 AS (second) last`, each
