@@ -184,8 +184,10 @@ impl SqliteTx {
         params: Vec<Value>,
     ) -> Result<rusqlite::CachedStatement<'_>, StoreError> {
         let mut statement = self.conn().prepare_cached(sql).map_err(map_error)?;
-        let numbers = parameter_numbers(&statement, sql)?;
-        bind(&mut statement, &numbers, &params, sql)?;
+        for index in 1..=statement.parameter_count() {
+            let number = parameter_number(&statement, index, sql)?;
+            bind_one(&mut statement, index, number, &params, sql)?;
+        }
         Ok(statement)
     }
 
@@ -198,10 +200,14 @@ impl SqliteTx {
     /// The statement prepared and its parameters read once, then bound and stepped per row.
     fn execute_each_now(&self, sql: &str, rows: Vec<Vec<Value>>) -> Result<u64, StoreError> {
         let mut statement = self.conn().prepare_cached(sql).map_err(map_error)?;
-        let numbers = parameter_numbers(&statement, sql)?;
+        let numbers = (1..=statement.parameter_count())
+            .map(|index| parameter_number(&statement, index, sql))
+            .collect::<Result<Vec<usize>, StoreError>>()?;
         let mut changed = 0;
         for params in &rows {
-            bind(&mut statement, &numbers, params, sql)?;
+            for (offset, &number) in numbers.iter().enumerate() {
+                bind_one(&mut statement, offset + 1, number, params, sql)?;
+            }
             changed += statement.raw_execute().map_err(map_error)?;
         }
         Ok(u64::try_from(changed).unwrap_or(0))
@@ -223,48 +229,43 @@ impl SqliteTx {
     }
 }
 
-/// For each of the statement's parameters, in SQLite's order, the N of its name `$N`: the
+/// The N of the statement's `index`-th parameter (in SQLite's order), written `$N`: the
 /// position of its value among those given.
-fn parameter_numbers(
+fn parameter_number(
     statement: &rusqlite::CachedStatement<'_>,
+    index: usize,
     sql: &str,
-) -> Result<Vec<usize>, StoreError> {
-    (1..=statement.parameter_count())
-        .map(|index| {
-            statement
-                .parameter_name(index)
-                .and_then(|name| name.strip_prefix('$'))
-                .and_then(|n| n.parse::<usize>().ok())
-                .filter(|&number| number > 0)
-                .ok_or_else(|| StoreError::Other(format!("parameter {index} is not $N: {sql}")))
-        })
-        .collect()
+) -> Result<usize, StoreError> {
+    statement
+        .parameter_name(index)
+        .and_then(|name| name.strip_prefix('$'))
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|&number| number > 0)
+        .ok_or_else(|| StoreError::Other(format!("parameter {index} is not $N: {sql}")))
 }
 
-/// Binds the N-th of `params` wherever `$N` stands (`numbers` from [`parameter_numbers`]).
-fn bind(
+/// Binds the N-th of `params` (`number`, from [`parameter_number`]) as the statement's
+/// `index`-th parameter.
+fn bind_one(
     statement: &mut rusqlite::CachedStatement<'_>,
-    numbers: &[usize],
+    index: usize,
+    number: usize,
     params: &[Value],
     sql: &str,
 ) -> Result<(), StoreError> {
-    for (offset, &number) in numbers.iter().enumerate() {
-        let index = offset + 1;
-        let value = params
-            .get(number - 1)
-            .ok_or_else(|| StoreError::Other(format!("no value for ${number}: {sql}")))?;
-        let bound = match value {
-            Value::Null | Value::NullInt => statement.raw_bind_parameter(index, Null),
-            Value::Int(v) => statement.raw_bind_parameter(index, v),
-            Value::Text(v) => statement.raw_bind_parameter(index, v.as_str()),
-            Value::Bool(v) => statement.raw_bind_parameter(index, i64::from(*v)),
-            array @ (Value::Ints(_) | Value::Texts(_)) => {
-                statement.raw_bind_parameter(index, array.json_array().unwrap_or_default())
-            }
-        };
-        bound.map_err(map_error)?;
-    }
-    Ok(())
+    let value = params
+        .get(number - 1)
+        .ok_or_else(|| StoreError::Other(format!("no value for ${number}: {sql}")))?;
+    let bound = match value {
+        Value::Null | Value::NullInt => statement.raw_bind_parameter(index, Null),
+        Value::Int(v) => statement.raw_bind_parameter(index, v),
+        Value::Text(v) => statement.raw_bind_parameter(index, v.as_str()),
+        Value::Bool(v) => statement.raw_bind_parameter(index, i64::from(*v)),
+        array @ (Value::Ints(_) | Value::Texts(_)) => {
+            statement.raw_bind_parameter(index, array.json_array().unwrap_or_default())
+        }
+    };
+    bound.map_err(map_error)
 }
 
 impl Drop for SqliteTx {

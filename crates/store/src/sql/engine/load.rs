@@ -308,9 +308,8 @@ const BY_CODE: Finder = Finder {
 const BY_HOLD: Finder = Finder {
     name: "by hold",
     table: "holds x",
-    columns: ["x.tenant_id", "x.id"],
-    via: None,
     voucher_pk: "x.voucher_pk",
+    ..BY_ID
 };
 const BY_ENTRY: Finder = Finder {
     name: "by entry",
@@ -320,16 +319,14 @@ const BY_ENTRY: Finder = Finder {
 const BY_FRONT_RESERVATION: Finder = Finder {
     name: "by Front Payment reservation",
     table: "front_reservations x",
-    columns: ["x.tenant_id", "x.id"],
     via: Some(("front_payers p", "p.reservation_pk = x.pk")),
     voucher_pk: "p.voucher_pk",
+    ..BY_ID
 };
 const BY_BLEEPAY_CODE: Finder = Finder {
     name: "by bleepay code",
     table: "bleepay_vouchers x",
-    columns: ["x.tenant_id", "x.id"],
-    via: None,
-    voucher_pk: "x.voucher_pk",
+    ..BY_HOLD
 };
 /// The vouchers a redeem may choose from: those bound to the code's context.
 const BY_BLEEPAY_CONTEXT: Finder = Finder {
